@@ -1,0 +1,207 @@
+//! `samlgate validate`: verify one captured Response, print one JSON object.
+//!
+//! stdout: `{"status":"valid",…}` (exit 0) or `{"status":"rejected","error":code,"detail":…}`
+//! (exit 1). Usage errors, unreadable files, unparsable metadata or SP keys: a message on
+//! stderr and exit 2. `--explain` prints each pipeline step on stderr.
+
+use saml::{
+    format_instant, parse_instant, Clock, Error, FixedClock, IdpMetadata, InMemoryReplayCache,
+    Limits, Policy, ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// IdP metadata XML (EntityDescriptor, or an EntitiesDescriptor holding one IdP).
+    #[arg(long, value_name = "FILE")]
+    idp_metadata: PathBuf,
+    /// This SP's entity ID: every AudienceRestriction must name it.
+    #[arg(long, value_name = "ID")]
+    sp_entity_id: String,
+    /// The ACS URL the IdP posts to: Destination and Recipient must equal it.
+    #[arg(long, value_name = "URL")]
+    acs_url: String,
+    /// SP decryption key: RSA private key in PEM (PKCS#8 or PKCS#1).
+    #[arg(long, value_name = "PEM_FILE")]
+    sp_key: Option<PathBuf>,
+    /// Validate as of this instant (RFC 3339, e.g. 2026-01-01T00:01:00Z); default: now.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Allowed clock difference with the IdP, applied to every time comparison.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    clock_skew: u64,
+    /// ID of the AuthnRequest this Response answers; without it the Response must be unsolicited.
+    #[arg(long, value_name = "ID")]
+    request_id: Option<String>,
+    /// Reject assertions that are not encrypted.
+    #[arg(long)]
+    require_encrypted: bool,
+    /// Print each verification step and its outcome on stderr.
+    #[arg(long)]
+    explain: bool,
+    /// The Response: raw XML, or its base64 as posted in SAMLResponse.
+    #[arg(value_name = "RESPONSE_FILE")]
+    response: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Valid<'a> {
+    status: &'static str,
+    name_id: &'a str,
+    name_id_format: Option<&'a str>,
+    issuer: &'a str,
+    session_index: Option<&'a str>,
+    authn_context: Option<&'a str>,
+    not_on_or_after: String,
+    attributes: BTreeMap<&'a str, &'a [String]>,
+}
+
+#[derive(Serialize)]
+struct Rejected<'a> {
+    status: &'static str,
+    error: &'static str,
+    detail: &'a str,
+}
+
+/// Exit status for configuration problems, with the message on stderr.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("samlgate validate: {message}");
+    ExitCode::from(2)
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    let limits = Limits::default();
+    let clock: Box<dyn Clock> = match &args.now {
+        Some(text) => match parse_instant(text) {
+            Some(instant) => Box::new(FixedClock(instant)),
+            None => {
+                return usage_error(&format!(
+                    "--now {text:?} is not an RFC 3339 instant with a zone"
+                ))
+            }
+        },
+        None => Box::new(SystemClock),
+    };
+    let metadata = match read_file(&args.idp_metadata, limits.max_bytes) {
+        Ok(bytes) => bytes,
+        Err(message) => return usage_error(&message),
+    };
+    let metadata = match IdpMetadata::parse(&metadata, &limits) {
+        Ok(metadata) => metadata,
+        Err(e) => return usage_error(&format!("{}: {e}", args.idp_metadata.display())),
+    };
+    let sp = ServiceProvider {
+        entity_id: args.sp_entity_id.clone(),
+        acs_url: args.acs_url.clone(),
+    };
+    let policy = Policy {
+        clock_skew: Duration::from_secs(args.clock_skew),
+        require_encrypted: args.require_encrypted,
+        limits,
+    };
+    let mut verifier = match Verifier::new(&metadata, sp, policy) {
+        Ok(verifier) => verifier,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    if let Some(path) = &args.sp_key {
+        let pem = match read_file(path, 64 * 1024) {
+            Ok(pem) => pem,
+            Err(message) => return usage_error(&message),
+        };
+        verifier = match verifier.with_decryption_key_pem(&pem) {
+            Ok(verifier) => verifier,
+            Err(e) => return usage_error(&format!("{}: {e}", path.display())),
+        };
+    }
+    if args.explain {
+        for warning in &metadata.warnings {
+            eprintln!("metadata: {warning}");
+        }
+    }
+
+    // Read at most one byte past the limit: a 10 MiB file is refused without reading it all.
+    let response = match read_file_capped(&args.response, limits.max_bytes) {
+        Ok(bytes) => bytes,
+        Err(message) => return usage_error(&message),
+    };
+    let replay = InMemoryReplayCache::default();
+    let request_id = args.request_id.as_deref();
+    let result = if args.explain {
+        let (result, steps) =
+            verifier.verify_traced(&response, request_id, clock.as_ref(), &replay);
+        for step in steps {
+            eprintln!("{:<28} {}", step.step, step.outcome);
+        }
+        result
+    } else {
+        verifier.verify(&response, request_id, clock.as_ref(), &replay)
+    };
+    match result {
+        Ok(assertion) => print_json(&valid(&assertion), ExitCode::SUCCESS),
+        Err(error) => rejected(&error),
+    }
+}
+
+fn valid(assertion: &VerifiedAssertion) -> Valid<'_> {
+    Valid {
+        status: "valid",
+        name_id: &assertion.name_id().value,
+        name_id_format: assertion.name_id().format.as_deref(),
+        issuer: assertion.issuer(),
+        session_index: assertion.session_index(),
+        authn_context: assertion.authn_context(),
+        not_on_or_after: format_instant(assertion.not_on_or_after()),
+        attributes: assertion
+            .attributes()
+            .iter()
+            .map(|a| (a.name.as_str(), a.values.as_slice()))
+            .collect(),
+    }
+}
+
+fn rejected(error: &Error) -> ExitCode {
+    let detail = error.to_string();
+    let detail = detail.lines().next().unwrap_or_default();
+    print_json(
+        &Rejected {
+            status: "rejected",
+            error: error.code(),
+            detail,
+        },
+        ExitCode::from(1),
+    )
+}
+
+fn print_json<T: Serialize>(value: &T, code: ExitCode) -> ExitCode {
+    match serde_json::to_string(value) {
+        Ok(json) => {
+            println!("{json}");
+            code
+        }
+        Err(e) => usage_error(&format!("cannot encode the result: {e}")),
+    }
+}
+
+/// A whole configuration file, refused above `limit` bytes.
+fn read_file(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+    let bytes = read_file_capped(path, limit)?;
+    if bytes.len() > limit {
+        return Err(format!("{}: larger than {limit} bytes", path.display()));
+    }
+    Ok(bytes)
+}
+
+/// At most `limit + 1` bytes of `path`, so that the verifier sees and reports an oversize input.
+fn read_file_capped(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(bytes)
+}

@@ -1,0 +1,473 @@
+//! Steps 6–8: checks on the verified Assertion and the claims read from it.
+//!
+//! Everything here reads one `Assertion` node that the pipeline already proved is covered
+//! by a valid signature (its own, or the enclosing Response's), and the Response element
+//! itself. `VerifiedAssertion` has no public constructor: code that wants claims must go
+//! through `Verifier::verify`.
+
+use crate::clock::{format_instant, parse_instant};
+use crate::error::Error;
+use crate::xml::{self, attr, simple_text, SAML, SAMLP};
+use std::time::Duration;
+use time::OffsetDateTime;
+use uppsala::{Document, NodeId};
+
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const ENTITY_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
+
+/// The subject's name identifier (SAML Core §2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameId {
+    pub value: String,
+    pub format: Option<String>,
+    pub name_qualifier: Option<String>,
+    pub sp_name_qualifier: Option<String>,
+}
+
+/// One SAML attribute with all its values, merged by `Name` in document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub name_format: Option<String>,
+    pub friendly_name: Option<String>,
+    pub values: Vec<String>,
+}
+
+/// Claims from an assertion that passed every step. Only `Verifier::verify` builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAssertion {
+    pub(crate) issuer: String,
+    pub(crate) assertion_id: String,
+    pub(crate) name_id: NameId,
+    pub(crate) session_index: Option<String>,
+    pub(crate) authn_context: Option<String>,
+    pub(crate) authn_instant: Option<OffsetDateTime>,
+    pub(crate) not_on_or_after: OffsetDateTime,
+    pub(crate) session_not_on_or_after: Option<OffsetDateTime>,
+    pub(crate) in_response_to: Option<String>,
+    pub(crate) attributes: Vec<Attribute>,
+    pub(crate) response_signed: bool,
+    pub(crate) assertion_signed: bool,
+    pub(crate) encrypted: bool,
+}
+
+impl VerifiedAssertion {
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    pub fn assertion_id(&self) -> &str {
+        &self.assertion_id
+    }
+    pub fn name_id(&self) -> &NameId {
+        &self.name_id
+    }
+    pub fn session_index(&self) -> Option<&str> {
+        self.session_index.as_deref()
+    }
+    /// `AuthnContextClassRef` of the first AuthnStatement.
+    pub fn authn_context(&self) -> Option<&str> {
+        self.authn_context.as_deref()
+    }
+    pub fn authn_instant(&self) -> Option<OffsetDateTime> {
+        self.authn_instant
+    }
+    /// The earliest of the bearer confirmation's and the Conditions' NotOnOrAfter.
+    pub fn not_on_or_after(&self) -> OffsetDateTime {
+        self.not_on_or_after
+    }
+    pub fn session_not_on_or_after(&self) -> Option<OffsetDateTime> {
+        self.session_not_on_or_after
+    }
+    pub fn in_response_to(&self) -> Option<&str> {
+        self.in_response_to.as_deref()
+    }
+    pub fn attributes(&self) -> &[Attribute] {
+        &self.attributes
+    }
+    /// All values of the attribute called `name`.
+    pub fn attribute(&self, name: &str) -> Option<&[String]> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.values.as_slice())
+    }
+    pub fn response_signed(&self) -> bool {
+        self.response_signed
+    }
+    pub fn assertion_signed(&self) -> bool {
+        self.assertion_signed
+    }
+    pub fn encrypted(&self) -> bool {
+        self.encrypted
+    }
+}
+
+/// What the checks are compared against: configuration, never the request (DESIGN.md §8).
+pub(crate) struct Expected<'a> {
+    pub idp_entity_id: &'a str,
+    pub sp_entity_id: &'a str,
+    pub acs_url: &'a str,
+    pub request_id: Option<&'a str>,
+    pub now: OffsetDateTime,
+    pub skew: Duration,
+}
+
+impl Expected<'_> {
+    /// NotBefore is inclusive: valid from `not_before - skew` on.
+    fn check_not_before(
+        &self,
+        not_before: OffsetDateTime,
+        what: &'static str,
+    ) -> Result<(), Error> {
+        if self.now + self.skew < not_before {
+            return Err(Error::NotYetValid(what));
+        }
+        Ok(())
+    }
+    /// NotOnOrAfter is exclusive: invalid from `not_on_or_after + skew` on.
+    fn check_not_on_or_after(
+        &self,
+        limit: OffsetDateTime,
+        what: &'static str,
+    ) -> Result<(), Error> {
+        if self.now - self.skew >= limit {
+            return Err(Error::Expired(what));
+        }
+        Ok(())
+    }
+}
+
+/// The Response's own fields. Only trusted as far as `signed` says.
+pub(crate) struct ResponseFacts {
+    pub issuer: Option<String>,
+    pub destination: Option<String>,
+    pub in_response_to: Option<String>,
+    pub status: String,
+    pub signed: bool,
+}
+
+impl ResponseFacts {
+    pub(crate) fn read(doc: &Document<'_>, response: NodeId, signed: bool) -> Result<Self, Error> {
+        require_version(doc, response)?;
+        let issuer = xml::optional_child(doc, response, SAML, "Issuer")?
+            .map(|n| read_issuer(doc, n))
+            .transpose()?;
+        let status = xml::required_child(doc, response, SAMLP, "Status")?;
+        let code = xml::required_child(doc, status, SAMLP, "StatusCode")?;
+        let mut status_text = attr(doc, code, "Value").unwrap_or("").to_owned();
+        if let Some(sub) = xml::optional_child(doc, code, SAMLP, "StatusCode")? {
+            status_text = format!("{status_text} / {}", attr(doc, sub, "Value").unwrap_or(""));
+        }
+        Ok(Self {
+            issuer,
+            destination: attr(doc, response, "Destination").map(str::to_owned),
+            in_response_to: attr(doc, response, "InResponseTo").map(str::to_owned),
+            status: status_text,
+            signed,
+        })
+    }
+}
+
+fn require_version(doc: &Document<'_>, element: NodeId) -> Result<(), Error> {
+    if attr(doc, element, "Version") != Some("2.0") {
+        return Err(Error::Malformed("Version must be 2.0".into()));
+    }
+    Ok(())
+}
+
+/// An Issuer's value; if it carries a Format, that must be the entity format (Core §2.2.5).
+fn read_issuer(doc: &Document<'_>, issuer: NodeId) -> Result<String, Error> {
+    if let Some(format) = attr(doc, issuer, "Format") {
+        if format != ENTITY_FORMAT {
+            return Err(Error::IssuerMismatch(format!("Format {format}")));
+        }
+    }
+    simple_text(doc, issuer, "Issuer")
+}
+
+fn instant(doc: &Document<'_>, node: NodeId, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    attr(doc, node, name)
+        .map(|text| {
+            parse_instant(text)
+                .ok_or_else(|| Error::Malformed(format!("{name} is not a UTC xs:dateTime")))
+        })
+        .transpose()
+}
+
+/// Step 7 and 8 over the verified `assertion` node. The order of the checks is part of the
+/// contract (the first failing check names the error).
+pub(crate) fn check_and_read(
+    response: &ResponseFacts,
+    doc: &Document<'_>,
+    assertion: NodeId,
+    expected: &Expected<'_>,
+) -> Result<Claims, Error> {
+    // Core §3.2.2: top-level status first; an error response carries no usable assertion.
+    if response.status != SUCCESS {
+        return Err(Error::StatusNotSuccess(response.status.clone()));
+    }
+    require_version(doc, assertion)?;
+    let assertion_id = attr(doc, assertion, "ID")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| Error::Malformed("Assertion has no ID".into()))?
+        .to_owned();
+
+    // Profiles §4.1.4.2: the Issuer of the assertion (and of the Response, if present) is
+    // the IdP's entity ID.
+    let issuer = read_issuer(doc, xml::required_child(doc, assertion, SAML, "Issuer")?)?;
+    if issuer != expected.idp_entity_id {
+        return Err(Error::IssuerMismatch(issuer));
+    }
+    if let Some(outer) = &response.issuer {
+        if outer != expected.idp_entity_id {
+            return Err(Error::IssuerMismatch(outer.clone()));
+        }
+    }
+
+    // Bindings §3.5.5.2: Destination must be our ACS URL (from configuration, never from
+    // the request's Host); a signed Response must carry it.
+    match &response.destination {
+        Some(destination) if destination != expected.acs_url => {
+            return Err(Error::DestinationMismatch(destination.clone()))
+        }
+        None if response.signed => {
+            return Err(Error::DestinationMismatch(
+                "absent from a signed Response".into(),
+            ))
+        }
+        _ => {}
+    }
+
+    // Core §2.5.1: Conditions validity window, skew applied to each bound.
+    let conditions = xml::optional_child(doc, assertion, SAML, "Conditions")?;
+    let mut not_on_or_after = None;
+    if let Some(conditions) = conditions {
+        if let Some(nb) = instant(doc, conditions, "NotBefore")? {
+            expected.check_not_before(nb, "Conditions")?;
+        }
+        if let Some(noa) = instant(doc, conditions, "NotOnOrAfter")? {
+            expected.check_not_on_or_after(noa, "Conditions")?;
+            not_on_or_after = Some(noa);
+        }
+    }
+
+    // Core §2.5.1.4 / Profiles §4.1.4.2: at least one AudienceRestriction, and every one of
+    // them must name us (restrictions are ANDed).
+    let restrictions = conditions
+        .map(|c| xml::children_named(doc, c, SAML, "AudienceRestriction"))
+        .unwrap_or_default();
+    if restrictions.is_empty() {
+        return Err(Error::AudienceMismatch("no AudienceRestriction".into()));
+    }
+    for restriction in restrictions {
+        let mut named_us = false;
+        for audience in xml::children_named(doc, restriction, SAML, "Audience") {
+            if simple_text(doc, audience, "Audience")? == expected.sp_entity_id {
+                named_us = true;
+            }
+        }
+        if !named_us {
+            return Err(Error::AudienceMismatch(format!(
+                "an AudienceRestriction without {}",
+                expected.sp_entity_id
+            )));
+        }
+    }
+
+    // Profiles §4.1.4.2: a bearer SubjectConfirmation whose data has Recipient = ACS URL and
+    // a NotOnOrAfter that has not passed.
+    let subject = xml::required_child(doc, assertion, SAML, "Subject")?;
+    let bearer = bearer_confirmation(doc, subject, expected)?;
+    not_on_or_after = Some(match not_on_or_after {
+        Some(conditions) => conditions.min(bearer.not_on_or_after),
+        None => bearer.not_on_or_after,
+    });
+
+    // Profiles §4.1.4.3: InResponseTo, read only from signed content, must name our request;
+    // an unsolicited response must carry none.
+    let in_response_to = check_in_response_to(response, &bearer, expected)?;
+
+    // Profiles §4.1.4.2: at least one AuthnStatement.
+    let authn = xml::children_named(doc, assertion, SAML, "AuthnStatement");
+    let authn = *authn.first().ok_or(Error::AuthnStatementMissing)?;
+    let session_not_on_or_after = instant(doc, authn, "SessionNotOnOrAfter")?;
+    if let Some(limit) = session_not_on_or_after {
+        expected.check_not_on_or_after(limit, "SessionNotOnOrAfter")?;
+    }
+    let authn_context = match xml::optional_child(doc, authn, SAML, "AuthnContext")? {
+        Some(context) => xml::optional_child(doc, context, SAML, "AuthnContextClassRef")?
+            .map(|n| simple_text(doc, n, "AuthnContextClassRef"))
+            .transpose()?,
+        None => None,
+    };
+
+    let name_id = read_name_id(doc, subject)?;
+    let attributes = read_attributes(doc, assertion)?;
+    let not_on_or_after = not_on_or_after.unwrap_or(bearer.not_on_or_after);
+    Ok(Claims {
+        issuer,
+        assertion_id,
+        name_id,
+        session_index: attr(doc, authn, "SessionIndex").map(str::to_owned),
+        authn_context,
+        authn_instant: instant(doc, authn, "AuthnInstant")?,
+        not_on_or_after,
+        session_not_on_or_after,
+        in_response_to,
+        attributes,
+    })
+}
+
+/// What `check_and_read` found; `verify` adds how it was protected.
+pub(crate) struct Claims {
+    pub issuer: String,
+    pub assertion_id: String,
+    pub name_id: NameId,
+    pub session_index: Option<String>,
+    pub authn_context: Option<String>,
+    pub authn_instant: Option<OffsetDateTime>,
+    pub not_on_or_after: OffsetDateTime,
+    pub session_not_on_or_after: Option<OffsetDateTime>,
+    pub in_response_to: Option<String>,
+    pub attributes: Vec<Attribute>,
+}
+
+struct Bearer {
+    not_on_or_after: OffsetDateTime,
+    in_response_to: Vec<String>,
+}
+
+fn bearer_confirmation(
+    doc: &Document<'_>,
+    subject: NodeId,
+    expected: &Expected<'_>,
+) -> Result<Bearer, Error> {
+    let confirmations: Vec<NodeId> = xml::children_named(doc, subject, SAML, "SubjectConfirmation")
+        .into_iter()
+        .filter(|c| attr(doc, *c, "Method") == Some(BEARER))
+        .collect();
+    let mut first_error = None;
+    for confirmation in &confirmations {
+        match check_bearer(doc, *confirmation, expected) {
+            Ok(bearer) => {
+                // Every InResponseTo on any bearer confirmation must agree (checked later).
+                let in_response_to = confirmations
+                    .iter()
+                    .filter_map(|c| {
+                        xml::optional_child(doc, *c, SAML, "SubjectConfirmationData")
+                            .ok()
+                            .flatten()
+                    })
+                    .filter_map(|d| attr(doc, d, "InResponseTo").map(str::to_owned))
+                    .collect();
+                return Ok(Bearer {
+                    not_on_or_after: bearer,
+                    in_response_to,
+                });
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        Error::BearerConfirmationMissing("no SubjectConfirmation with the bearer method".into())
+    }))
+}
+
+fn check_bearer(
+    doc: &Document<'_>,
+    confirmation: NodeId,
+    expected: &Expected<'_>,
+) -> Result<OffsetDateTime, Error> {
+    let data = xml::optional_child(doc, confirmation, SAML, "SubjectConfirmationData")?
+        .ok_or_else(|| Error::BearerConfirmationMissing("no SubjectConfirmationData".into()))?;
+    let not_on_or_after = instant(doc, data, "NotOnOrAfter")?.ok_or_else(|| {
+        Error::BearerConfirmationMissing("SubjectConfirmationData has no NotOnOrAfter".into())
+    })?;
+    match attr(doc, data, "Recipient") {
+        Some(recipient) if recipient == expected.acs_url => {}
+        Some(recipient) => return Err(Error::RecipientMismatch(recipient.to_owned())),
+        None => return Err(Error::RecipientMismatch("absent".into())),
+    }
+    if let Some(not_before) = instant(doc, data, "NotBefore")? {
+        expected.check_not_before(not_before, "SubjectConfirmationData")?;
+    }
+    expected.check_not_on_or_after(not_on_or_after, "SubjectConfirmationData")?;
+    Ok(not_on_or_after)
+}
+
+fn check_in_response_to(
+    response: &ResponseFacts,
+    bearer: &Bearer,
+    expected: &Expected<'_>,
+) -> Result<Option<String>, Error> {
+    let present: Vec<&str> = response
+        .in_response_to
+        .iter()
+        .chain(bearer.in_response_to.iter())
+        .map(String::as_str)
+        .collect();
+    match expected.request_id {
+        None => match present.first() {
+            Some(value) => Err(Error::UnexpectedInResponseTo((*value).to_owned())),
+            None => Ok(None),
+        },
+        Some(request_id) => {
+            if let Some(other) = present.iter().find(|v| **v != request_id) {
+                return Err(Error::InResponseToMismatch(format!("got {other:?}")));
+            }
+            let signed = (response.signed && response.in_response_to.is_some())
+                || !bearer.in_response_to.is_empty();
+            if !signed {
+                return Err(Error::InResponseToMismatch(
+                    "absent from signed content".into(),
+                ));
+            }
+            Ok(Some(request_id.to_owned()))
+        }
+    }
+}
+
+fn read_name_id(doc: &Document<'_>, subject: NodeId) -> Result<NameId, Error> {
+    if xml::optional_child(doc, subject, SAML, "EncryptedID")?.is_some() {
+        return Err(Error::Malformed("EncryptedID is not supported".into()));
+    }
+    let node = xml::required_child(doc, subject, SAML, "NameID")?;
+    Ok(NameId {
+        value: simple_text(doc, node, "NameID")?,
+        format: attr(doc, node, "Format").map(str::to_owned),
+        name_qualifier: attr(doc, node, "NameQualifier").map(str::to_owned),
+        sp_name_qualifier: attr(doc, node, "SPNameQualifier").map(str::to_owned),
+    })
+}
+
+fn read_attributes(doc: &Document<'_>, assertion: NodeId) -> Result<Vec<Attribute>, Error> {
+    let mut out: Vec<Attribute> = Vec::new();
+    for statement in xml::children_named(doc, assertion, SAML, "AttributeStatement") {
+        for node in xml::children_named(doc, statement, SAML, "Attribute") {
+            let name = attr(doc, node, "Name")
+                .ok_or_else(|| Error::Malformed("Attribute without Name".into()))?;
+            let mut values = Vec::new();
+            for value in xml::children_named(doc, node, SAML, "AttributeValue") {
+                values.push(simple_text(doc, value, "AttributeValue")?);
+            }
+            match out.iter_mut().find(|a| a.name == name) {
+                Some(existing) => existing.values.extend(values),
+                None => out.push(Attribute {
+                    name: name.to_owned(),
+                    name_format: attr(doc, node, "NameFormat").map(str::to_owned),
+                    friendly_name: attr(doc, node, "FriendlyName").map(str::to_owned),
+                    values,
+                }),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For `--explain`: a short line about the validity window.
+pub(crate) fn describe_window(claims: &Claims) -> String {
+    format!("valid until {}", format_instant(claims.not_on_or_after))
+}

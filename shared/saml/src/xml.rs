@@ -1,0 +1,140 @@
+//! Step 1 (second half): the strict parse, and the few DOM helpers every later step uses.
+//!
+//! Everything here reads the `uppsala` DOM that bergshamra verifies, so the nodes we check
+//! are the nodes whose bytes were digested.
+
+use crate::error::Error;
+use crate::Limits;
+use uppsala::{Document, NodeId, NodeKind};
+
+pub(crate) const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub(crate) const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub(crate) const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub(crate) const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
+pub(crate) const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+
+/// Parse untrusted XML: DOCTYPE forbidden (so no entity can be declared, expanded or
+/// fetched), element depth bounded. Never call an `uppsala`/bergshamra entry point that
+/// parses untrusted text with DTDs allowed; this is the only parser of untrusted input.
+pub(crate) fn parse_strict<'a>(xml: &'a str, limits: &Limits) -> Result<Document<'a>, Error> {
+    // Checked on the raw text before the parser sees it: a DOCTYPE anywhere (even inside a
+    // CDATA section or comment) is refused. Legitimate SAML never carries one.
+    if contains_ignore_ascii_case(xml.as_bytes(), b"<!doctype") {
+        return Err(Error::DoctypeForbidden);
+    }
+    uppsala::Parser::new()
+        .with_forbid_dtd(true)
+        .with_forbid_entities(true)
+        .with_max_entity_expansion(0)
+        .with_max_depth(limits.max_depth)
+        .parse(xml)
+        .map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("maximum depth") || msg.contains("depth limit") {
+                Error::TooDeep {
+                    limit: limits.max_depth,
+                }
+            } else {
+                Error::Malformed(format!("XML: {}", first_line(&msg)))
+            }
+        })
+}
+
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+pub(crate) fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// True when `node` is the element `{ns}local`.
+pub(crate) fn is(doc: &Document<'_>, node: NodeId, ns: &str, local: &str) -> bool {
+    doc.element(node)
+        .is_some_and(|e| e.name.matches(Some(ns), local))
+}
+
+/// The element children of `node`, in document order.
+pub(crate) fn child_elements<'d>(
+    doc: &'d Document<'_>,
+    node: NodeId,
+) -> impl Iterator<Item = NodeId> + 'd {
+    doc.children_iter(node)
+        .filter(move |c| doc.element(*c).is_some())
+}
+
+/// The element children `{ns}local` of `node`.
+pub(crate) fn children_named(
+    doc: &Document<'_>,
+    node: NodeId,
+    ns: &str,
+    local: &str,
+) -> Vec<NodeId> {
+    child_elements(doc, node)
+        .filter(|c| is(doc, *c, ns, local))
+        .collect()
+}
+
+/// At most one child `{ns}local`; more than one is malformed (schema: maxOccurs=1).
+pub(crate) fn optional_child(
+    doc: &Document<'_>,
+    node: NodeId,
+    ns: &str,
+    local: &str,
+) -> Result<Option<NodeId>, Error> {
+    let found = children_named(doc, node, ns, local);
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        _ => Err(Error::Malformed(format!("more than one {local} element"))),
+    }
+}
+
+/// Exactly one child `{ns}local`.
+pub(crate) fn required_child(
+    doc: &Document<'_>,
+    node: NodeId,
+    ns: &str,
+    local: &str,
+) -> Result<NodeId, Error> {
+    optional_child(doc, node, ns, local)?
+        .ok_or_else(|| Error::Malformed(format!("missing {local} element")))
+}
+
+/// An unqualified attribute (SAML and XML-DSig attributes are never namespaced; a
+/// namespaced attribute with the same local name is a different attribute).
+pub(crate) fn attr<'d>(doc: &'d Document<'_>, node: NodeId, name: &str) -> Option<&'d str> {
+    doc.element(node)?
+        .attributes
+        .iter()
+        .find(|a| {
+            a.name.namespace_uri.is_none() && a.name.prefix.is_none() && a.name.local_name == name
+        })
+        .map(|a| a.value.as_ref())
+}
+
+/// The whole text of a simple-valued element (NameID, AttributeValue, Issuer, Audience…).
+///
+/// Comment and processing-instruction injection (e.g. `alice@example.com<!---->.evil.com`)
+/// splits text nodes so that naive readers return a prefix of the value while the
+/// signature still covers the whole. We refuse such values outright rather than guess
+/// (`mixed_content`); child elements are refused for the same reason. Leading and trailing
+/// XML whitespace is dropped (pretty-printed IdP output); inner text is kept exactly.
+pub(crate) fn simple_text(
+    doc: &Document<'_>,
+    node: NodeId,
+    what: &'static str,
+) -> Result<String, Error> {
+    let mut text = String::new();
+    for child in doc.children_iter(node) {
+        match doc.node_kind(child) {
+            Some(NodeKind::Text(t)) | Some(NodeKind::CData(t)) => text.push_str(t),
+            _ => return Err(Error::MixedContent(what)),
+        }
+    }
+    Ok(text
+        .trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .to_owned())
+}

@@ -1,0 +1,128 @@
+//! The only module that talks to bergshamra (XML-DSig, XML-Enc, C14N).
+//!
+//! Two small traits, one per capability, so that bergshamra stays replaceable (for example by
+//! an own exc-c14n + aws-lc-rs verifier, DESIGN.md §5) and so that the SAML rules above it
+//! (profile, binding of each signature to its element, algorithm policy) are ours, not the
+//! library's. bergshamra is pinned exactly in Cargo.toml.
+
+use crate::error::{ConfigError, Error};
+use crate::xml::{self, DSIG};
+use bergshamra::dsig::verify::verify_all_document;
+use bergshamra::{DsigContext, EncContext, KeysManager, VerifyResult};
+use uppsala::{Document, NodeId};
+
+/// What the backend says about one `ds:Signature`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignatureOutcome {
+    /// The SignatureValue verifies under a trusted key and every Reference digest matches;
+    /// `covers` is the element each Reference resolved to.
+    Valid {
+        signature: NodeId,
+        covers: Vec<Option<NodeId>>,
+    },
+    /// Anything else, with the backend's reason (for `--explain` and the audit detail).
+    Invalid { reason: String },
+}
+
+/// XML-DSig verification with a fixed set of trusted keys.
+pub(crate) trait SignatureVerifier: Send + Sync {
+    /// Verify every `ds:Signature` in `doc`, in document order.
+    fn verify_all(&self, doc: &Document<'_>) -> Result<Vec<SignatureOutcome>, Error>;
+}
+
+/// XML-Enc decryption with the SP's private key.
+pub(crate) trait Decrypter: Send + Sync {
+    /// Decrypt the single `xenc:EncryptedData` in `xml` and return the document with the
+    /// plaintext in its place.
+    fn decrypt(&self, xml: &str) -> Result<Vec<u8>, Error>;
+}
+
+/// bergshamra with only the IdP's metadata keys: `trusted_keys_only` (KeyInfo in the message
+/// never supplies a key) and strict reference positions.
+pub(crate) struct BergshamraVerifier {
+    context: DsigContext,
+}
+
+impl BergshamraVerifier {
+    pub(crate) fn new(certificates_der: &[Vec<u8>]) -> Result<Self, ConfigError> {
+        let mut keys = KeysManager::new();
+        for der in certificates_der {
+            let key = bergshamra::keys::loader::load_x509_cert_der(der)
+                .map_err(|e| ConfigError::Metadata(format!("signing certificate: {e}")))?;
+            keys.add_key(key);
+        }
+        let mut context = DsigContext::new(keys);
+        context.trusted_keys_only = true;
+        context.strict_verification = true;
+        context.require_reference_digests = true;
+        // Metadata certificates are trust anchors by configuration (SAML Metadata §2.4.1.1);
+        // their validity dates are not a trust signal in SAML deployments.
+        context.skip_time_checks = true;
+        context.verify_keys = false;
+        Ok(Self { context })
+    }
+}
+
+impl SignatureVerifier for BergshamraVerifier {
+    fn verify_all(&self, doc: &Document<'_>) -> Result<Vec<SignatureOutcome>, Error> {
+        let results = verify_all_document(&self.context, doc)
+            .map_err(|e| Error::SignatureInvalid(e.to_string()))?;
+        Ok(results
+            .into_iter()
+            .map(|result| match result {
+                VerifyResult::Valid {
+                    signature_node,
+                    references,
+                    ..
+                } => {
+                    if references.iter().all(|r| r.digest_verified) {
+                        SignatureOutcome::Valid {
+                            signature: signature_node,
+                            covers: references.iter().map(|r| r.resolved_node).collect(),
+                        }
+                    } else {
+                        SignatureOutcome::Invalid {
+                            reason: "a reference digest was not verified".into(),
+                        }
+                    }
+                }
+                VerifyResult::Invalid { reason } => SignatureOutcome::Invalid { reason },
+            })
+            .collect())
+    }
+}
+
+/// The certificates a signature's KeyInfo names (diagnostics only: never a trust input).
+pub(crate) fn key_info_certificates(doc: &Document<'_>, signature: NodeId) -> Vec<Vec<u8>> {
+    doc.descendants(signature)
+        .into_iter()
+        .filter(|n| xml::is(doc, *n, DSIG, "X509Certificate"))
+        .filter_map(|n| crate::metadata::decode_certificate(&doc.text_content_deep(n)))
+        .collect()
+}
+
+pub(crate) struct BergshamraDecrypter {
+    keys: Vec<bergshamra::Key>,
+}
+
+impl BergshamraDecrypter {
+    /// An RSA private key in PEM, PKCS#8 or PKCS#1.
+    pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
+        let key = bergshamra::keys::loader::load_rsa_private_pem(pem).map_err(|_| {
+            ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into())
+        })?;
+        Ok(Self { keys: vec![key] })
+    }
+}
+
+impl Decrypter for BergshamraDecrypter {
+    fn decrypt(&self, xml: &str) -> Result<Vec<u8>, Error> {
+        let mut keys = KeysManager::new();
+        keys.add_keys(self.keys.iter().cloned());
+        let mut context = EncContext::new(keys);
+        // Only inline CipherValue: a CipherReference would make us fetch or read something.
+        context.disable_cipher_reference = true;
+        context.max_pbkdf2_iterations = 0;
+        bergshamra::decrypt_to_bytes(&context, xml).map_err(|_| Error::DecryptionFailed)
+    }
+}
