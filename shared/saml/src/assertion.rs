@@ -169,6 +169,16 @@ impl ResponseFacts {
     }
 }
 
+impl ResponseFacts {
+    /// Core §3.2.2: the top-level StatusCode must be Success.
+    pub(crate) fn require_success(&self) -> Result<(), Error> {
+        if self.status != SUCCESS {
+            return Err(Error::StatusNotSuccess(self.status.clone()));
+        }
+        Ok(())
+    }
+}
+
 fn require_version(doc: &Document<'_>, element: NodeId) -> Result<(), Error> {
     if attr(doc, element, "Version") != Some("2.0") {
         return Err(Error::Malformed("Version must be 2.0".into()));
@@ -203,10 +213,6 @@ pub(crate) fn check_and_read(
     assertion: NodeId,
     expected: &Expected<'_>,
 ) -> Result<Claims, Error> {
-    // Core §3.2.2: top-level status first; an error response carries no usable assertion.
-    if response.status != SUCCESS {
-        return Err(Error::StatusNotSuccess(response.status.clone()));
-    }
     require_version(doc, assertion)?;
     let assertion_id = attr(doc, assertion, "ID")
         .filter(|id| !id.is_empty())

@@ -11,8 +11,9 @@
 //! | 2 unique IDs | `ids::check_unique_ids` | `duplicate_id` |
 //! | 3 signature profile, algorithms | `profile::check_signatures` | `signature_profile`, `algorithm_forbidden` |
 //! | 4 every signature verifies and covers its parent | `Verifier::verify_signatures` | `untrusted_key`, `signature_invalid` |
+//! | 4b top-level status | `ResponseFacts::require_success` | `status_not_success` |
 //! | 5 one assertion, decrypt, signed | `single_assertion`, `encrypted::decrypt_assertion` | `assertion_count`, `encryption_required`, `decryption_key_missing`, `decryption_failed`, `signature_missing` |
-//! | 6–7 checks on the verified node | `assertion::check_and_read` | `mixed_content`, `status_not_success`, `issuer_mismatch`, `destination_mismatch`, `not_yet_valid`, `expired`, `audience_mismatch`, `bearer_confirmation_missing`, `recipient_mismatch`, `in_response_to_mismatch`, `unexpected_in_response_to`, `authn_statement_missing` |
+//! | 6–7 checks on the verified node | `assertion::check_and_read` | `mixed_content`, `issuer_mismatch`, `destination_mismatch`, `not_yet_valid`, `expired`, `audience_mismatch`, `bearer_confirmation_missing`, `recipient_mismatch`, `in_response_to_mismatch`, `unexpected_in_response_to`, `authn_statement_missing` |
 //! | 7 one-time use | `ReplayCache` | `replayed`, `replay_cache_unavailable` |
 //! | 8 output | `VerifiedAssertion` (no public constructor) | |
 //!

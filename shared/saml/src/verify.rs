@@ -183,9 +183,13 @@ impl Verifier {
             format!("response signed: {response_signed}"),
         );
 
+        // Core §3.2.2: an error Response usually carries no assertion at all; report its
+        // status rather than a missing assertion. (Rejecting on an unsigned status is safe.)
+        let facts = ResponseFacts::read(&doc, response, response_signed)?;
+        facts.require_success()?;
+
         // 5. Exactly one (Encrypted)Assertion, directly under the Response.
         let assertion = single_assertion(&doc, response)?;
-        let facts = ResponseFacts::read(&doc, response, response_signed)?;
         let skew = self.policy.clock_skew;
         let expected = Expected {
             idp_entity_id: &self.idp_entity_id,

@@ -1,0 +1,243 @@
+//! `samlgate validate` end to end: the exit codes and JSON shapes of the CLI contract.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const SP_ENTITY_ID: &str = "https://sp.example.com/saml/metadata";
+const ACS_URL: &str = "https://sp.example.com/o/acme/idp/okta/acs";
+const NOW: &str = "2026-01-01T00:01:00Z";
+const REQUEST_ID: &str = "_req-4f6c1b2e";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/saml/tests/fixtures")
+}
+
+/// The response file of a manifest case.
+fn response_of(case: &str) -> PathBuf {
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("manifest.json")).expect("manifest"))
+            .expect("manifest parses");
+    let path = manifest
+        .as_array()
+        .and_then(|cases| cases.iter().find(|c| c["name"] == case))
+        .and_then(|c| c["response"].as_str())
+        .unwrap_or_else(|| panic!("no case {case}"));
+    fixtures().join(path)
+}
+
+fn validate(metadata: &str) -> Command {
+    let mut cmd = Command::cargo_bin("samlgate").expect("binary");
+    cmd.arg("validate")
+        .arg("--idp-metadata")
+        .arg(fixtures().join("metadata").join(metadata))
+        .args(["--sp-entity-id", SP_ENTITY_ID, "--acs-url", ACS_URL]);
+    cmd
+}
+
+fn json(stdout: &[u8]) -> Value {
+    serde_json::from_slice(stdout).expect("stdout is one JSON object")
+}
+
+#[test]
+fn a_valid_response_prints_the_claims_and_exits_0() {
+    let out = validate("idp.xml")
+        .args(["--now", NOW, "--request-id", REQUEST_ID])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json(&out.stdout);
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["name_id"], "alice@example.com");
+    assert_eq!(
+        v["name_id_format"],
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    );
+    assert_eq!(v["issuer"], "https://idp.example.com/saml");
+    assert_eq!(v["session_index"], "_session-7a1");
+    assert_eq!(
+        v["authn_context"],
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    );
+    assert_eq!(v["not_on_or_after"], "2026-01-01T00:05:00Z");
+    assert_eq!(
+        v["attributes"]["groups"],
+        serde_json::json!(["admins", "engineering"])
+    );
+    let keys: Vec<&str> = v
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 8, "exactly the documented keys: {keys:?}");
+}
+
+#[test]
+fn now_accepts_fractional_seconds_and_offsets() {
+    let out = validate("idp.xml")
+        .args([
+            "--now",
+            "2026-01-01T01:01:00.250+01:00",
+            "--request-id",
+            REQUEST_ID,
+        ])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_rejected_response_prints_the_code_and_exits_1() {
+    let out = validate("idp.xml")
+        .args(["--now", NOW, "--request-id", "_another-request"])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out.stdout);
+    assert_eq!(v["status"], "rejected");
+    assert_eq!(v["error"], "in_response_to_mismatch");
+    assert!(v["detail"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty() && !d.contains('\n')));
+    assert_eq!(v.as_object().map(|o| o.len()), Some(3));
+}
+
+#[test]
+fn metadata_without_a_signing_key_is_a_rejection_not_a_usage_error() {
+    let out = validate("idp-enc-only.xml")
+        .args(["--now", NOW, "--request-id", REQUEST_ID])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out.stdout)["error"], "no_trusted_keys");
+}
+
+#[test]
+fn a_10_mib_file_is_rejected_by_size() {
+    let dir = tempdir();
+    let big = dir.join("big.xml");
+    std::fs::write(&big, vec![b'<'; 10 << 20]).expect("write");
+    let out = validate("idp.xml")
+        .args(["--now", NOW])
+        .arg(&big)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out.stdout)["error"], "too_large");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message_on_stderr() {
+    // Missing required option.
+    let out = Command::cargo_bin("samlgate")
+        .expect("binary")
+        .args(["validate", "x.xml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+
+    // Unreadable response file.
+    let out = validate("idp.xml")
+        .arg("/nonexistent/response.xml")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out.stderr.is_empty());
+
+    // Unparsable metadata.
+    let dir = tempdir();
+    let bad = dir.join("bad-metadata.xml");
+    std::fs::write(&bad, "<not-metadata/>").expect("write");
+    let out = Command::cargo_bin("samlgate")
+        .expect("binary")
+        .arg("validate")
+        .arg("--idp-metadata")
+        .arg(&bad)
+        .args(["--sp-entity-id", SP_ENTITY_ID, "--acs-url", ACS_URL])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("metadata"));
+
+    // A --now without a zone.
+    let out = validate("idp.xml")
+        .args(["--now", "2026-01-01T00:01:00"])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+
+    // An SP key that is not a key.
+    let out = validate("idp.xml")
+        .arg("--sp-key")
+        .arg(&bad)
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_reports_each_step_on_stderr_only() {
+    let out = validate("idp.xml")
+        .args(["--now", NOW, "--request-id", REQUEST_ID, "--explain"])
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for step in [
+        "0 trusted keys",
+        "1 decode and parse",
+        "3 signature profile",
+        "4 signatures",
+        "7 replay",
+    ] {
+        assert!(stderr.contains(step), "missing {step:?} in:\n{stderr}");
+    }
+    assert_eq!(json(&out.stdout)["status"], "valid");
+}
+
+#[test]
+fn an_encrypted_response_is_opened_with_the_sp_key() {
+    let out = validate("idp.xml")
+        .args([
+            "--now",
+            NOW,
+            "--request-id",
+            REQUEST_ID,
+            "--require-encrypted",
+        ])
+        .arg("--sp-key")
+        .arg(fixtures().join("keys/sp-enc.key"))
+        .arg(response_of("encrypted_oaep_aes256gcm"))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(json(&out.stdout)["name_id"], "alice@example.com");
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "samlgate-cli-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

@@ -1,0 +1,270 @@
+//! The verifier against fixtures made by third-party signers and encrypters (python-xmlsec /
+//! libxmlsec1, signxml; see fixtures/generate.py). Each case asserts one exact outcome.
+//! One test binary on purpose: fewer binaries, faster builds.
+
+mod support;
+
+mod fixtures {
+    use super::support::{load_manifest, run_case, Case};
+
+    #[test]
+    fn every_fixture_case_gets_its_expected_outcome() {
+        let cases = load_manifest();
+        assert!(cases.len() >= 40, "manifest has only {} cases", cases.len());
+        let mut failures = Vec::new();
+        for case in &cases {
+            let got = run_case(case);
+            let ok = match (&got, case.expect.as_str()) {
+                (Ok(name_id), "valid") => {
+                    case.name_id.as_deref().is_none_or(|want| want == name_id)
+                }
+                (Err(code), want) => code == want,
+                _ => false,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{:<48} expected {:<28} got {:?}",
+                    case.name, case.expect, got
+                ));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+    }
+
+    /// The fixtures exercise every rejection code the pipeline can produce from a message
+    /// (the replay codes are exercised below, with a cache).
+    #[test]
+    fn fixtures_cover_every_message_error_code() {
+        let cases: Vec<Case> = load_manifest();
+        let missing: Vec<&str> = saml::Error::CODES
+            .iter()
+            .copied()
+            .filter(|code| !matches!(*code, "replayed" | "replay_cache_unavailable"))
+            .filter(|code| !cases.iter().any(|c| c.expect == *code))
+            .collect();
+        assert!(missing.is_empty(), "no fixture expects: {missing:?}");
+    }
+}
+
+mod replay {
+    use super::support::{case_named, verifier_for, FailingReplayCache};
+    use saml::{FixedClock, InMemoryReplayCache};
+
+    #[test]
+    fn the_same_assertion_is_accepted_once() {
+        let case = case_named("response_signed");
+        let (verifier, input, clock) = verifier_for(&case);
+        let cache = InMemoryReplayCache::default();
+        let request_id = case.request_id.as_deref();
+        assert!(verifier.verify(&input, request_id, &clock, &cache).is_ok());
+        let again = verifier.verify(&input, request_id, &clock, &cache);
+        assert_eq!(again.map_err(|e| e.code()), Err("replayed"));
+    }
+
+    #[test]
+    fn an_expired_replay_entry_is_forgotten_but_the_assertion_is_then_expired() {
+        let case = case_named("response_signed");
+        let (verifier, input, clock) = verifier_for(&case);
+        let cache = InMemoryReplayCache::default();
+        let request_id = case.request_id.as_deref();
+        assert!(verifier.verify(&input, request_id, &clock, &cache).is_ok());
+        let later = FixedClock(clock.0 + time::Duration::hours(1));
+        let again = verifier.verify(&input, request_id, &later, &cache);
+        assert_eq!(again.map_err(|e| e.code()), Err("expired"));
+    }
+
+    #[test]
+    fn a_cache_that_cannot_answer_rejects() {
+        let case = case_named("response_signed");
+        let (verifier, input, clock) = verifier_for(&case);
+        let got = verifier.verify(
+            &input,
+            case.request_id.as_deref(),
+            &clock,
+            &FailingReplayCache,
+        );
+        assert_eq!(got.map_err(|e| e.code()), Err("replay_cache_unavailable"));
+    }
+}
+
+mod claims {
+    use super::support::{case_named, verifier_for};
+    use saml::InMemoryReplayCache;
+
+    #[test]
+    fn claims_come_from_the_signed_assertion() {
+        let case = case_named("response_signed");
+        let (verifier, input, clock) = verifier_for(&case);
+        let got = verifier
+            .verify(
+                &input,
+                case.request_id.as_deref(),
+                &clock,
+                &InMemoryReplayCache::default(),
+            )
+            .map_err(|e| e.to_string());
+        let assertion = got.as_ref().ok();
+        assert_eq!(
+            assertion.map(|a| a.name_id().value.as_str()),
+            Some("alice@example.com")
+        );
+        assert_eq!(
+            assertion.map(|a| a.issuer()),
+            Some("https://idp.example.com/saml")
+        );
+        assert_eq!(
+            assertion.and_then(|a| a.session_index()),
+            Some("_session-7a1")
+        );
+        assert_eq!(
+            assertion.and_then(|a| a.attribute("groups")),
+            Some(&["admins".to_owned(), "engineering".to_owned()][..])
+        );
+        assert_eq!(assertion.map(|a| a.response_signed()), Some(true));
+        assert_eq!(
+            assertion.and_then(|a| a.in_response_to()),
+            Some("_req-4f6c1b2e")
+        );
+    }
+}
+
+mod mutations {
+    //! Thousands of mutated and truncated valid responses: never a panic, and never "valid"
+    //! with a different NameID.
+    use super::support::{load_manifest, verifier_for, Case};
+    use proptest::prelude::*;
+    use saml::InMemoryReplayCache;
+    use std::sync::OnceLock;
+
+    fn valid_cases() -> &'static Vec<Case> {
+        static CASES: OnceLock<Vec<Case>> = OnceLock::new();
+        CASES.get_or_init(|| {
+            load_manifest()
+                .into_iter()
+                .filter(|c| c.expect == "valid" && c.response.is_some())
+                .collect()
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Truncate(usize),
+        Flip(usize, u8),
+        Delete(usize, usize),
+        Insert(usize, &'static str),
+        Duplicate(usize, usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let snippets = prop::sample::select(vec![
+            "<!---->",
+            "<?pi x?>",
+            "<a/>",
+            "&amp;",
+            "\"",
+            "<",
+            ">",
+            "ID=\"_assert-0001\" ",
+            "<saml:Assertion>",
+            "</saml:Assertion>",
+            "xmlns:saml=\"urn:x\" ",
+            "]]>",
+            "\u{0}",
+            "é",
+        ]);
+        prop_oneof![
+            any::<usize>().prop_map(Mutation::Truncate),
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+            (any::<usize>(), 1usize..64).prop_map(|(i, n)| Mutation::Delete(i, n)),
+            (any::<usize>(), snippets).prop_map(|(i, s)| Mutation::Insert(i, s)),
+            (any::<usize>(), 1usize..400).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
+        ]
+    }
+
+    fn apply(input: &[u8], m: &Mutation) -> Vec<u8> {
+        let mut out = input.to_vec();
+        let at = |i: usize| if out.is_empty() { 0 } else { i % out.len() };
+        match m {
+            Mutation::Truncate(i) => out.truncate(at(*i)),
+            Mutation::Flip(i, b) => {
+                let i = at(*i);
+                if let Some(byte) = out.get_mut(i) {
+                    *byte ^= b | 1;
+                }
+            }
+            Mutation::Delete(i, n) => {
+                let i = at(*i);
+                let end = (i + n).min(out.len());
+                out.drain(i..end);
+            }
+            Mutation::Insert(i, s) => {
+                let i = at(*i);
+                out.splice(i..i, s.bytes());
+            }
+            Mutation::Duplicate(i, n) => {
+                let i = at(*i);
+                let end = (i + n).min(out.len());
+                let copy = out[i..end].to_vec();
+                out.splice(end..end, copy);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn mutated_responses_never_panic_or_change_identity(
+            pick in any::<prop::sample::Index>(),
+            mutations in prop::collection::vec(mutation(), 1..4),
+        ) {
+            let cases = valid_cases();
+            prop_assume!(!cases.is_empty());
+            let case = pick.get(cases);
+            let (verifier, input, clock) = verifier_for(case);
+            let mut mutated = input.clone();
+            for m in &mutations {
+                mutated = apply(&mutated, m);
+            }
+            let result = verifier.verify(&mutated, case.request_id.as_deref(), &clock, &InMemoryReplayCache::default());
+            if let Ok(assertion) = result {
+                prop_assert_eq!(Some(assertion.name_id().value.as_str()), case.name_id.as_deref());
+            }
+        }
+    }
+}
+
+mod codes {
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_documented_in_the_readme() {
+        let codes = saml::Error::CODES;
+        let unique: HashSet<&str> = codes.iter().copied().collect();
+        assert_eq!(unique.len(), codes.len(), "duplicate code");
+        for code in codes {
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code} is not snake_case"
+            );
+        }
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .expect("README.md");
+        let missing: Vec<&str> = codes
+            .iter()
+            .copied()
+            .filter(|code| !readme.contains(&format!("`{code}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README.md does not document {missing:?}"
+        );
+    }
+}
