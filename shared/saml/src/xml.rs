@@ -138,3 +138,61 @@ pub(crate) fn simple_text(
         .trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
         .to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Result<String, &'static str> {
+        parse_strict(xml, &Limits::default())
+            .map(|doc| doc.text_content_deep(doc.root()))
+            .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn predefined_and_character_references_are_expanded() {
+        assert_eq!(parse("<a>x&amp;y&#65;&lt;</a>"), Ok("x&yA<".to_owned()));
+    }
+
+    #[test]
+    fn any_doctype_is_refused() {
+        assert_eq!(parse("<!DOCTYPE a><a/>"), Err("doctype_forbidden"));
+        assert_eq!(
+            parse("<!doctype a [<!ENTITY e \"x\">]><a>&e;</a>"),
+            Err("doctype_forbidden")
+        );
+        // Even where it would be inert text: fail closed.
+        assert_eq!(
+            parse("<a><![CDATA[<!DOCTYPE]]></a>"),
+            Err("doctype_forbidden")
+        );
+    }
+
+    #[test]
+    fn undeclared_entities_are_malformed() {
+        assert_eq!(parse("<a>&xxe;</a>"), Err("malformed"));
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_too_deep() {
+        let limits = Limits::default();
+        let depth = limits.max_depth as usize + 1;
+        let xml = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+        assert_eq!(parse(&xml), Err("too_deep"));
+        let ok = "<a>".repeat(depth - 2) + &"</a>".repeat(depth - 2);
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn comments_inside_a_value_are_mixed_content() {
+        let xml = "<a>alice@example.com<!---->.evil.com</a>";
+        let doc = parse_strict(xml, &Limits::default()).map_err(|e| e.code());
+        let doc = doc.as_ref().map_err(|c| *c);
+        let root = doc.ok().and_then(|d| d.document_element());
+        let got = match (doc, root) {
+            (Ok(doc), Some(root)) => simple_text(doc, root, "NameID").map_err(|e| e.code()),
+            _ => Err("unparsed"),
+        };
+        assert_eq!(got, Err("mixed_content"));
+    }
+}
