@@ -108,9 +108,11 @@ pub(crate) struct BergshamraDecrypter {
 impl BergshamraDecrypter {
     /// An RSA private key in PEM, PKCS#8 or PKCS#1.
     pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let key = bergshamra::keys::loader::load_rsa_private_pem(pem).map_err(|_| {
-            ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into())
-        })?;
+        let not_a_key =
+            || ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into());
+        let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
+        let key = bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes())
+            .map_err(|_| not_a_key())?;
         Ok(Self { keys: vec![key] })
     }
 }
@@ -125,4 +127,35 @@ impl Decrypter for BergshamraDecrypter {
         context.max_pbkdf2_iterations = 0;
         bergshamra::decrypt_to_bytes(&context, xml).map_err(|_| Error::DecryptionFailed)
     }
+}
+
+/// bergshamra's aws-lc loader reads PKCS#8 only; IdP tooling often hands out PKCS#1
+/// (`BEGIN RSA PRIVATE KEY`). Wrap it in a PrivateKeyInfo (RFC 5208) without touching the key.
+fn to_pkcs8_pem(pem: &[u8]) -> Option<zeroize::Zeroizing<String>> {
+    use pkcs8::der::asn1::AnyRef;
+    use pkcs8::der::pem::LineEnding;
+    use pkcs8::der::Encode;
+    use pkcs8::{AlgorithmIdentifierRef, ObjectIdentifier, PrivateKeyInfo};
+    use zeroize::Zeroizing;
+    const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+    let (label, der) = pkcs8::der::pem::decode_vec(pem).ok()?;
+    let der = Zeroizing::new(der);
+    let pkcs8_der = Zeroizing::new(match label {
+        "PRIVATE KEY" => der.to_vec(),
+        "RSA PRIVATE KEY" => PrivateKeyInfo {
+            algorithm: AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(AnyRef::NULL),
+            },
+            private_key: &der,
+            public_key: None,
+        }
+        .to_der()
+        .ok()?,
+        _ => return None,
+    });
+    pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &pkcs8_der)
+        .ok()
+        .map(Zeroizing::new)
 }
