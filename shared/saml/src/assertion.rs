@@ -212,7 +212,8 @@ pub(crate) fn check_and_read(
     doc: &Document<'_>,
     assertion: NodeId,
     expected: &Expected<'_>,
-) -> Result<Claims, Error> {
+    protection: Protection,
+) -> Result<VerifiedAssertion, Error> {
     require_version(doc, assertion)?;
     let assertion_id = attr(doc, assertion, "ID")
         .filter(|id| !id.is_empty())
@@ -311,7 +312,7 @@ pub(crate) fn check_and_read(
     let name_id = read_name_id(doc, subject)?;
     let attributes = read_attributes(doc, assertion)?;
     let not_on_or_after = not_on_or_after.unwrap_or(bearer.not_on_or_after);
-    Ok(Claims {
+    Ok(VerifiedAssertion {
         issuer,
         assertion_id,
         name_id,
@@ -322,21 +323,18 @@ pub(crate) fn check_and_read(
         session_not_on_or_after,
         in_response_to,
         attributes,
+        response_signed: protection.response_signed,
+        assertion_signed: protection.assertion_signed,
+        encrypted: protection.encrypted,
     })
 }
 
-/// What `check_and_read` found; `verify` adds how it was protected.
-pub(crate) struct Claims {
-    pub issuer: String,
-    pub assertion_id: String,
-    pub name_id: NameId,
-    pub session_index: Option<String>,
-    pub authn_context: Option<String>,
-    pub authn_instant: Option<OffsetDateTime>,
-    pub not_on_or_after: OffsetDateTime,
-    pub session_not_on_or_after: Option<OffsetDateTime>,
-    pub in_response_to: Option<String>,
-    pub attributes: Vec<Attribute>,
+/// How the assertion reached us: which signatures covered it, whether it was encrypted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Protection {
+    pub response_signed: bool,
+    pub assertion_signed: bool,
+    pub encrypted: bool,
 }
 
 struct Bearer {
@@ -474,6 +472,6 @@ fn read_attributes(doc: &Document<'_>, assertion: NodeId) -> Result<Vec<Attribut
 }
 
 /// For `--explain`: a short line about the validity window.
-pub(crate) fn describe_window(claims: &Claims) -> String {
+pub(crate) fn describe_window(claims: &VerifiedAssertion) -> String {
     format!("valid until {}", format_instant(claims.not_on_or_after))
 }

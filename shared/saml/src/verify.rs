@@ -1,7 +1,7 @@
 //! The verification pipeline (DESIGN.md §5). Each step is one function; the first failure
 //! ends the run with its own error. Read `Verifier::run` top to bottom.
 
-use crate::assertion::{self, Expected, ResponseFacts, VerifiedAssertion};
+use crate::assertion::{self, Expected, Protection, ResponseFacts, VerifiedAssertion};
 use crate::clock::Clock;
 use crate::error::{ConfigError, Error};
 use crate::metadata::IdpMetadata;
@@ -200,7 +200,7 @@ impl Verifier {
             skew,
         };
 
-        let (claims, assertion_signed, encrypted) = if is(&doc, assertion, SAML, "Assertion") {
+        let claims = if is(&doc, assertion, SAML, "Assertion") {
             if self.policy.require_encrypted {
                 return Err(Error::EncryptionRequired);
             }
@@ -211,8 +211,17 @@ impl Verifier {
                 format!("plaintext, assertion signed: {assertion_signed}"),
             );
             // 6–8. Checks and claims, from the verified node only.
-            let claims = assertion::check_and_read(&facts, &doc, assertion, &expected)?;
-            (claims, assertion_signed, false)
+            assertion::check_and_read(
+                &facts,
+                &doc,
+                assertion,
+                &expected,
+                Protection {
+                    response_signed,
+                    assertion_signed,
+                    encrypted: false,
+                },
+            )?
         } else {
             let plaintext = encrypted::decrypt_assertion(
                 &doc,
@@ -238,8 +247,17 @@ impl Verifier {
                 "5 assertion",
                 format!("decrypted, assertion signed: {assertion_signed}"),
             );
-            let claims = assertion::check_and_read(&facts, &inner, decrypted, &expected)?;
-            (claims, assertion_signed, true)
+            assertion::check_and_read(
+                &facts,
+                &inner,
+                decrypted,
+                &expected,
+                Protection {
+                    response_signed,
+                    assertion_signed,
+                    encrypted: true,
+                },
+            )?
         };
         trace(
             "6-7 conditions and subject",
@@ -261,22 +279,8 @@ impl Verifier {
         }
         trace("7 replay", "first use".into());
 
-        // 8. The output: a type only this function constructs.
-        Ok(VerifiedAssertion {
-            issuer: claims.issuer,
-            assertion_id: claims.assertion_id,
-            name_id: claims.name_id,
-            session_index: claims.session_index,
-            authn_context: claims.authn_context,
-            authn_instant: claims.authn_instant,
-            not_on_or_after: claims.not_on_or_after,
-            session_not_on_or_after: claims.session_not_on_or_after,
-            in_response_to: claims.in_response_to,
-            attributes: claims.attributes,
-            response_signed,
-            assertion_signed,
-            encrypted,
-        })
+        // 8. The output: `VerifiedAssertion` has no public constructor.
+        Ok(claims)
     }
 
     /// Step 4. Returns the elements covered by a valid signature.
