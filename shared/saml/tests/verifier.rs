@@ -268,3 +268,68 @@ mod codes {
         );
     }
 }
+
+mod metadata {
+    use super::support::fixtures_dir;
+    use saml::{IdpMetadata, Limits};
+
+    fn parse(name: &str) -> Result<IdpMetadata, String> {
+        let bytes = std::fs::read(fixtures_dir().join("metadata").join(name)).expect("fixture");
+        IdpMetadata::parse(&bytes, &Limits::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn signing_and_encryption_keys_are_kept_apart() {
+        let md = parse("idp.xml").expect("parses");
+        assert_eq!(md.entity_id, "https://idp.example.com/saml");
+        assert_eq!(md.signing_certificates.len(), 1);
+        assert_eq!(md.encryption_certificates.len(), 1);
+        assert_ne!(md.signing_certificates[0], md.encryption_certificates[0]);
+        assert!(md.want_authn_requests_signed);
+        let bindings: Vec<&str> = md
+            .single_sign_on
+            .iter()
+            .map(|e| e.binding.as_str())
+            .collect();
+        assert_eq!(
+            bindings,
+            [
+                "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+                "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+            ]
+        );
+        assert_eq!(md.single_logout[0].location, "https://idp.example.com/slo");
+        assert_eq!(md.name_id_formats.len(), 2);
+    }
+
+    #[test]
+    fn a_key_descriptor_without_use_signs_and_rollover_keeps_both() {
+        let md = parse("idp-rollover.xml").expect("parses");
+        assert_eq!(md.signing_certificates.len(), 2);
+        assert!(md.encryption_certificates.is_empty());
+    }
+
+    #[test]
+    fn an_entities_descriptor_with_one_idp_is_accepted() {
+        assert_eq!(parse("idp-entities.xml"), parse("idp.xml"));
+    }
+
+    #[test]
+    fn hostile_or_ambiguous_metadata_is_refused() {
+        let limits = Limits::default();
+        let doctype = b"<!DOCTYPE x><md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\"/>";
+        assert!(IdpMetadata::parse(doctype, &limits).is_err());
+        let one =
+            std::fs::read_to_string(fixtures_dir().join("metadata/idp.xml")).expect("fixture");
+        let inner = one.replace(" xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"", "");
+        let two = format!(
+            "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">{inner}{inner}</md:EntitiesDescriptor>"
+        );
+        assert!(
+            IdpMetadata::parse(two.as_bytes(), &limits).is_err(),
+            "two IdPs: which one?"
+        );
+        let big = vec![b' '; limits.max_bytes + 1];
+        assert!(IdpMetadata::parse(&big, &limits).is_err());
+    }
+}
