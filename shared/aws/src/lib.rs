@@ -1,0 +1,40 @@
+//! The core ports over the AWS SDK (DESIGN.md §2 `shared/aws`). Every adapter talks to the real
+//! service API, so tests run them against moto (`AWS_ENDPOINT_URL`) rather than a mock.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+mod errors;
+pub mod kms;
+pub mod secrets;
+pub mod table;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+
+pub use kms::Kms;
+pub use secrets::Secrets;
+pub use table::Table;
+
+/// Loads the SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`)
+/// with bounded retries and timeouts: a throttled or hanging AWS call fails with a clean error
+/// code within seconds instead of being retried forever.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(12))
+                .build(),
+        )
+        .load()
+        .await
+}

@@ -1,0 +1,82 @@
+//! Audit items (DESIGN.md §6): every intake, update, delete, decrypt and provisioning call
+//! records who, what, the outcome and the error code. Never secret material: the facts are
+//! codes, statuses and timings.
+
+use std::collections::BTreeMap;
+
+use saml::{format_instant, Clock};
+
+use crate::error::{PortError, VaultError};
+use crate::model::{AuditEvent, OrgId, Outcome};
+use crate::ports::AuditLog;
+
+/// Who is calling and the correlation ID that ties the API response, the logs and the audit
+/// item together.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: String,
+    pub correlation_id: String,
+}
+
+pub struct Auditor<'a> {
+    pub log: &'a dyn AuditLog,
+    pub clock: &'a dyn Clock,
+}
+
+impl Auditor<'_> {
+    pub fn event(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        credential_id: Option<&str>,
+        outcome: std::result::Result<(), &VaultError>,
+        facts: BTreeMap<String, String>,
+    ) -> AuditEvent {
+        AuditEvent {
+            org: org.clone(),
+            at: format_instant(self.clock.now()),
+            correlation_id: caller.correlation_id.clone(),
+            actor: caller.actor.clone(),
+            action: action.to_owned(),
+            outcome: if outcome.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            reason: outcome.err().map(|e| e.code().to_owned()),
+            credential_id: credential_id.map(str::to_owned),
+            facts,
+        }
+    }
+
+    /// Records an event; a failure to record is returned so the caller decides (provision
+    /// refuses to decrypt without an audit trail; admin reports it in its logs).
+    pub async fn record(&self, event: AuditEvent) -> Result<(), PortError> {
+        self.log.record(&event).await
+    }
+
+    /// Records the outcome of a finished admin operation. The operation's own result stands
+    /// (it has already been written or refused); a failure to audit is logged with its code.
+    pub async fn outcome<T>(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        credential_id: Option<&str>,
+        result: &Result<T, VaultError>,
+    ) {
+        let outcome = result.as_ref().map(|_| ());
+        let event = self.event(org, caller, action, credential_id, outcome, BTreeMap::new());
+        if let Err(e) = self.record(event).await {
+            tracing::error!(
+                code = "audit_unavailable",
+                org = %org,
+                action,
+                correlation_id = %caller.correlation_id,
+                error = %e,
+                "audit item not written"
+            );
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! One error type for the vault, with a stable `code()` per failure (the string the API, the
+//! audit log and the tests use), and the error the ports return.
+
+use std::fmt;
+
+/// What an AWS capability can fail with, as the domain needs to tell it apart. Adapters map
+/// the SDK's errors onto these kinds; `detail` is for logs and never carries secret material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortErrorKind {
+    /// IAM or key policy said no (also: a revoked BYOK grant).
+    AccessDenied,
+    /// The KMS key is disabled or pending deletion.
+    KeyDisabled,
+    /// KMS could not use the key (custom key store disconnected, key in another region, ...).
+    KeyUnavailable,
+    /// The service throttled us after the SDK's bounded retries.
+    Throttled,
+    /// The call did not complete within its timeout.
+    Timeout,
+    /// A conditional write found a different state (exists / changed).
+    Conflict,
+    /// The item, secret or key does not exist.
+    NotFound,
+    /// KMS refused to decrypt: wrong key, wrong encryption context, damaged blob.
+    InvalidCiphertext,
+    /// Anything else (network, service error).
+    Other,
+}
+
+impl PortErrorKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "key_access_denied",
+            Self::KeyDisabled => "key_disabled",
+            Self::KeyUnavailable => "key_unavailable",
+            Self::Throttled => "aws_throttled",
+            Self::Timeout => "aws_timeout",
+            Self::Conflict => "conflict",
+            Self::NotFound => "not_found",
+            Self::InvalidCiphertext => "envelope_invalid",
+            Self::Other => "aws_unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortError {
+    pub kind: PortErrorKind,
+    /// Which operation failed, e.g. `kms:GenerateDataKey`.
+    pub operation: &'static str,
+    pub detail: String,
+}
+
+impl PortError {
+    pub fn new(kind: PortErrorKind, operation: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            operation,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed ({}): {}",
+            self.operation,
+            self.kind.code(),
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for PortError {}
+
+/// Every way a vault operation fails. `code()` is stable: it is the API's `error` field and the
+/// audit log's reason code.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("organisation not found")]
+    OrgNotFound,
+    #[error("organisation already exists")]
+    OrgExists,
+    #[error("organisation is not active")]
+    OrgInactive,
+    #[error("credential not found")]
+    CredentialNotFound,
+    #[error("credential is not active")]
+    CredentialInactive,
+    #[error("credential was changed concurrently")]
+    VersionConflict,
+    #[error("ciphertext is larger than {0} bytes")]
+    CiphertextTooLarge(usize),
+    #[error("ciphertext is not an AWS Encryption SDK message: {0}")]
+    CiphertextMalformed(&'static str),
+    #[error("ciphertext uses algorithm suite {0:#06x}, which is not accepted")]
+    CiphertextAlgorithm(u16),
+    #[error("ciphertext is not encrypted to a key this organisation accepts")]
+    CiphertextWrongKey,
+    #[error("request is for another organisation")]
+    WrongOrganisation,
+    #[error("stored envelope does not belong to this credential")]
+    EnvelopeMismatch,
+    #[error("stored envelope failed to decrypt")]
+    EnvelopeInvalid,
+    #[error("credential ciphertext failed to decrypt")]
+    IntakeDecryptFailed,
+    #[error("provisioning target is not on the egress allowlist")]
+    EgressDenied,
+    #[error("provisioning target failed: {0}")]
+    TargetFailed(String),
+    #[error("{0}")]
+    Port(#[from] PortError),
+}
+
+impl VaultError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::OrgNotFound => "org_not_found",
+            Self::OrgExists => "org_exists",
+            Self::OrgInactive => "org_inactive",
+            Self::CredentialNotFound => "credential_not_found",
+            Self::CredentialInactive => "credential_inactive",
+            Self::VersionConflict => "version_conflict",
+            Self::CiphertextTooLarge(_) => "ciphertext_too_large",
+            Self::CiphertextMalformed(_) => "ciphertext_malformed",
+            Self::CiphertextAlgorithm(_) => "ciphertext_algorithm",
+            Self::CiphertextWrongKey => "ciphertext_wrong_key",
+            Self::WrongOrganisation => "wrong_organisation",
+            Self::EnvelopeMismatch => "envelope_mismatch",
+            Self::EnvelopeInvalid => "envelope_invalid",
+            Self::IntakeDecryptFailed => "intake_decrypt_failed",
+            Self::EgressDenied => "egress_denied",
+            Self::TargetFailed(_) => "target_failed",
+            Self::Port(e) => e.kind.code(),
+        }
+    }
+
+    /// The HTTP status the API maps this error to.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::InvalidRequest(_)
+            | Self::CiphertextTooLarge(_)
+            | Self::CiphertextMalformed(_)
+            | Self::CiphertextAlgorithm(_)
+            | Self::CiphertextWrongKey => 400,
+            Self::WrongOrganisation => 403,
+            Self::OrgNotFound | Self::CredentialNotFound => 404,
+            Self::OrgExists
+            | Self::VersionConflict
+            | Self::OrgInactive
+            | Self::CredentialInactive => 409,
+            Self::Port(e) => match e.kind {
+                PortErrorKind::Throttled => 429,
+                PortErrorKind::Conflict => 409,
+                PortErrorKind::NotFound => 404,
+                PortErrorKind::Timeout => 504,
+                _ => 502,
+            },
+            _ => 502,
+        }
+    }
+
+    /// Every code, for the README check.
+    pub const CODES: &'static [&'static str] = &[
+        "invalid_request",
+        "org_not_found",
+        "org_exists",
+        "org_inactive",
+        "credential_not_found",
+        "credential_inactive",
+        "version_conflict",
+        "ciphertext_too_large",
+        "ciphertext_malformed",
+        "ciphertext_algorithm",
+        "ciphertext_wrong_key",
+        "wrong_organisation",
+        "envelope_mismatch",
+        "envelope_invalid",
+        "intake_decrypt_failed",
+        "egress_denied",
+        "target_failed",
+        "key_access_denied",
+        "key_disabled",
+        "key_unavailable",
+        "aws_throttled",
+        "aws_timeout",
+        "conflict",
+        "not_found",
+        "aws_unavailable",
+    ];
+}
+
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;

@@ -1,0 +1,144 @@
+//! The organisation's intake key pair (issue 4 §2): RSA-3072, for client-side encryption of
+//! credentials with the AWS Encryption SDK (Raw RSA keyring, OAEP-SHA256). The public key is
+//! served as PEM and JWK; the private key leaves this module only as an envelope under the
+//! organisation key with `purpose=intake`.
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::{KeySize, PrivateDecryptingKey};
+use aws_lc_rs::signature::{KeyPair, RsaKeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine as _;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::context::{context, Purpose};
+use crate::envelope;
+use crate::error::{Result, VaultError};
+use crate::model::{random_hex, IntakeKey, OrgId};
+use crate::ports::GenerateDataKey;
+
+/// ESDK key namespace of every intake key. The key name is `{org}/{kid}`.
+pub const KEY_NAMESPACE: &str = "samlgate-intake";
+pub const KEY_BITS: usize = 3072;
+
+/// Generates a key pair and wraps its private half under the organisation key.
+pub async fn generate(
+    keys: &dyn GenerateDataKey,
+    org: &OrgId,
+    org_key_arn: &str,
+    created_at: &str,
+) -> Result<IntakeKey> {
+    let failed = || VaultError::InvalidRequest("RSA key generation failed".into());
+    let private = PrivateDecryptingKey::generate(KeySize::Rsa3072).map_err(|_| failed())?;
+    let pkcs8 = Zeroizing::new(
+        AsDer::<Pkcs8V1Der>::as_der(&private)
+            .map_err(|_| failed())?
+            .as_ref()
+            .to_vec(),
+    );
+    let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key()).map_err(|_| failed())?;
+    let public_key_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()));
+    let private_pem = Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.to_vec())));
+
+    let kid = format!("k-{}", random_hex(8)?);
+    let ctx = context(org, Purpose::Intake, &kid);
+    let wrapped_private_key =
+        envelope::seal(keys, org_key_arn, ctx, private_pem.as_bytes()).await?;
+    Ok(IntakeKey {
+        org: org.clone(),
+        key_namespace: KEY_NAMESPACE.to_owned(),
+        key_name: format!("{org}/{kid}"),
+        kid,
+        public_key_pem,
+        wrapped_private_key,
+        created_at: created_at.to_owned(),
+    })
+}
+
+/// RFC 7517 JWK of the public key (`use=enc`, `alg=RSA-OAEP-256`).
+#[derive(Debug, Serialize)]
+pub struct Jwk {
+    pub kty: &'static str,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    pub alg: &'static str,
+    pub kid: String,
+    pub n: String,
+    pub e: String,
+    /// Not JWK: the ESDK key namespace and key name a client must use.
+    #[serde(rename = "x-esdk-key-namespace")]
+    pub key_namespace: String,
+    #[serde(rename = "x-esdk-key-name")]
+    pub key_name: String,
+}
+
+pub fn jwk(intake: &IntakeKey) -> Result<Jwk> {
+    let bad = || VaultError::InvalidRequest("stored intake public key is unreadable".into());
+    let spki = pem::parse(&intake.public_key_pem).map_err(|_| bad())?;
+    let (n, e) = rsa_spki_components(spki.contents()).ok_or_else(bad)?;
+    Ok(Jwk {
+        kty: "RSA",
+        use_: "enc",
+        alg: "RSA-OAEP-256",
+        kid: intake.kid.clone(),
+        n: B64URL.encode(n),
+        e: B64URL.encode(e),
+        key_namespace: intake.key_namespace.clone(),
+        key_name: intake.key_name.clone(),
+    })
+}
+
+/// Reads n and e from an RSA SubjectPublicKeyInfo (RFC 5280 / RFC 8017 A.1.1) with a minimal
+/// DER walk: SEQUENCE { SEQUENCE { OID, NULL }, BIT STRING { SEQUENCE { INTEGER, INTEGER } } }.
+fn rsa_spki_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (spki, _) = tlv(der, 0x30)?;
+    let (_alg, rest) = tlv(spki, 0x30)?;
+    let (bits, _) = tlv(rest, 0x03)?;
+    let (&unused, key) = bits.split_first()?;
+    if unused != 0 {
+        return None;
+    }
+    let (seq, _) = tlv(key, 0x30)?;
+    let (n, rest) = tlv(seq, 0x02)?;
+    let (e, _) = tlv(rest, 0x02)?;
+    let strip = |v: &[u8]| {
+        v.iter()
+            .skip_while(|b| **b == 0)
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+    Some((strip(n), strip(e)))
+}
+
+fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&t, rest) = input.split_first()?;
+    if t != tag {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
+/// Whether a PEM private key is an RSA key of at least [`KEY_BITS`] (checked on unwrap).
+pub fn check_private_pem(pem_text: &[u8]) -> Result<()> {
+    let bad = || VaultError::IntakeDecryptFailed;
+    let text = std::str::from_utf8(pem_text).map_err(|_| bad())?;
+    let parsed = pem::parse(text).map_err(|_| bad())?;
+    let pair = RsaKeyPair::from_pkcs8(parsed.contents()).map_err(|_| bad())?;
+    if pair.public_key().modulus_len() * 8 < KEY_BITS {
+        return Err(bad());
+    }
+    Ok(())
+}
