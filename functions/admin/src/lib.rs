@@ -1,1 +1,246 @@
+//! The admin function's HTTP layer: parse the request, call [`samlgate_core::admin::Admin`],
+//! map the result. The routes (HttpApi, IAM or JWT authorizer in front):
+//!
+//! | method | path | |
+//! |---|---|---|
+//! | POST | `/admin/orgs` | register an organisation (its key must already exist) |
+//! | GET | `/admin/orgs/{org}` | the organisation record |
+//! | GET | `/admin/orgs/{org}/intake-key` | the intake public key (PEM and JWK) |
+//! | POST | `/admin/orgs/{org}/credentials` | credential intake (ciphertext only) |
+//! | GET | `/admin/orgs/{org}/credentials` | list (metadata only) |
+//! | GET | `/admin/orgs/{org}/credentials/{id}` | one credential's metadata |
+//! | PUT | `/admin/orgs/{org}/credentials/{id}` | a new version |
+//! | DELETE | `/admin/orgs/{org}/credentials/{id}` | schedule deletion |
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use saml::Clock;
+use samlgate_core::admin::{Admin, FleProvider};
+use samlgate_core::audit::Caller;
+use samlgate_core::model::OrgId;
+use samlgate_core::ports::{AuditLog, ConfigReader, ConfigWriter, GenerateDataKey, SecretWriter};
+use samlgate_core::{intake_key, VaultError};
+use serde_json::{json, Value};
+
+/// Largest request body admin reads (a 64 KiB ciphertext in base64, plus metadata).
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+/// admin's capabilities, built once per cold start. No port here decrypts or reads a secret
+/// value: admin cannot see a credential even if its code wanted to.
+#[derive(Clone)]
+pub struct App {
+    pub keys: Arc<dyn GenerateDataKey>,
+    pub secrets: Arc<dyn SecretWriter>,
+    pub config: Arc<dyn ConfigReader>,
+    pub writer: Arc<dyn ConfigWriter>,
+    pub audit: Arc<dyn AuditLog>,
+    pub clock: Arc<dyn Clock>,
+    pub fle: Option<FleProvider>,
+    /// Local development: requests without an authorizer act as `local-dev`.
+    pub local: bool,
+}
+
+impl App {
+    fn admin(&self) -> Admin<'_> {
+        Admin {
+            keys: self.keys.as_ref(),
+            secrets: self.secrets.as_ref(),
+            config: self.config.as_ref(),
+            writer: self.writer.as_ref(),
+            audit: self.audit.as_ref(),
+            clock: self.clock.as_ref(),
+            fle: self.fle.clone(),
+        }
+    }
+}
+
+/// An API answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+fn error_reply(error: &VaultError, caller: &Caller) -> Reply {
+    // Port failures carry AWS detail: logged, never returned.
+    let message = match error {
+        VaultError::Port(_) => "the request could not be completed".to_owned(),
+        other => other.to_string(),
+    };
+    tracing::warn!(code = error.code(), correlation_id = %caller.correlation_id, error = %error, "admin request failed");
+    Reply {
+        status: error.http_status(),
+        body: json!({"error": error.code(), "message": message, "correlation_id": caller.correlation_id}),
+    }
+}
+
+fn ok(status: u16, value: impl serde::Serialize, caller: &Caller) -> Reply {
+    match serde_json::to_value(value) {
+        Ok(body) => Reply { status, body },
+        Err(_) => error_reply(
+            &VaultError::InvalidRequest("unserialisable reply".into()),
+            caller,
+        ),
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(VaultError::InvalidRequest(format!(
+            "body is larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        // serde's message names the field and position, never the value.
+        VaultError::InvalidRequest(format!(
+            "body: {}",
+            e.to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or("invalid JSON")
+        ))
+    })
+}
+
+/// Routes one request. `path` is the raw path, `body` the raw body.
+pub async fn route(app: &App, caller: &Caller, method: &str, path: &str, body: &[u8]) -> Reply {
+    match route_inner(app, caller, method, path, body).await {
+        Ok(reply) => reply,
+        Err(e) => error_reply(&e, caller),
+    }
+}
+
+async fn route_inner(
+    app: &App,
+    caller: &Caller,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Reply, VaultError> {
+    let admin = app.admin();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let org = |s: &str| OrgId::parse(s);
+    Ok(match (method, segments.as_slice()) {
+        ("POST", ["admin", "orgs"]) => ok(
+            201,
+            admin.register_org(caller, parse_body(body)?).await?,
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o]) => ok(200, admin.get_org(&org(o)?).await?, caller),
+        ("GET", ["admin", "orgs", o, "intake-key"]) => {
+            let key = admin.intake_key(&org(o)?).await?;
+            let jwk = intake_key::jwk(&key)?;
+            ok(
+                200,
+                json!({
+                    "kid": key.kid,
+                    "key_namespace": key.key_namespace,
+                    "key_name": key.key_name,
+                    "public_key_pem": key.public_key_pem,
+                    "jwk": jwk,
+                    "padding": "RSA-OAEP-SHA256-MGF1-SHA256",
+                }),
+                caller,
+            )
+        }
+        ("POST", ["admin", "orgs", o, "credentials"]) => ok(
+            201,
+            admin
+                .create_credential(caller, &org(o)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "credentials"]) => ok(
+            200,
+            json!({"credentials": admin.list_credentials(&org(o)?).await?}),
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "credentials", id]) => {
+            ok(200, admin.get_credential(&org(o)?, id).await?, caller)
+        }
+        ("PUT", ["admin", "orgs", o, "credentials", id]) => ok(
+            200,
+            admin
+                .update_credential(caller, &org(o)?, id, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("DELETE", ["admin", "orgs", o, "credentials", id]) => ok(
+            200,
+            admin.delete_credential(caller, &org(o)?, id).await?,
+            caller,
+        ),
+        _ => Reply {
+            status: 404,
+            body: json!({"error": "no_route", "message": "no such route", "correlation_id": caller.correlation_id}),
+        },
+    })
+}
+
+/// Who is calling, from the API Gateway authorizer: the IAM principal or the JWT subject.
+fn caller_of(request: &Request, local: bool) -> Option<Caller> {
+    let (actor, correlation_id) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let auth = ctx.authorizer.as_ref();
+            let actor = auth
+                .and_then(|a| a.iam.as_ref())
+                .and_then(|iam| iam.user_arn.clone())
+                .or_else(|| {
+                    auth.and_then(|a| a.jwt.as_ref())
+                        .and_then(|jwt| jwt.claims.get("sub").map(|s| format!("jwt:{s}")))
+                });
+            (actor, ctx.request_id.clone())
+        }
+        _ => (None, None),
+    };
+    let actor = actor.or_else(|| local.then(|| "local-dev".to_owned()))?;
+    let correlation_id = correlation_id
+        .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+        .unwrap_or_else(|| "local".to_owned());
+    Some(Caller {
+        actor,
+        correlation_id,
+    })
+}
+
+/// The Lambda entry point.
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    let reply = match caller_of(&request, app.local) {
+        None => Reply {
+            status: 401,
+            body: json!({"error": "unauthenticated", "message": "no authorizer identity"}),
+        },
+        Some(caller) => {
+            let body: &[u8] = match request.body() {
+                Body::Empty => &[],
+                Body::Text(t) => t.as_bytes(),
+                Body::Binary(b) => b,
+                _ => &[],
+            };
+            route(
+                app,
+                &caller,
+                request.method().as_str(),
+                request.uri().path(),
+                body,
+            )
+            .await
+        }
+    };
+    let mut response = Response::new(Body::Text(reply.body.to_string()));
+    *response.status_mut() = lambda_http::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        "content-type",
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -26,6 +26,11 @@ pub use table::Table;
 /// with bounded retries and timeouts: a throttled or hanging AWS call fails with a clean error
 /// code within seconds instead of being retried forever.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    config_loader().load().await
+}
+
+/// The loader behind [`sdk_config`], for callers that override a setting (tests).
+pub fn config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
@@ -35,6 +40,4 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .operation_timeout(Duration::from_secs(12))
                 .build(),
         )
-        .load()
-        .await
 }

@@ -37,6 +37,23 @@ fn version(
     }
 }
 
+impl Secrets {
+    /// The current version of a deployment-level secret (the FLE private key), read once at
+    /// cold start. Not a port: credentials are always read by exact version.
+    pub async fn get_current(&self, secret_id: &str) -> Result<String, PortError> {
+        const OP: &str = "secretsmanager:GetSecretValue";
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        out.secret_string
+            .ok_or_else(|| PortError::new(PortErrorKind::Other, OP, "secret has no string value"))
+    }
+}
+
 #[async_trait]
 impl SecretWriter for Secrets {
     async fn create_secret(

@@ -148,7 +148,8 @@ impl VaultError {
             | Self::CiphertextTooLarge(_)
             | Self::CiphertextMalformed(_)
             | Self::CiphertextAlgorithm(_)
-            | Self::CiphertextWrongKey => 400,
+            | Self::CiphertextWrongKey
+            | Self::EgressDenied => 400,
             Self::WrongOrganisation => 403,
             Self::OrgNotFound | Self::CredentialNotFound => 404,
             Self::OrgExists

@@ -1,0 +1,329 @@
+//! The credential path from intake to the provisioning target, and the admin API around it.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn id_of(reply: &samlgate_admin::Reply) -> String {
+    reply.body["id"].as_str().expect("credential id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_side_encrypted_credential_reaches_the_target_and_only_there() {
+    let h = Harness::new("flow").await;
+    let target = Target::start(200);
+    h.onboard("acme", &["127.0.0.1"]).await;
+    let secret = "00aBcD-okta-api-token-flow";
+    let ct = h.encrypt_for("acme", secret).await;
+
+    let stored = h.store("acme", &target.url(), &ct).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    assert_eq!(stored.body["state"], "active");
+    assert_eq!(stored.body["version"], 1);
+    let id = id_of(&stored);
+    let arn = stored.body["secret_arn"].as_str().expect("arn");
+    assert!(
+        arn.contains(&format!("samlgate/acme/credentials/{id}")),
+        "{arn}"
+    );
+
+    // Get and list return metadata only.
+    let got = h
+        .call(
+            "GET",
+            &format!("/admin/orgs/acme/credentials/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    assert!(got.body.get("ciphertext").is_none());
+    let listed = h
+        .call("GET", "/admin/orgs/acme/credentials", Value::Null)
+        .await;
+    assert_eq!(listed.body["credentials"].as_array().map(Vec::len), Some(1));
+
+    let out = h
+        .provision(&h.provision_app("acme", None), "acme", &id)
+        .await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["outcome"]["status"], 200);
+    let requests = target.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0].contains(&format!("authorization: SSWS {secret}\r\n")),
+        "{}",
+        requests[0]
+    );
+    assert!(requests[0].ends_with(r#"{"kty":"RSA","use":"sig"}"#));
+    assert!(!out.to_string().contains(TARGET_BODY));
+
+    // Audit: intake, then for provisioning two decrypts (credential, intake key) and the outcome.
+    let audit = h.audit_items("acme").await;
+    let actions: Vec<&str> = audit.iter().filter_map(|a| a["action"].as_str()).collect();
+    for want in [
+        "org.register",
+        "credential.intake",
+        "kms.decrypt",
+        "credential.provision",
+    ] {
+        assert!(actions.contains(&want), "no {want} in {actions:?}");
+    }
+    let decrypts: Vec<&Value> = audit
+        .iter()
+        .filter(|a| a["action"] == "kms.decrypt")
+        .collect();
+    let purposes: Vec<&str> = decrypts
+        .iter()
+        .filter_map(|a| a["facts"]["purpose"].as_str())
+        .collect();
+    assert!(
+        purposes.contains(&"credential") && purposes.contains(&"intake"),
+        "{purposes:?}"
+    );
+    let provision = audit
+        .iter()
+        .find(|a| a["action"] == "credential.provision")
+        .expect("provision audit");
+    assert_eq!(provision["outcome"], "ok");
+    assert_eq!(provision["facts"]["status"], "200");
+    assert_eq!(provision["correlation_id"], "corr-provision");
+    assert!(provision["facts"]["elapsed_ms"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
+    let h = Harness::new("interop").await;
+    let target = Target::start(204);
+    h.onboard("interop", &["127.0.0.1"]).await;
+
+    // 1. Python ESDK (v1, non-committing, RSA-OAEP-SHA256) to the organisation's intake key.
+    let (pem, namespace, name) = h.intake_key("interop").await;
+    let secret = "python-esdk-to-intake-key";
+    let ct = encrypt_with_python(&pem, &namespace, &name, secret);
+    let stored = h.store("interop", &target.url(), &ct).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    let out = h
+        .provision(
+            &h.provision_app("interop", None),
+            "interop",
+            &id_of(&stored),
+        )
+        .await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert!(target.requests()[0].contains(&format!("SSWS {secret}\r\n")));
+
+    // 2. The CloudFront FLE path: the deployment's FLE key, accepted by admin, opened by provision.
+    let (fle_private, fle_public) = rsa_key_pair();
+    let fle_secret = "python-esdk-to-fle-key";
+    let fle_ct = encrypt_with_python(&fle_public, "samlgate-fle", "fle-key-1", fle_secret);
+    let refused = h.store("interop", &target.url(), &fle_ct).await;
+    assert_eq!(
+        refused.body["error"], "ciphertext_wrong_key",
+        "admin without FLE configured"
+    );
+    let mut admin = h.admin.clone();
+    admin.fle = Some(samlgate_core::admin::FleProvider {
+        provider_id: "samlgate-fle".into(),
+        key_name: "fle-key-1".into(),
+    });
+    let stored = h
+        .call_with(
+            &admin,
+            "POST",
+            "/admin/orgs/interop/credentials",
+            h.credential_body(&target.url(), &fle_ct),
+        )
+        .await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    let fle = samlgate_core::provision::FleKey {
+        provider_id: "samlgate-fle".into(),
+        key_name: "fle-key-1".into(),
+        private_key_pem: zeroize::Zeroizing::new(fle_private.into_bytes()),
+    };
+    let out = h
+        .provision(
+            &h.provision_app("interop", Some(fle)),
+            "interop",
+            &id_of(&stored),
+        )
+        .await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert!(target.requests()[1].contains(&format!("SSWS {fle_secret}\r\n")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_makes_a_new_version_and_delete_stops_provisioning() {
+    let h = Harness::new("lifecycle").await;
+    let target = Target::start(200);
+    h.onboard("lifecycle", &["127.0.0.1"]).await;
+    let stored = h
+        .store(
+            "lifecycle",
+            &target.url(),
+            &h.encrypt_for("lifecycle", "first-secret").await,
+        )
+        .await;
+    let id = id_of(&stored);
+    let path = format!("/admin/orgs/lifecycle/credentials/{id}");
+
+    let updated = h
+        .call(
+            "PUT",
+            &path,
+            json!({"ciphertext": h.encrypt_for("lifecycle", "second-secret").await,
+                                   "description": "rotated"}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["version"], 2);
+    assert_ne!(
+        updated.body["secret_version_id"],
+        stored.body["secret_version_id"]
+    );
+
+    let app = h.provision_app("lifecycle", None);
+    assert_eq!(
+        h.provision(&app, "lifecycle", &id).await["outcome"]["credential_version"],
+        2
+    );
+    assert!(target.requests()[0].contains("SSWS second-secret\r\n"));
+
+    let deleted = h.call("DELETE", &path, Value::Null).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.body["state"], "deleted");
+    assert!(
+        h.live_secrets("lifecycle").await.is_empty(),
+        "secret not scheduled for deletion"
+    );
+    let out = h.provision(&app, "lifecycle", &id).await;
+    assert_eq!(out["error"], "credential_inactive");
+    assert_eq!(target.requests().len(), 1);
+    // A second delete is a clean retry, not an error.
+    assert_eq!(h.call("DELETE", &path, Value::Null).await.status, 200);
+    let audit = h.audit_items("lifecycle").await;
+    assert!(audit
+        .iter()
+        .any(|a| a["action"] == "credential.update" && a["outcome"] == "ok"));
+    assert!(audit
+        .iter()
+        .any(|a| a["action"] == "credential.delete" && a["outcome"] == "ok"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_intake_is_refused_with_a_code_and_writes_nothing() {
+    let h = Harness::new("badintake").await;
+    h.onboard("bad", &["127.0.0.1"]).await;
+    h.onboard("other", &["127.0.0.1"]).await;
+    let url = "http://127.0.0.1:9/x";
+    let good = h.encrypt_for("bad", "s").await;
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            h.credential_body(url, "***not base64***"),
+            "ciphertext_malformed",
+        ),
+        (
+            h.credential_body(url, &base64_of(&[1u8; 300])),
+            "ciphertext_malformed",
+        ),
+        (
+            h.credential_body(url, &"A".repeat(100_000)),
+            "ciphertext_too_large",
+        ),
+        (
+            h.credential_body(url, &h.encrypt_for("other", "s").await),
+            "ciphertext_wrong_key",
+        ),
+        (
+            h.credential_body("https://evil.example/steal", &good),
+            "egress_denied",
+        ),
+        (
+            h.credential_body("http://10.0.0.1/x", &good),
+            "egress_denied",
+        ),
+        (json!({"name": "x"}), "invalid_request"),
+        (
+            json!({"name": "", "kind": "api_token", "ciphertext": good,
+                "action": {"method": "POST", "url": url, "inject": {"type": "bearer"}}}),
+            "invalid_request",
+        ),
+        (
+            json!({"name": "x", "kind": "api_token", "ciphertext": good,
+                "action": {"method": "GET", "url": url, "inject": {"type": "bearer"}}}),
+            "invalid_request",
+        ),
+        (
+            json!({"name": "x", "kind": "api_token", "ciphertext": good,
+                "action": {"method": "POST", "url": url, "inject": {"type": "header", "name": "Host"}}}),
+            "invalid_request",
+        ),
+    ];
+    for (body, code) in cases {
+        let reply = h.call("POST", "/admin/orgs/bad/credentials", body).await;
+        assert_eq!(reply.body["error"], code, "{}", reply.body);
+        assert!(reply.status >= 400 && reply.status < 500);
+    }
+    let missing = h
+        .call(
+            "POST",
+            "/admin/orgs/nobody/credentials",
+            h.credential_body(url, &good),
+        )
+        .await;
+    assert_eq!(missing.body["error"], "org_not_found");
+    assert!(h.credential_items("bad").await.is_empty());
+    assert!(h.live_secrets("bad").await.is_empty());
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_proves_the_key_and_leaves_nothing_on_failure() {
+    let h = Harness::new("register").await;
+    let unknown =
+        format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000");
+    let reply = h
+        .call(
+            "POST",
+            "/admin/orgs",
+            json!({"org": "ghost", "name": "Ghost", "key_arn": unknown}),
+        )
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(reply.body["error"], "not_found");
+    assert_eq!(
+        h.call("GET", "/admin/orgs/ghost", Value::Null).await.body["error"],
+        "org_not_found"
+    );
+
+    for bad in [
+        json!({"org": "Bad_Org", "name": "x", "key_arn": unknown}),
+        json!({"org": "ok", "name": "x", "key_arn": "alias/foo"}),
+        json!({"org": "ok", "name": "x", "key_arn": unknown, "egress_allowlist": ["https://x"]}),
+        json!({"org": "ok", "name": "x", "key_arn": unknown, "surprise": 1}),
+    ] {
+        let reply = h.call("POST", "/admin/orgs", bad).await;
+        assert_eq!(reply.body["error"], "invalid_request", "{}", reply.body);
+    }
+
+    h.onboard("twice", &[]).await;
+    let again = h
+        .call(
+            "POST",
+            "/admin/orgs",
+            json!({"org": "twice", "name": "x", "key_arn": h.create_org_key("twice").await}),
+        )
+        .await;
+    assert_eq!(again.body["error"], "org_exists");
+
+    // The intake key is served as PEM and as an RSA-3072 JWK.
+    let key = h
+        .call("GET", "/admin/orgs/twice/intake-key", Value::Null)
+        .await;
+    assert_eq!(key.body["jwk"]["kty"], "RSA");
+    assert_eq!(key.body["jwk"]["alg"], "RSA-OAEP-256");
+    assert_eq!(key.body["jwk"]["n"].as_str().map(str::len), Some(512));
+}

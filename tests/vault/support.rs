@@ -1,0 +1,457 @@
+//! The harness: one moto server per test binary (a watchdog stops it when the binary exits),
+//! captured logs, a local provisioning target, and helpers that drive the real admin and
+//! provision handlers.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use samlgate_admin::{route, App as AdminApp, Reply};
+use samlgate_aws::{Kms, Secrets, Table};
+use samlgate_core::audit::Caller;
+use samlgate_core::esdk::EsdkDecrypter;
+use samlgate_core::key_policy::{render, PolicyInputs};
+use samlgate_core::model::OrgId;
+use samlgate_core::ports::CreateKey;
+use samlgate_core::provision::{FleKey, ProvisionConfig};
+use samlgate_provision::{App as ProvisionApp, HttpEgress};
+use serde_json::{json, Value};
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts moto once for this test binary and points the SDK at it through the environment,
+/// exactly as a developer or CI would (`AWS_ENDPOINT_URL`, region, dummy credentials).
+pub fn moto() -> &'static str {
+    static MOTO: OnceLock<String> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let server = repo_root().join(".venv/bin/moto_server");
+        assert!(
+            server.exists(),
+            "{} is missing: run scripts/setup first",
+            server.display()
+        );
+        let port = free_port();
+        // The watchdog ends moto when this test process is gone, even if it is killed.
+        let script = format!(
+            "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $m",
+            server.display(),
+            pid = std::process::id()
+        );
+        // Not waited for: the watchdog shell ends by itself once this process is gone.
+        #[allow(clippy::zombie_processes)]
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .spawn()
+            .expect("start moto");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n");
+                let mut buf = [0u8; 12];
+                if s.read(&mut buf).is_ok_and(|n| n > 0) {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let endpoint = format!("http://127.0.0.1:{port}");
+        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::remove_var("AWS_SESSION_TOKEN");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        endpoint
+    })
+}
+
+/// Every log line any handler or the SDK wrote (DEBUG and above), for the canary scan.
+pub fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || LogWriter(writer.clone()))
+            .try_init();
+        buf
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&logs().lock().expect("log buffer")).into_owned()
+}
+
+/// A provisioning target: a plain HTTP server on loopback that records every request it
+/// receives and answers with `status` and a body that must never travel further.
+pub struct Target {
+    pub port: u16,
+    pub received: Arc<Mutex<Vec<String>>>,
+}
+
+pub const TARGET_BODY: &str = "TARGET-BODY-must-not-leak";
+
+impl Target {
+    pub fn start(status: u16) -> Self {
+        Self::replying(status, TARGET_BODY.to_owned(), None)
+    }
+
+    /// A server that answers every request with `status` and `body`, after `delay` if given
+    /// (an AWS endpoint that refuses, or one that hangs).
+    pub fn replying(status: u16, body: String, delay: Option<Duration>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind target");
+        let port = listener.local_addr().expect("addr").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let request = read_request(&stream);
+                log.lock().expect("target log").push(request);
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let body_reply = reply.clone();
+                std::thread::spawn(move || {
+                    if let Some(d) = delay {
+                        std::thread::sleep(d);
+                    }
+                    let mut stream = stream;
+                    let _ = stream.write_all(body_reply.as_bytes());
+                });
+            }
+        });
+        Self { port, received }
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/api/v1/idps/0oa1/credentials/keys",
+            self.port
+        )
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.received.lock().expect("target log").clone()
+    }
+}
+
+fn read_request(mut stream: &TcpStream) -> String {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&data);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// The admin handler and the AWS adapters, over one table of its own.
+pub struct Harness {
+    pub table: Arc<Table>,
+    pub kms: Arc<Kms>,
+    pub secrets: Arc<Secrets>,
+    pub admin: AdminApp,
+    pub sdk: aws_config::SdkConfig,
+    /// Every admin reply, for the canary scan.
+    pub replies: Mutex<Vec<String>>,
+}
+
+pub fn caller() -> Caller {
+    Caller {
+        actor: "arn:aws:iam::123456789012:user/test-admin".into(),
+        correlation_id: "corr-test".into(),
+    }
+}
+
+impl Harness {
+    pub async fn new(name: &str) -> Self {
+        moto();
+        logs();
+        let sdk = samlgate_aws::sdk_config().await;
+        let table = Arc::new(Table::new(&sdk, format!("samlgate-test-{name}")));
+        table.create().await.expect("create table");
+        let kms = Arc::new(Kms::new(&sdk));
+        let secrets = Arc::new(Secrets::new(&sdk));
+        let admin = AdminApp {
+            keys: kms.clone(),
+            secrets: secrets.clone(),
+            config: table.clone(),
+            writer: table.clone(),
+            audit: table.clone(),
+            clock: Arc::new(saml::SystemClock),
+            fle: None,
+            local: true,
+        };
+        Self {
+            table,
+            kms,
+            secrets,
+            admin,
+            sdk,
+            replies: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Value) -> Reply {
+        self.call_with(&self.admin, method, path, body).await
+    }
+
+    pub async fn call_with(&self, app: &AdminApp, method: &str, path: &str, body: Value) -> Reply {
+        let bytes = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let reply = route(app, &caller(), method, path, &bytes).await;
+        self.replies
+            .lock()
+            .expect("replies")
+            .push(reply.body.to_string());
+        reply
+    }
+
+    /// `samlgate org create`'s path: a key with the rendered policy, then registration.
+    pub async fn create_org_key(&self, org: &str) -> String {
+        let org_id = OrgId::parse(org).expect("org id");
+        let policy = render(&PolicyInputs::platform_defaults(ACCOUNT, &org_id));
+        self.kms
+            .create_key(&format!("samlgate org {org}"), &policy)
+            .await
+            .expect("create key")
+    }
+
+    pub async fn onboard(&self, org: &str, hosts: &[&str]) -> Value {
+        let key_arn = self.create_org_key(org).await;
+        let reply = self
+            .call(
+                "POST",
+                "/admin/orgs",
+                json!({
+                    "org": org,
+                    "name": format!("{org} Ltd"),
+                    "key_arn": key_arn,
+                    "provision_role_arn": format!("arn:aws:iam::{ACCOUNT}:role/samlgate-provision-{org}"),
+                    "egress_allowlist": hosts,
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    /// The intake public key as served by admin: (PEM, key namespace, key name).
+    pub async fn intake_key(&self, org: &str) -> (String, String, String) {
+        let reply = self
+            .call("GET", &format!("/admin/orgs/{org}/intake-key"), Value::Null)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let s = |k: &str| reply.body[k].as_str().expect("field").to_owned();
+        (s("public_key_pem"), s("key_namespace"), s("key_name"))
+    }
+
+    /// Client-side encryption with the Rust ESDK (what `samlgate encrypt-credential` does).
+    pub async fn encrypt_for(&self, org: &str, secret: &str) -> String {
+        let (pem, namespace, name) = self.intake_key(org).await;
+        let ctx = [("samlgate:org".to_owned(), org.to_owned())]
+            .into_iter()
+            .collect();
+        let message =
+            samlgate_core::esdk::encrypt(&pem, &namespace, &name, &ctx, secret.as_bytes())
+                .await
+                .expect("esdk encrypt");
+        B64.encode(message)
+    }
+
+    pub fn credential_body(&self, url: &str, ciphertext: &str) -> Value {
+        json!({
+            "name": "okta-admin-token",
+            "description": "Okta API token used to upload SP certificates",
+            "kind": "api_token",
+            "action": {"method": "POST", "url": url, "inject": {"type": "ssws"},
+                       "body": {"kty": "RSA", "use": "sig"}},
+            "ciphertext": ciphertext,
+        })
+    }
+
+    pub async fn store(&self, org: &str, url: &str, ciphertext: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/admin/orgs/{org}/credentials"),
+            self.credential_body(url, ciphertext),
+        )
+        .await
+    }
+
+    pub fn provision_app(&self, org: &str, fle: Option<FleKey>) -> ProvisionApp {
+        ProvisionApp {
+            keys: self.kms.clone(),
+            secrets: self.secrets.clone(),
+            config: self.table.clone(),
+            audit: self.table.clone(),
+            clock: Arc::new(saml::SystemClock),
+            esdk: Arc::new(EsdkDecrypter),
+            egress: Arc::new(HttpEgress::new().expect("http client")),
+            settings: Arc::new(ProvisionConfig {
+                org: OrgId::parse(org).expect("org id"),
+                allow_loopback_http: true,
+                fle,
+            }),
+        }
+    }
+
+    pub async fn provision(&self, app: &ProvisionApp, org: &str, id: &str) -> Value {
+        let out = samlgate_provision::handle(
+            app,
+            json!({"org": org, "credential_id": id, "correlation_id": "corr-provision"}),
+            "lambda-request-id",
+        )
+        .await;
+        self.replies.lock().expect("replies").push(out.to_string());
+        out
+    }
+
+    /// Audit items of an organisation, as JSON.
+    pub async fn audit_items(&self, org: &str) -> Vec<Value> {
+        self.table
+            .scan_all()
+            .await
+            .expect("scan")
+            .into_iter()
+            .filter(|i| {
+                i["pk"] == format!("ORG#{org}")
+                    && i["sk"].as_str().is_some_and(|s| s.starts_with("AUDIT#"))
+            })
+            .collect()
+    }
+
+    /// Credential items of an organisation.
+    pub async fn credential_items(&self, org: &str) -> Vec<Value> {
+        self.table
+            .scan_all()
+            .await
+            .expect("scan")
+            .into_iter()
+            .filter(|i| {
+                i["pk"] == format!("ORG#{org}")
+                    && i["sk"].as_str().is_some_and(|s| s.starts_with("CRED#"))
+            })
+            .collect()
+    }
+
+    /// Names of secrets under `samlgate/{org}/` that are not scheduled for deletion.
+    pub async fn live_secrets(&self, org: &str) -> Vec<String> {
+        let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
+        let out = client.list_secrets().send().await.expect("list secrets");
+        out.secret_list
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.deleted_date.is_none())
+            .filter_map(|s| s.name)
+            .filter(|n| n.starts_with(&format!("samlgate/{org}/")))
+            .collect()
+    }
+}
+
+/// A fresh RSA-3072 key pair as (private PKCS#8 PEM, public SPKI PEM), e.g. a CloudFront FLE key.
+pub fn rsa_key_pair() -> (String, String) {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+    use aws_lc_rs::rsa::{KeySize, PrivateDecryptingKey};
+    let key = PrivateDecryptingKey::generate(KeySize::Rsa3072).expect("rsa");
+    let private = AsDer::<Pkcs8V1Der>::as_der(&key).expect("pkcs8");
+    let public = AsDer::<PublicKeyX509Der>::as_der(&key.public_key()).expect("spki");
+    (
+        pem::encode(&pem::Pem::new("PRIVATE KEY", private.as_ref().to_vec())),
+        pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec())),
+    )
+}
+
+/// Encrypts with the Python AWS Encryption SDK (third party), as CloudFront FLE does.
+pub fn encrypt_with_python(
+    public_pem: &str,
+    provider: &str,
+    key_name: &str,
+    secret: &str,
+) -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "samlgate-esdk-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pem_file = dir.join("public.pem");
+    std::fs::write(&pem_file, public_pem).expect("write pem");
+    let mut child = Command::new(repo_root().join(".venv/bin/python"))
+        .arg(repo_root().join("tests/fixtures/esdk_encrypt.py"))
+        .arg(&pem_file)
+        .arg(provider)
+        .arg(key_name)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(secret.as_bytes())
+        .expect("write secret");
+    let out = child.wait_with_output().expect("python output");
+    assert!(out.status.success(), "python ESDK failed");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8(out.stdout).expect("base64")
+}
