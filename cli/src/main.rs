@@ -1,8 +1,8 @@
 //! `samlgate`: the command-line face of samlgate.
 //!
-//! Exit codes are a contract (scripts depend on them): 0 valid, 1 rejected, 2 usage or
-//! configuration error. Parsing the command line and reading files happen here; every
-//! decision about a Response is made by `samlgate-saml`.
+//! Exit codes are a contract (scripts depend on them): 0 valid/done, 1 rejected/refused, 2 usage
+//! or configuration error. Parsing the command line and reading files happen here; every
+//! decision about a Response is made by `samlgate-saml`, every vault decision by `samlgate-core`.
 
 #![cfg_attr(
     not(test),
@@ -10,6 +10,9 @@
 )]
 #![forbid(unsafe_code)]
 
+mod encrypt;
+mod org;
+mod output;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -30,11 +33,18 @@ struct Cli {
 enum Command {
     /// Verify a SAML Response (raw XML or the base64 posted as SAMLResponse) against IdP metadata.
     Validate(validate::Args),
+    /// Organisations (local/dev onboarding against the AWS that AWS_ENDPOINT_URL points at).
+    #[command(subcommand)]
+    Org(org::OrgCommand),
+    /// Encrypt a credential (read from stdin) to an organisation's intake key; prints base64.
+    EncryptCredential(encrypt::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Org(command) => org::run(&command),
+        Command::EncryptCredential(args) => encrypt::run(&args),
     }
 }

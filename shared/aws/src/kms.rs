@@ -100,4 +100,17 @@ impl CreateKey for Kms {
             .and_then(|m| m.arn)
             .ok_or_else(|| missing(OP, "key ARN"))
     }
+
+    async fn schedule_key_deletion(&self, key_arn: &str) -> Result<(), PortError> {
+        const OP: &str = "kms:ScheduleKeyDeletion";
+        self.client
+            .schedule_key_deletion()
+            // The key ID (the ARN's last part): AWS takes either, moto only the ID.
+            .key_id(key_arn.rsplit('/').next().unwrap_or(key_arn))
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
 }

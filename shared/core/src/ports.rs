@@ -42,6 +42,8 @@ pub trait DecryptDataKey: Send + Sync {
 #[async_trait]
 pub trait CreateKey: Send + Sync {
     async fn create_key(&self, description: &str, policy_json: &str) -> Result<String, PortError>;
+    /// Compensation when onboarding fails after the key was created for it.
+    async fn schedule_key_deletion(&self, key_arn: &str) -> Result<(), PortError>;
 }
 
 /// A stored secret's ARN and the version a write produced.
