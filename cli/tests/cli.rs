@@ -241,3 +241,105 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// `samlgate org policy`: the key policy an organisation key gets, as JSON, no AWS needed.
+#[test]
+fn org_policy_prints_the_rendered_key_policy() {
+    let out = Command::cargo_bin("samlgate")
+        .unwrap()
+        .args([
+            "org",
+            "policy",
+            "--org",
+            "acme",
+            "--account-id",
+            "111122223333",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let policy = json(&out.stdout);
+    let text = policy.to_string();
+    assert!(text.contains("arn:aws:iam::111122223333:role/samlgate-provision-acme"));
+    assert!(!text.contains("${"));
+    assert_eq!(policy["Statement"].as_array().map(Vec::len), Some(7));
+}
+
+/// `samlgate encrypt-credential` never takes the secret as an argument, and refuses bad input
+/// with exit 2 and a message on stderr.
+#[test]
+fn encrypt_credential_usage_errors_exit_2() {
+    let dir = std::env::temp_dir().join(format!("samlgate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("intake-key.json");
+    std::fs::write(
+        &key,
+        r#"{"public_key_pem":"x","key_namespace":"samlgate-intake","key_name":"globex/k-1"}"#,
+    )
+    .unwrap();
+    let key_arg = key.to_str().unwrap();
+    for (args, stdin) in [
+        (
+            vec![
+                "encrypt-credential",
+                "--org",
+                "acme",
+                "--intake-key",
+                key_arg,
+            ],
+            "s",
+        ),
+        (
+            vec![
+                "encrypt-credential",
+                "--org",
+                "Bad!",
+                "--intake-key",
+                key_arg,
+            ],
+            "s",
+        ),
+        (
+            vec![
+                "encrypt-credential",
+                "--org",
+                "acme",
+                "--intake-key",
+                "/nonexistent",
+            ],
+            "s",
+        ),
+        (
+            vec![
+                "encrypt-credential",
+                "--org",
+                "globex",
+                "--intake-key",
+                key_arg,
+            ],
+            "",
+        ),
+        (
+            vec![
+                "encrypt-credential",
+                "--org",
+                "globex",
+                "--intake-key",
+                key_arg,
+                "secret",
+            ],
+            "s",
+        ),
+    ] {
+        let out = Command::cargo_bin("samlgate")
+            .unwrap()
+            .args(&args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

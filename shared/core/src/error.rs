@@ -198,3 +198,63 @@ impl VaultError {
 }
 
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_documented_in_the_readme() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .expect("README.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for code in VaultError::CODES {
+            assert!(seen.insert(code), "{code} twice");
+            assert!(
+                readme.contains(&format!("`{code}`")),
+                "README does not document {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_variant_code_is_listed() {
+        let kinds = [
+            PortErrorKind::AccessDenied,
+            PortErrorKind::KeyDisabled,
+            PortErrorKind::KeyUnavailable,
+            PortErrorKind::Throttled,
+            PortErrorKind::Timeout,
+            PortErrorKind::Conflict,
+            PortErrorKind::NotFound,
+            PortErrorKind::InvalidCiphertext,
+            PortErrorKind::Other,
+        ];
+        let errors = [
+            VaultError::InvalidRequest(String::new()),
+            VaultError::OrgNotFound,
+            VaultError::OrgExists,
+            VaultError::OrgInactive,
+            VaultError::CredentialNotFound,
+            VaultError::CredentialInactive,
+            VaultError::VersionConflict,
+            VaultError::CiphertextTooLarge(1),
+            VaultError::CiphertextMalformed(""),
+            VaultError::CiphertextAlgorithm(0),
+            VaultError::CiphertextWrongKey,
+            VaultError::WrongOrganisation,
+            VaultError::EnvelopeMismatch,
+            VaultError::EnvelopeInvalid,
+            VaultError::IntakeDecryptFailed,
+            VaultError::EgressDenied,
+            VaultError::TargetFailed(String::new()),
+        ];
+        for e in errors {
+            assert!(VaultError::CODES.contains(&e.code()), "{}", e.code());
+        }
+        for k in kinds {
+            assert!(VaultError::CODES.contains(&k.code()), "{}", k.code());
+        }
+    }
+}
