@@ -38,6 +38,29 @@ async fn canary_appears_nowhere_but_at_the_provisioning_target() {
         )
         .await;
     assert_eq!(refused.body["error"], "ciphertext_wrong_key");
+    // The plaintext pasted into the wrong fields by mistake: refused without echoing it.
+    let mut pasted = h.credential_body(&ok_target.url(), &canary);
+    assert_eq!(
+        h.call("POST", "/admin/orgs/canary/credentials", pasted.clone())
+            .await
+            .body["error"],
+        "ciphertext_malformed"
+    );
+    pasted["kind"] = canary.clone().into();
+    assert_eq!(
+        h.call("POST", "/admin/orgs/canary/credentials", pasted.clone())
+            .await
+            .body["error"],
+        "invalid_request"
+    );
+    pasted["kind"] = "api_token".into();
+    pasted["action"]["inject"] = serde_json::json!({"type": canary});
+    assert_eq!(
+        h.call("POST", "/admin/orgs/canary/credentials", pasted)
+            .await
+            .body["error"],
+        "invalid_request"
+    );
     let path = format!("/admin/orgs/canary/credentials/{id}");
     let updated = h
         .call(

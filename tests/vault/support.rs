@@ -365,8 +365,8 @@ impl Harness {
         out
     }
 
-    /// Audit items of an organisation, as JSON.
-    pub async fn audit_items(&self, org: &str) -> Vec<Value> {
+    /// Items of an organisation whose sort key starts with `prefix`, as JSON.
+    async fn items(&self, org: &str, prefix: &str) -> Vec<Value> {
         self.table
             .scan_all()
             .await
@@ -374,23 +374,17 @@ impl Harness {
             .into_iter()
             .filter(|i| {
                 i["pk"] == format!("ORG#{org}")
-                    && i["sk"].as_str().is_some_and(|s| s.starts_with("AUDIT#"))
+                    && i["sk"].as_str().is_some_and(|s| s.starts_with(prefix))
             })
             .collect()
     }
 
-    /// Credential items of an organisation.
+    pub async fn audit_items(&self, org: &str) -> Vec<Value> {
+        self.items(org, "AUDIT#").await
+    }
+
     pub async fn credential_items(&self, org: &str) -> Vec<Value> {
-        self.table
-            .scan_all()
-            .await
-            .expect("scan")
-            .into_iter()
-            .filter(|i| {
-                i["pk"] == format!("ORG#{org}")
-                    && i["sk"].as_str().is_some_and(|s| s.starts_with("CRED#"))
-            })
-            .collect()
+        self.items(org, "CRED#").await
     }
 
     /// Names of secrets under `samlgate/{org}/` that are not scheduled for deletion.

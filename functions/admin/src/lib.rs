@@ -99,14 +99,23 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultErr
         )));
     }
     serde_json::from_slice(body).map_err(|e| {
-        // serde's message names the field and position, never the value.
-        VaultError::InvalidRequest(format!(
-            "body: {}",
-            e.to_string()
-                .split(" at line")
+        // serde's messages for a wrong type or an unknown variant quote the value, and a
+        // client may have pasted a secret into the wrong field: only messages that name our
+        // own fields are passed on; everything else is reduced to its position.
+        let text = e.to_string();
+        let message = if text.starts_with("missing field `") {
+            text.split(" at line")
                 .next()
-                .unwrap_or("invalid JSON")
-        ))
+                .unwrap_or("missing field")
+                .to_owned()
+        } else {
+            format!(
+                "body does not match the request schema (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        };
+        VaultError::InvalidRequest(message)
     })
 }
 

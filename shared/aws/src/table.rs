@@ -84,6 +84,19 @@ impl Table {
         }
     }
 
+    /// Writes an item that must not exist yet.
+    async fn put_new(&self, op: &'static str, item: Item) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| map(op, e))?;
+        Ok(())
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         pk: String,
@@ -287,15 +300,7 @@ impl ConfigWriter for Table {
             format!("CRED#{}", credential.id),
             credential,
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| map(OP, e))?;
-        Ok(())
+        self.put_new(OP, item).await
     }
 
     async fn replace_credential(
@@ -361,15 +366,7 @@ impl AuditLog for Table {
             next_sequence()
         );
         let item = encode(OP, org_pk(&event.org), sk, event)?;
-        self.client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| map(OP, e))?;
-        Ok(())
+        self.put_new(OP, item).await
     }
 }
 

@@ -442,15 +442,21 @@ impl Admin<'_> {
         credential.version = previous.saturating_add(1);
         credential.secret_version_id = Some(version.version_id);
         credential.updated_at = self.now();
+        self.replace_active(&credential, previous).await?;
+        Ok(credential)
+    }
+
+    /// Replaces an active credential item read at version `previous`; a concurrent change
+    /// in between is `version_conflict`.
+    async fn replace_active(&self, credential: &Credential, previous: u32) -> Result<()> {
         match self
             .writer
-            .replace_credential(&credential, CredentialState::Active, previous)
+            .replace_credential(credential, CredentialState::Active, previous)
             .await
         {
             Err(e) if e.kind == PortErrorKind::Conflict => Err(VaultError::VersionConflict),
-            other => other.map_err(VaultError::from),
-        }?;
-        Ok(credential)
+            other => Ok(other?),
+        }
     }
 
     /// Marks the item deleted (so it is never provisioned again), then schedules the secret's
@@ -475,14 +481,7 @@ impl Admin<'_> {
             let previous = credential.version;
             credential.state = CredentialState::Deleted;
             credential.deleted_at = Some(self.now());
-            match self
-                .writer
-                .replace_credential(&credential, CredentialState::Active, previous)
-                .await
-            {
-                Err(e) if e.kind == PortErrorKind::Conflict => Err(VaultError::VersionConflict),
-                other => other.map_err(VaultError::from),
-            }?;
+            self.replace_active(&credential, previous).await?;
         } else if credential.state == CredentialState::Pending {
             return Err(VaultError::CredentialInactive);
         }
