@@ -35,6 +35,7 @@ mod input;
 mod metadata;
 mod profile;
 mod replay;
+mod request;
 mod verify;
 mod xml;
 mod xmlsec;
@@ -44,6 +45,7 @@ pub use clock::{format_instant, parse_instant, Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, Error};
 pub use metadata::{Endpoint, IdpMetadata};
 pub use replay::{InMemoryReplayCache, ReplayCache};
+pub use request::{new_request_id, redirect_url, AuthnRequest, RequestSigner, RSA_SHA256};
 pub use verify::{Policy, ServiceProvider, TraceStep, Verifier};
 
 /// Bounds on everything that comes from outside.

@@ -132,8 +132,16 @@ impl Decrypter for BergshamraDecrypter {
 /// bergshamra's aws-lc loader reads PKCS#8 only; IdP tooling often hands out PKCS#1
 /// (`BEGIN RSA PRIVATE KEY`). Wrap it in a PrivateKeyInfo (RFC 5208) without touching the key.
 fn to_pkcs8_pem(pem: &[u8]) -> Option<zeroize::Zeroizing<String>> {
-    use pkcs8::der::asn1::AnyRef;
     use pkcs8::der::pem::LineEnding;
+    let der = to_pkcs8_der(pem)?;
+    pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &der)
+        .ok()
+        .map(zeroize::Zeroizing::new)
+}
+
+/// An RSA private key in PEM (PKCS#8 or PKCS#1) as PKCS#8 DER.
+pub(crate) fn to_pkcs8_der(pem: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    use pkcs8::der::asn1::AnyRef;
     use pkcs8::der::Encode;
     use pkcs8::{AlgorithmIdentifierRef, ObjectIdentifier, PrivateKeyInfo};
     use zeroize::Zeroizing;
@@ -141,7 +149,7 @@ fn to_pkcs8_pem(pem: &[u8]) -> Option<zeroize::Zeroizing<String>> {
 
     let (label, der) = pkcs8::der::pem::decode_vec(pem).ok()?;
     let der = Zeroizing::new(der);
-    let pkcs8_der = Zeroizing::new(match label {
+    Some(Zeroizing::new(match label {
         "PRIVATE KEY" => der.to_vec(),
         "RSA PRIVATE KEY" => PrivateKeyInfo {
             algorithm: AlgorithmIdentifierRef {
@@ -154,8 +162,5 @@ fn to_pkcs8_pem(pem: &[u8]) -> Option<zeroize::Zeroizing<String>> {
         .to_der()
         .ok()?,
         _ => return None,
-    });
-    pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &pkcs8_der)
-        .ok()
-        .map(Zeroizing::new)
+    }))
 }

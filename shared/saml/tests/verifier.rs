@@ -333,3 +333,80 @@ mod metadata {
         assert!(IdpMetadata::parse(&big, &limits).is_err());
     }
 }
+
+/// AuthnRequests over HTTP-Redirect, checked by a third party (OneLogin's python3-saml, in
+/// `.venv`): the query signature verifies with the SP certificate, the inflated request is
+/// schema-valid SAML, and a changed RelayState breaks the signature.
+mod requests {
+    use saml::{redirect_url, AuthnRequest, RequestSigner};
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn check(url: &str) -> serde_json::Value {
+        let python = root().join("../../.venv/bin/python");
+        assert!(python.exists(), "run scripts/setup first");
+        let out = Command::new(python)
+            .arg(root().join("tests/fixtures/check_redirect.py"))
+            .arg(url)
+            .arg(root().join("tests/fixtures/keys/sp-other.crt"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn signed_url(relay_state: &str) -> String {
+        let key = std::fs::read(root().join("tests/fixtures/keys/sp-other.key")).unwrap();
+        let signer = RequestSigner::from_pem(&key).unwrap();
+        let xml = AuthnRequest {
+            id: "_a1b2c3",
+            issue_instant: time::macros::datetime!(2026-01-01 0:00 UTC),
+            destination: "https://idp.example.com/saml/sso",
+            acs_url: "https://sp.example.com/o/acme/idp/okta/acs",
+            sp_entity_id: "https://sp.example.com/saml/metadata",
+            name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+            force_authn: false,
+        }
+        .to_xml();
+        redirect_url(
+            "https://idp.example.com/saml/sso?tenant=acme",
+            &xml,
+            Some(relay_state),
+            Some(&signer),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn python3_saml_verifies_our_redirect_signature_and_schema() {
+        let url = signed_url("rs-4f6c/1b2e+=&?");
+        assert!(url.starts_with("https://idp.example.com/saml/sso?tenant=acme&SAMLRequest="));
+        let checked = check(&url);
+        assert_eq!(checked["signature_valid"], true, "{checked}");
+        assert_eq!(checked["schema_valid"], true, "{checked}");
+        assert_eq!(checked["relay_state"], "rs-4f6c/1b2e+=&?");
+        let xml = checked["xml"].as_str().unwrap();
+        assert!(xml.contains(r#"ID="_a1b2c3""#) && xml.contains("AssertionConsumerServiceURL"));
+    }
+
+    #[test]
+    fn a_changed_relay_state_breaks_the_signature() {
+        let url = signed_url("original").replace("RelayState=original", "RelayState=tampered");
+        assert_eq!(check(&url)["signature_valid"], false);
+    }
+
+    #[test]
+    fn short_or_non_rsa_keys_are_refused() {
+        let ec = std::fs::read(root().join("tests/fixtures/keys/idp-ec.key")).unwrap();
+        assert!(RequestSigner::from_pem(&ec).is_err());
+        assert!(RequestSigner::from_pem(b"not a key").is_err());
+    }
+}
