@@ -36,6 +36,7 @@ mod metadata;
 mod profile;
 mod replay;
 mod request;
+mod sp_metadata;
 mod verify;
 mod xml;
 mod xmlsec;
@@ -46,6 +47,7 @@ pub use error::{ConfigError, Error};
 pub use metadata::{Endpoint, IdpMetadata};
 pub use replay::{InMemoryReplayCache, ReplayCache};
 pub use request::{new_request_id, redirect_url, AuthnRequest, RequestSigner, RSA_SHA256};
+pub use sp_metadata::SpMetadata;
 pub use verify::{Policy, ServiceProvider, TraceStep, Verifier};
 
 /// Bounds on everything that comes from outside.

@@ -410,3 +410,73 @@ mod requests {
         assert!(RequestSigner::from_pem(b"not a key").is_err());
     }
 }
+
+/// SP metadata, checked by a third party: python3-saml's SAML metadata schema, then read back.
+mod sp_metadata {
+    use base64::Engine as _;
+    use saml::SpMetadata;
+    use std::io::Write as _;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn der(name: &str) -> Vec<u8> {
+        let pem = std::fs::read_to_string(root().join("tests/fixtures/keys").join(name)).unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    }
+
+    #[test]
+    fn sp_metadata_is_schema_valid_and_publishes_every_certificate() {
+        let signing = vec![der("sp-other.crt"), der("idp-rsa-next.crt")];
+        let encryption = vec![der("sp-enc.crt")];
+        let xml = SpMetadata {
+            entity_id: "https://sp.example.com/saml/metadata?org=a&b",
+            acs_url: "https://sp.example.com/o/acme/idp/okta/acs",
+            slo_url: Some("https://sp.example.com/o/acme/idp/okta/slo"),
+            signing_certificates: &signing,
+            encryption_certificates: &encryption,
+            name_id_formats: &["urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"],
+            authn_requests_signed: true,
+            want_assertions_signed: true,
+        }
+        .to_xml();
+        let python = root().join("../../.venv/bin/python");
+        let mut child = Command::new(python)
+            .arg(root().join("tests/fixtures/check_sp_metadata.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(xml.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(read["schema_valid"], true, "{read}\n{xml}");
+        assert_eq!(
+            read["entity_id"],
+            "https://sp.example.com/saml/metadata?org=a&b"
+        );
+        assert_eq!(read["acs"][0], "https://sp.example.com/o/acme/idp/okta/acs");
+        assert_eq!(read["slo_bindings"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            read["certificates"]["signing"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            read["certificates"]["encryption"].as_array().map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(read["authn_requests_signed"], "true");
+    }
+}
