@@ -14,10 +14,8 @@ use uppsala::XmlWriter;
 
 use crate::clock::format_instant;
 use crate::error::ConfigError;
+use crate::xml::{HTTP_POST, SAML, SAMLP};
 
-const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// `SigAlg` for rsa-sha256 (XML-DSig 1.1 / RFC 6931).
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 

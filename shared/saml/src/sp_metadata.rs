@@ -6,11 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use uppsala::XmlWriter;
 
-const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
-const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
-const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+use crate::xml::{DSIG, HTTP_POST, HTTP_REDIRECT, MD, SAMLP};
 
 #[derive(Debug, Clone)]
 pub struct SpMetadata<'a> {
@@ -36,7 +32,7 @@ impl SpMetadata<'_> {
             "md:EntityDescriptor",
             &[
                 ("xmlns:md", MD),
-                ("xmlns:ds", DS),
+                ("xmlns:ds", DSIG),
                 ("entityID", self.entity_id),
             ],
         );
@@ -48,7 +44,7 @@ impl SpMetadata<'_> {
                     "WantAssertionsSigned",
                     bool_text(self.want_assertions_signed),
                 ),
-                ("protocolSupportEnumeration", PROTOCOL),
+                ("protocolSupportEnumeration", SAMLP),
             ],
         );
         for (usage, certificates) in [
