@@ -119,10 +119,12 @@ async fn create(args: &CreateArgs) -> ExitCode {
     }
     let kms = Kms::new(&config);
     let secrets = Secrets::new(&config);
+    // One naming rule for the roles, shared by the key policy and the organisation record.
+    let principals = PolicyInputs::platform_defaults(&args.account_id, &org);
     let (key_arn, created) = match &args.key_arn {
         Some(arn) => (arn.clone(), false),
         None => {
-            let policy = render(&PolicyInputs::platform_defaults(&args.account_id, &org));
+            let policy = render(&principals);
             match kms
                 .create_key(&format!("samlgate organisation {org}"), &policy)
                 .await
@@ -151,10 +153,7 @@ async fn create(args: &CreateArgs) -> ExitCode {
         key_arn: key_arn.clone(),
         byok: !created,
         provision_function_arn: None,
-        provision_role_arn: Some(format!(
-            "arn:aws:iam::{}:role/samlgate-provision-{org}",
-            args.account_id
-        )),
+        provision_role_arn: Some(principals.provision_role_arn.clone()),
         egress_allowlist: args.egress_hosts.clone(),
     };
     match admin.register_org(&caller, input).await {
@@ -189,18 +188,12 @@ async fn show_intake_key(args: &TableArgs) -> ExitCode {
         clock: &saml::SystemClock,
         fle: None,
     };
-    let key = match admin.intake_key(&org).await {
-        Ok(k) => k,
-        Err(e) => return fail(&e),
-    };
-    match intake_key::jwk(&key) {
-        Ok(jwk) => emit(&json!({
-            "kid": key.kid,
-            "key_namespace": key.key_namespace,
-            "key_name": key.key_name,
-            "public_key_pem": key.public_key_pem,
-            "jwk": jwk,
-        })),
+    match admin
+        .intake_key(&org)
+        .await
+        .and_then(|key| intake_key::public_view(&key))
+    {
+        Ok(view) => emit(&json!(view)),
         Err(e) => fail(&e),
     }
 }

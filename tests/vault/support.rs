@@ -285,7 +285,7 @@ impl Harness {
                     "org": org,
                     "name": format!("{org} Ltd"),
                     "key_arn": key_arn,
-                    "provision_role_arn": format!("arn:aws:iam::{ACCOUNT}:role/samlgate-provision-{org}"),
+                    "provision_role_arn": PolicyInputs::platform_defaults(ACCOUNT, &OrgId::parse(org).expect("org id")).provision_role_arn,
                     "egress_allowlist": hosts,
                 }),
             )
@@ -403,15 +403,8 @@ impl Harness {
 
 /// A fresh RSA-3072 key pair as (private PKCS#8 PEM, public SPKI PEM), e.g. a CloudFront FLE key.
 pub fn rsa_key_pair() -> (String, String) {
-    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-    use aws_lc_rs::rsa::{KeySize, PrivateDecryptingKey};
-    let key = PrivateDecryptingKey::generate(KeySize::Rsa3072).expect("rsa");
-    let private = AsDer::<Pkcs8V1Der>::as_der(&key).expect("pkcs8");
-    let public = AsDer::<PublicKeyX509Der>::as_der(&key.public_key()).expect("spki");
-    (
-        pem::encode(&pem::Pem::new("PRIVATE KEY", private.as_ref().to_vec())),
-        pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec())),
-    )
+    let (private, public) = samlgate_core::intake_key::new_rsa_key_pair().expect("rsa");
+    (private.to_string(), public)
 }
 
 /// Encrypts with the Python AWS Encryption SDK (third party), as CloudFront FLE does.

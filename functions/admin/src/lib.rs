@@ -144,22 +144,11 @@ async fn route_inner(
             caller,
         ),
         ("GET", ["admin", "orgs", o]) => ok(200, admin.get_org(&org(o)?).await?, caller),
-        ("GET", ["admin", "orgs", o, "intake-key"]) => {
-            let key = admin.intake_key(&org(o)?).await?;
-            let jwk = intake_key::jwk(&key)?;
-            ok(
-                200,
-                json!({
-                    "kid": key.kid,
-                    "key_namespace": key.key_namespace,
-                    "key_name": key.key_name,
-                    "public_key_pem": key.public_key_pem,
-                    "jwk": jwk,
-                    "padding": "RSA-OAEP-SHA256-MGF1-SHA256",
-                }),
-                caller,
-            )
-        }
+        ("GET", ["admin", "orgs", o, "intake-key"]) => ok(
+            200,
+            intake_key::public_view(&admin.intake_key(&org(o)?).await?)?,
+            caller,
+        ),
         ("POST", ["admin", "orgs", o, "credentials"]) => ok(
             201,
             admin

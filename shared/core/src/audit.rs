@@ -56,8 +56,8 @@ impl Auditor<'_> {
         self.log.record(&event).await
     }
 
-    /// Records the outcome of a finished admin operation. The operation's own result stands
-    /// (it has already been written or refused); a failure to audit is logged with its code.
+    /// Records the outcome of a finished operation. The operation's own result stands (it
+    /// has already been written or refused); a failure to audit is logged with its code.
     pub async fn outcome<T>(
         &self,
         org: &OrgId,
@@ -66,8 +66,22 @@ impl Auditor<'_> {
         credential_id: Option<&str>,
         result: &Result<T, VaultError>,
     ) {
+        self.outcome_with_facts(org, caller, action, credential_id, result, BTreeMap::new())
+            .await;
+    }
+
+    /// [`Auditor::outcome`] with non-secret facts (status, timing) attached.
+    pub async fn outcome_with_facts<T>(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        credential_id: Option<&str>,
+        result: &Result<T, VaultError>,
+        facts: BTreeMap<String, String>,
+    ) {
         let outcome = result.as_ref().map(|_| ());
-        let event = self.event(org, caller, action, credential_id, outcome, BTreeMap::new());
+        let event = self.event(org, caller, action, credential_id, outcome, facts);
         if let Err(e) = self.record(event).await {
             tracing::error!(
                 code = "audit_unavailable",

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use aws_esdk::client as esdk_client;
 use aws_esdk::material_providers::client as mpl_client;
+use aws_esdk::material_providers::types::keyring::KeyringRef;
 use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
 use aws_esdk::material_providers::types::{EsdkCommitmentPolicy, PaddingScheme};
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
@@ -14,6 +15,43 @@ use zeroize::Zeroizing;
 
 use crate::error::{Result, VaultError};
 use crate::provision::MessageDecrypter;
+
+/// The half of an RSA key pair a keyring is made from (PEM).
+enum RsaKey<'a> {
+    Public(&'a [u8]),
+    Private(&'a [u8]),
+}
+
+/// An ESDK client with a commitment policy and, if given, a bound on encrypted data keys.
+fn client(policy: EsdkCommitmentPolicy, max_data_keys: Option<i64>) -> Option<esdk_client::Client> {
+    let config = AwsEncryptionSdkConfig::builder()
+        .commitment_policy(policy)
+        .set_max_encrypted_data_keys(max_data_keys)
+        .build()
+        .ok()?;
+    esdk_client::Client::from_conf(config).ok()
+}
+
+/// A Raw RSA keyring (OAEP-SHA256, MGF1-SHA256) over one half of a key pair.
+async fn raw_rsa_keyring(
+    key_namespace: &str,
+    key_name: &str,
+    key: RsaKey<'_>,
+) -> Option<KeyringRef> {
+    let mpl =
+        mpl_client::Client::from_conf(MaterialProvidersConfig::builder().build().ok()?).ok()?;
+    let builder = mpl
+        .create_raw_rsa_keyring()
+        .key_name(key_name)
+        .key_namespace(key_namespace)
+        .padding_scheme(PaddingScheme::OaepSha256Mgf1);
+    // The ESDK copies the key into its own buffers, which we cannot zeroize; ours are.
+    let builder = match key {
+        RsaKey::Public(pem) => builder.public_key(pem.to_vec()),
+        RsaKey::Private(pem) => builder.private_key(pem.to_vec()),
+    };
+    builder.send().await.ok()
+}
 
 /// Encrypts `plaintext` to an intake (or FLE) public key: what `samlgate encrypt-credential`
 /// and the browser console do. Produces a committing (v2) message.
@@ -25,26 +63,15 @@ pub async fn encrypt(
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     let fail = |what: &str| VaultError::InvalidRequest(format!("ESDK encrypt failed: {what}"));
-    let config = AwsEncryptionSdkConfig::builder()
-        .commitment_policy(EsdkCommitmentPolicy::RequireEncryptRequireDecrypt)
-        .build()
-        .map_err(|_| fail("config"))?;
-    let client = esdk_client::Client::from_conf(config).map_err(|_| fail("client"))?;
-    let mpl = mpl_client::Client::from_conf(
-        MaterialProvidersConfig::builder()
-            .build()
-            .map_err(|_| fail("material providers"))?,
+    let client = client(EsdkCommitmentPolicy::RequireEncryptRequireDecrypt, None)
+        .ok_or_else(|| fail("client"))?;
+    let keyring = raw_rsa_keyring(
+        key_namespace,
+        key_name,
+        RsaKey::Public(public_key_pem.as_bytes()),
     )
-    .map_err(|_| fail("material providers"))?;
-    let keyring = mpl
-        .create_raw_rsa_keyring()
-        .key_name(key_name)
-        .key_namespace(key_namespace)
-        .padding_scheme(PaddingScheme::OaepSha256Mgf1)
-        .public_key(public_key_pem.as_bytes().to_vec())
-        .send()
-        .await
-        .map_err(|_| fail("public key"))?;
+    .await
+    .ok_or_else(|| fail("public key"))?;
     let out = client
         .encrypt()
         .plaintext(plaintext.to_vec())
@@ -74,28 +101,11 @@ impl MessageDecrypter for EsdkDecrypter {
         key_name: &str,
     ) -> Result<Zeroizing<Vec<u8>>> {
         let fail = || VaultError::IntakeDecryptFailed;
-        let config = AwsEncryptionSdkConfig::builder()
-            .commitment_policy(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)
-            .max_encrypted_data_keys(1)
-            .build()
-            .map_err(|_| fail())?;
-        let client = esdk_client::Client::from_conf(config).map_err(|_| fail())?;
-        let mpl = mpl_client::Client::from_conf(
-            MaterialProvidersConfig::builder()
-                .build()
-                .map_err(|_| fail())?,
-        )
-        .map_err(|_| fail())?;
-        // The ESDK copies the key into its own buffers, which we cannot zeroize; ours is.
-        let keyring = mpl
-            .create_raw_rsa_keyring()
-            .key_name(key_name)
-            .key_namespace(key_namespace)
-            .padding_scheme(PaddingScheme::OaepSha256Mgf1)
-            .private_key(private_key_pem.to_vec())
-            .send()
+        let client =
+            client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt, Some(1)).ok_or_else(fail)?;
+        let keyring = raw_rsa_keyring(key_namespace, key_name, RsaKey::Private(private_key_pem))
             .await
-            .map_err(|_| fail())?;
+            .ok_or_else(fail)?;
         let out = client
             .decrypt()
             .ciphertext(message.to_vec())

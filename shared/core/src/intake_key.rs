@@ -5,7 +5,6 @@
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{KeySize, PrivateDecryptingKey};
-use aws_lc_rs::signature::{KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use serde::Serialize;
@@ -19,15 +18,10 @@ use crate::ports::GenerateDataKey;
 
 /// ESDK key namespace of every intake key. The key name is `{org}/{kid}`.
 pub const KEY_NAMESPACE: &str = "samlgate-intake";
-pub const KEY_BITS: usize = 3072;
 
-/// Generates a key pair and wraps its private half under the organisation key.
-pub async fn generate(
-    keys: &dyn GenerateDataKey,
-    org: &OrgId,
-    org_key_arn: &str,
-    created_at: &str,
-) -> Result<IntakeKey> {
+/// A fresh RSA-3072 key pair as (PKCS#8 private key PEM, SubjectPublicKeyInfo PEM): the intake
+/// key's shape, and the shape of a CloudFront FLE key pair.
+pub fn new_rsa_key_pair() -> Result<(Zeroizing<String>, String)> {
     let failed = || VaultError::InvalidRequest("RSA key generation failed".into());
     let private = PrivateDecryptingKey::generate(KeySize::Rsa3072).map_err(|_| failed())?;
     let pkcs8 = Zeroizing::new(
@@ -39,6 +33,17 @@ pub async fn generate(
     let spki = AsDer::<PublicKeyX509Der>::as_der(&private.public_key()).map_err(|_| failed())?;
     let public_key_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()));
     let private_pem = Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.to_vec())));
+    Ok((private_pem, public_key_pem))
+}
+
+/// Generates a key pair and wraps its private half under the organisation key.
+pub async fn generate(
+    keys: &dyn GenerateDataKey,
+    org: &OrgId,
+    org_key_arn: &str,
+    created_at: &str,
+) -> Result<IntakeKey> {
+    let (private_pem, public_key_pem) = new_rsa_key_pair()?;
 
     let kid = format!("k-{}", random_hex(8)?);
     let ctx = context(org, Purpose::Intake, &kid);
@@ -52,6 +57,29 @@ pub async fn generate(
         public_key_pem,
         wrapped_private_key,
         created_at: created_at.to_owned(),
+    })
+}
+
+/// What clients get to encrypt to this key: `GET /admin/orgs/{org}/intake-key` and
+/// `samlgate org intake-key` print exactly this.
+#[derive(Debug, Serialize)]
+pub struct PublicIntakeKey {
+    pub kid: String,
+    pub key_namespace: String,
+    pub key_name: String,
+    pub public_key_pem: String,
+    pub jwk: Jwk,
+    pub padding: &'static str,
+}
+
+pub fn public_view(intake: &IntakeKey) -> Result<PublicIntakeKey> {
+    Ok(PublicIntakeKey {
+        kid: intake.kid.clone(),
+        key_namespace: intake.key_namespace.clone(),
+        key_name: intake.key_name.clone(),
+        public_key_pem: intake.public_key_pem.clone(),
+        jwk: jwk(intake)?,
+        padding: "RSA-OAEP-SHA256-MGF1-SHA256",
     })
 }
 
@@ -129,16 +157,4 @@ fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
         (len, &rest[n..])
     };
     (rest.len() >= len).then(|| rest.split_at(len))
-}
-
-/// Whether a PEM private key is an RSA key of at least [`KEY_BITS`] (checked on unwrap).
-pub fn check_private_pem(pem_text: &[u8]) -> Result<()> {
-    let bad = || VaultError::IntakeDecryptFailed;
-    let text = std::str::from_utf8(pem_text).map_err(|_| bad())?;
-    let parsed = pem::parse(text).map_err(|_| bad())?;
-    let pair = RsaKeyPair::from_pkcs8(parsed.contents()).map_err(|_| bad())?;
-    if pair.public_key().modulus_len() * 8 < KEY_BITS {
-        return Err(bad());
-    }
-    Ok(())
 }

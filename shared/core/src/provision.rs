@@ -113,17 +113,16 @@ impl Provisioner<'_> {
         let mut facts = BTreeMap::new();
         let result = self.provision_inner(caller, request, &mut facts).await;
         let credential_id = parse_credential_id(&request.credential_id).ok();
-        let event = self.auditor().event(
-            org,
-            caller,
-            "credential.provision",
-            credential_id,
-            result.as_ref().map(|_| ()),
-            facts,
-        );
-        if let Err(e) = self.auditor().record(event).await {
-            tracing::error!(code = "audit_unavailable", org = %org, correlation_id = %caller.correlation_id, error = %e, "provision outcome not audited");
-        }
+        self.auditor()
+            .outcome_with_facts(
+                org,
+                caller,
+                "credential.provision",
+                credential_id,
+                &result,
+                facts,
+            )
+            .await;
         result
     }
 
