@@ -10,6 +10,7 @@
 )]
 #![forbid(unsafe_code)]
 
+mod dev;
 mod encrypt;
 mod org;
 mod output;
@@ -38,6 +39,9 @@ enum Command {
     Org(org::OrgCommand),
     /// Encrypt a credential (read from stdin) to an organisation's intake key; prints base64.
     EncryptCredential(encrypt::Args),
+    /// Local samlgate: every function's handler on the API's routes, a demo organisation, a
+    /// demo IdP and a demo app (needs AWS_ENDPOINT_URL: scripts/dev starts moto and runs this).
+    Dev(dev::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,5 +50,6 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Org(command) => org::run(&command),
         Command::EncryptCredential(args) => encrypt::run(&args),
+        Command::Dev(args) => dev::run(&args),
     }
 }

@@ -11,6 +11,15 @@
 //! | GET | `/admin/orgs/{org}/credentials/{id}` | one credential's metadata |
 //! | PUT | `/admin/orgs/{org}/credentials/{id}` | a new version |
 //! | DELETE | `/admin/orgs/{org}/credentials/{id}` | schedule deletion |
+//! | GET, PUT | `/admin/orgs/{org}/sso` | SSO settings: return URLs, token audience, routing |
+//! | POST | `/admin/orgs/{org}/idps` | register an IdP (metadata XML, metadata URL or manual) |
+//! | GET | `/admin/orgs/{org}/idps` | list IdPs |
+//! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
+//! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings |
+//!
+//! The authorizer decides who may call admin at all; the handler decides which organisations
+//! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim
+//! names, an IAM caller (the platform operator) on any.
 
 #![cfg_attr(
     not(test),
@@ -25,9 +34,15 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use saml::Clock;
 use samlgate_core::admin::{Admin, FleProvider};
 use samlgate_core::audit::Caller;
+use samlgate_core::idp::IdpId;
+use samlgate_core::idp_admin::IdpAdmin;
 use samlgate_core::model::OrgId;
-use samlgate_core::ports::{AuditLog, ConfigReader, ConfigWriter, GenerateDataKey, SecretWriter};
-use samlgate_core::{intake_key, VaultError};
+use samlgate_core::ports::{
+    AuditLog, ConfigReader, ConfigWriter, GenerateDataKey, MetadataFetcher, SecretWriter,
+    SsoConfigReader, SsoConfigWriter,
+};
+use samlgate_core::sso::PublicUrls;
+use samlgate_core::{intake_key, PortError, PortErrorKind, VaultError};
 use serde_json::{json, Value};
 
 /// Largest request body admin reads (a 64 KiB ciphertext in base64, plus metadata).
@@ -44,8 +59,34 @@ pub struct App {
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub fle: Option<FleProvider>,
-    /// Local development: requests without an authorizer act as `local-dev`.
+    pub sso_config: Arc<dyn SsoConfigReader>,
+    pub sso_writer: Arc<dyn SsoConfigWriter>,
+    pub fetcher: Arc<dyn MetadataFetcher>,
+    pub urls: PublicUrls,
+    /// Local development: requests without an authorizer act as `local-dev`, and IdP and
+    /// return URLs may be plain HTTP to loopback.
     pub local: bool,
+}
+
+/// Which organisations a caller may act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The platform operator (IAM), or local development.
+    All,
+    /// An organisation's administrator (JWT with an `org` claim).
+    Org(OrgId),
+    /// An authenticated caller that names no organisation: may act on none.
+    None,
+}
+
+impl Scope {
+    fn allows(&self, org: &OrgId) -> bool {
+        match self {
+            Self::All => true,
+            Self::Org(own) => own == org,
+            Self::None => false,
+        }
+    }
 }
 
 impl App {
@@ -58,6 +99,20 @@ impl App {
             audit: self.audit.as_ref(),
             clock: self.clock.as_ref(),
             fle: self.fle.clone(),
+        }
+    }
+
+    fn idps(&self) -> IdpAdmin<'_> {
+        IdpAdmin {
+            keys: self.keys.as_ref(),
+            orgs: self.config.as_ref(),
+            config: self.sso_config.as_ref(),
+            writer: self.sso_writer.as_ref(),
+            fetcher: self.fetcher.as_ref(),
+            audit: self.audit.as_ref(),
+            clock: self.clock.as_ref(),
+            urls: &self.urls,
+            allow_loopback_http: self.local,
         }
     }
 }
@@ -120,8 +175,15 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultErr
 }
 
 /// Routes one request. `path` is the raw path, `body` the raw body.
-pub async fn route(app: &App, caller: &Caller, method: &str, path: &str, body: &[u8]) -> Reply {
-    match route_inner(app, caller, method, path, body).await {
+pub async fn route(
+    app: &App,
+    caller: &Caller,
+    scope: &Scope,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    match route_inner(app, caller, scope, method, path, body).await {
         Ok(reply) => reply,
         Err(e) => error_reply(&e, caller),
     }
@@ -130,14 +192,26 @@ pub async fn route(app: &App, caller: &Caller, method: &str, path: &str, body: &
 async fn route_inner(
     app: &App,
     caller: &Caller,
+    scope: &Scope,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> Result<Reply, VaultError> {
     let admin = app.admin();
+    let idps = app.idps();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    // Every organisation in a path is checked against the caller's scope first.
+    if let ["admin", "orgs", o, ..] = segments.as_slice() {
+        if !scope.allows(&OrgId::parse(o)?) {
+            return Err(VaultError::WrongOrganisation);
+        }
+    }
     let org = |s: &str| OrgId::parse(s);
+    let idp = |s: &str| IdpId::parse(s);
     Ok(match (method, segments.as_slice()) {
+        ("POST", ["admin", "orgs"]) if *scope != Scope::All => {
+            return Err(VaultError::WrongOrganisation)
+        }
         ("POST", ["admin", "orgs"]) => ok(
             201,
             admin.register_org(caller, parse_body(body)?).await?,
@@ -176,6 +250,35 @@ async fn route_inner(
             admin.delete_credential(caller, &org(o)?, id).await?,
             caller,
         ),
+        ("GET", ["admin", "orgs", o, "sso"]) => {
+            ok(200, idps.get_sso_settings(&org(o)?).await?, caller)
+        }
+        ("PUT", ["admin", "orgs", o, "sso"]) => ok(
+            200,
+            idps.put_sso_settings(caller, &org(o)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("POST", ["admin", "orgs", o, "idps"]) => ok(
+            201,
+            idps.register_idp(caller, &org(o)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "idps"]) => ok(
+            200,
+            json!({"idps": idps.list_idps(&org(o)?).await?}),
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "idps", i]) => {
+            ok(200, idps.get_idp(&org(o)?, &idp(i)?).await?, caller)
+        }
+        ("PUT", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
+            200,
+            idps.update_settings(caller, &org(o)?, &idp(i)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
         _ => Reply {
             status: 404,
             body: json!({"error": "no_route", "message": "no such route", "correlation_id": caller.correlation_id}),
@@ -183,30 +286,40 @@ async fn route_inner(
     })
 }
 
-/// Who is calling, from the API Gateway authorizer: the IAM principal or the JWT subject.
-fn caller_of(request: &Request, local: bool) -> Option<Caller> {
-    let (actor, correlation_id) = match request.request_context_ref() {
+/// Who is calling, from the API Gateway authorizer: the IAM principal (the platform operator,
+/// any organisation) or the JWT subject (the organisation its `org` claim names).
+fn caller_of(request: &Request, local: bool) -> Option<(Caller, Scope)> {
+    let (who, correlation_id) = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
             let auth = ctx.authorizer.as_ref();
-            let actor = auth
+            let iam = auth
                 .and_then(|a| a.iam.as_ref())
                 .and_then(|iam| iam.user_arn.clone())
-                .or_else(|| {
-                    auth.and_then(|a| a.jwt.as_ref())
-                        .and_then(|jwt| jwt.claims.get("sub").map(|s| format!("jwt:{s}")))
-                });
-            (actor, ctx.request_id.clone())
+                .map(|arn| (arn, Scope::All));
+            let jwt = auth.and_then(|a| a.jwt.as_ref()).and_then(|jwt| {
+                let sub = jwt.claims.get("sub")?;
+                let scope = jwt
+                    .claims
+                    .get("org")
+                    .and_then(|o| OrgId::parse(o).ok())
+                    .map_or(Scope::None, Scope::Org);
+                Some((format!("jwt:{sub}"), scope))
+            });
+            (iam.or(jwt), ctx.request_id.clone())
         }
         _ => (None, None),
     };
-    let actor = actor.or_else(|| local.then(|| "local-dev".to_owned()))?;
+    let (actor, scope) = who.or_else(|| local.then(|| ("local-dev".to_owned(), Scope::All)))?;
     let correlation_id = correlation_id
         .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
         .unwrap_or_else(|| "local".to_owned());
-    Some(Caller {
-        actor,
-        correlation_id,
-    })
+    Some((
+        Caller {
+            actor,
+            correlation_id,
+        },
+        scope,
+    ))
 }
 
 /// The Lambda entry point.
@@ -216,7 +329,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             status: 401,
             body: json!({"error": "unauthenticated", "message": "no authorizer identity"}),
         },
-        Some(caller) => {
+        Some((caller, scope)) => {
             let body: &[u8] = match request.body() {
                 Body::Empty => &[],
                 Body::Text(t) => t.as_bytes(),
@@ -226,6 +339,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             route(
                 app,
                 &caller,
+                &scope,
                 request.method().as_str(),
                 request.uri().path(),
                 body,
@@ -241,4 +355,59 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         lambda_http::http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// IdP metadata over HTTPS: no redirects, no proxy from the environment, 10 s in all, and the
+/// body read only up to the limit.
+pub struct HttpFetcher {
+    client: reqwest::Client,
+}
+
+impl HttpFetcher {
+    pub fn new() -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { client })
+    }
+}
+
+#[async_trait::async_trait]
+impl MetadataFetcher for HttpFetcher {
+    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError> {
+        const OP: &str = "https:GetMetadata";
+        let fail = |kind, detail: &str| PortError::new(kind, OP, detail.to_owned());
+        let mut response = self.client.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                fail(PortErrorKind::Timeout, "timed out")
+            } else {
+                fail(PortErrorKind::Other, "request failed")
+            }
+        })?;
+        if !response.status().is_success() {
+            return Err(fail(
+                PortErrorKind::Other,
+                &format!("HTTP status {}", response.status().as_u16()),
+            ));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| fail(PortErrorKind::Other, "body read failed"))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(fail(
+                    PortErrorKind::Other,
+                    &format!("larger than {max_bytes} bytes"),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
 }

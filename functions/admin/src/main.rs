@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
-use samlgate_admin::{handle, App};
+use samlgate_admin::{handle, App, HttpFetcher};
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
 use samlgate_core::admin::FleProvider;
+use samlgate_core::sso::PublicUrls;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -23,15 +24,21 @@ async fn main() -> Result<(), Error> {
         }),
         _ => None,
     };
+    let local = std::env::var("SAMLGATE_LOCAL").is_ok_and(|v| v == "1");
+    let urls = PublicUrls::new(&std::env::var("SAMLGATE_BASE_URL")?, local)?;
     let app = App {
         keys: Arc::new(Kms::new(&config)),
         secrets: Arc::new(Secrets::new(&config)),
         config: table.clone(),
         writer: table.clone(),
+        sso_config: table.clone(),
+        sso_writer: table.clone(),
         audit: table,
         clock: Arc::new(saml::SystemClock),
         fle,
-        local: std::env::var("SAMLGATE_LOCAL").is_ok_and(|v| v == "1"),
+        fetcher: Arc::new(HttpFetcher::new()?),
+        urls,
+        local,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

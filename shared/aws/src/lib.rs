@@ -10,6 +10,7 @@
 mod errors;
 pub mod kms;
 pub mod secrets;
+mod sso_table;
 pub mod table;
 
 use std::time::Duration;

@@ -17,7 +17,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::errors::map;
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone, Debug)]
 pub struct Table {
@@ -35,6 +35,10 @@ impl Table {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub(crate) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
     }
 
     /// Creates the table (local development and tests; in AWS the platform stack does).
@@ -85,7 +89,7 @@ impl Table {
     }
 
     /// Writes an item that must not exist yet.
-    async fn put_new(&self, op: &'static str, item: Item) -> Result<(), PortError> {
+    pub(crate) async fn put_new(&self, op: &'static str, item: Item) -> Result<(), PortError> {
         self.client
             .put_item()
             .table_name(&self.name)
@@ -97,7 +101,76 @@ impl Table {
         Ok(())
     }
 
-    async fn get<T: DeserializeOwned>(
+    /// Every item of one partition whose sort key starts with `prefix`.
+    pub(crate) async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<T>, PortError> {
+        const OP: &str = "dynamodb:Query";
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+            // An empty prefix means the whole partition (begins_with rejects "").
+            query = if prefix.is_empty() {
+                query.key_condition_expression("pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            };
+            let out = query
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| map(OP, e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(decode(OP, item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Deletes an item if it exists and returns what it held: of concurrent callers, exactly
+    /// one gets `Some`.
+    pub(crate) async fn take<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<T>, PortError> {
+        const OP: &str = "dynamodb:DeleteItem";
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(|item| decode(OP, item)).transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(map(OP, e)),
+        }
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         pk: String,
         sk: String,
@@ -144,12 +217,12 @@ impl Table {
     }
 }
 
-fn org_pk(org: &OrgId) -> String {
+pub(crate) fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
 }
 
 /// A record as an item: its fields, plus the keys.
-fn encode<T: Serialize>(
+pub(crate) fn encode<T: Serialize>(
     op: &'static str,
     pk: String,
     sk: String,
@@ -218,7 +291,7 @@ fn to_json(value: &AttributeValue) -> Value {
     }
 }
 
-fn build_err(op: &'static str, e: impl std::fmt::Display) -> PortError {
+pub(crate) fn build_err(op: &'static str, e: impl std::fmt::Display) -> PortError {
     PortError::new(PortErrorKind::Other, op, e.to_string())
 }
 
@@ -237,30 +310,7 @@ impl ConfigReader for Table {
     }
 
     async fn list_credentials(&self, org: &OrgId) -> Result<Vec<Credential>, PortError> {
-        const OP: &str = "dynamodb:Query";
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :cred)")
-                .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-                .expression_attribute_values(":cred", AttributeValue::S("CRED#".into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| map(OP, e))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode(OP, item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
+        self.query_prefix(org_pk(org), "CRED#").await
     }
 }
 

@@ -113,6 +113,16 @@ pub enum VaultError {
     EgressDenied,
     #[error("provisioning target failed: {0}")]
     TargetFailed(String),
+    #[error("IdP already exists")]
+    IdpExists,
+    #[error("IdP not found")]
+    IdpNotFound,
+    #[error("organisation has no SSO settings")]
+    SsoNotConfigured,
+    #[error("IdP metadata is not usable: {0}")]
+    MetadataInvalid(String),
+    #[error("IdP metadata could not be fetched: {0}")]
+    MetadataFetch(String),
     #[error("{0}")]
     Port(#[from] PortError),
 }
@@ -137,6 +147,11 @@ impl VaultError {
             Self::IntakeDecryptFailed => "intake_decrypt_failed",
             Self::EgressDenied => "egress_denied",
             Self::TargetFailed(_) => "target_failed",
+            Self::IdpExists => "idp_exists",
+            Self::IdpNotFound => "idp_not_found",
+            Self::SsoNotConfigured => "sso_not_configured",
+            Self::MetadataInvalid(_) => "metadata_invalid",
+            Self::MetadataFetch(_) => "metadata_fetch_failed",
             Self::Port(e) => e.kind.code(),
         }
     }
@@ -149,13 +164,18 @@ impl VaultError {
             | Self::CiphertextMalformed(_)
             | Self::CiphertextAlgorithm(_)
             | Self::CiphertextWrongKey
-            | Self::EgressDenied => 400,
+            | Self::EgressDenied
+            | Self::MetadataInvalid(_) => 400,
             Self::WrongOrganisation => 403,
-            Self::OrgNotFound | Self::CredentialNotFound => 404,
+            Self::OrgNotFound
+            | Self::CredentialNotFound
+            | Self::IdpNotFound
+            | Self::SsoNotConfigured => 404,
             Self::OrgExists
             | Self::VersionConflict
             | Self::OrgInactive
-            | Self::CredentialInactive => 409,
+            | Self::CredentialInactive
+            | Self::IdpExists => 409,
             Self::Port(e) => match e.kind {
                 PortErrorKind::Throttled => 429,
                 PortErrorKind::Conflict => 409,
@@ -186,6 +206,11 @@ impl VaultError {
         "intake_decrypt_failed",
         "egress_denied",
         "target_failed",
+        "idp_exists",
+        "idp_not_found",
+        "sso_not_configured",
+        "metadata_invalid",
+        "metadata_fetch_failed",
         "key_access_denied",
         "key_disabled",
         "key_unavailable",
@@ -249,6 +274,11 @@ mod tests {
             VaultError::IntakeDecryptFailed,
             VaultError::EgressDenied,
             VaultError::TargetFailed(String::new()),
+            VaultError::IdpExists,
+            VaultError::IdpNotFound,
+            VaultError::SsoNotConfigured,
+            VaultError::MetadataInvalid(String::new()),
+            VaultError::MetadataFetch(String::new()),
         ];
         for e in errors {
             assert!(VaultError::CODES.contains(&e.code()), "{}", e.code());

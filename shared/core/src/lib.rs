@@ -22,10 +22,17 @@ pub mod error;
 #[cfg(feature = "esdk")]
 pub mod esdk;
 pub mod esdk_header;
+pub mod idp;
+pub mod idp_admin;
 pub mod intake_key;
 pub mod key_policy;
+pub mod mapping;
 pub mod model;
 pub mod ports;
 pub mod provision;
+pub mod routes;
+pub mod sp_key;
+pub mod sso;
+pub mod token;
 
 pub use error::{PortError, PortErrorKind, Result, VaultError};

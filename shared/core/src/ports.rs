@@ -8,7 +8,10 @@ use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
 use crate::error::PortError;
+use crate::idp::{Idp, IdpId, SsoSettings};
 use crate::model::{AuditEvent, Credential, IntakeKey, Org, OrgId};
+use crate::sp_key::SpKey;
+use crate::sso::{LoginState, Session};
 
 /// A fresh data key: plaintext (zeroized on drop) and the same key wrapped by KMS.
 pub struct DataKey {
@@ -107,4 +110,70 @@ pub trait ConfigWriter: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditEvent) -> Result<(), PortError>;
+}
+
+/// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.
+#[async_trait]
+pub trait SsoConfigReader: Send + Sync {
+    async fn sso_org(&self, org: &OrgId) -> Result<Option<Org>, PortError>;
+    async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError>;
+    async fn idp(&self, org: &OrgId, idp: &IdpId) -> Result<Option<Idp>, PortError>;
+    async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>, PortError>;
+    /// The SP keys of one IdP (`Some`) or the organisation's token keys (`None`).
+    async fn sp_keys(&self, org: &OrgId, idp: Option<&IdpId>) -> Result<Vec<SpKey>, PortError>;
+}
+
+/// Conditional writes of SSO configuration. admin (and rotate, later).
+#[async_trait]
+pub trait SsoConfigWriter: Send + Sync {
+    async fn put_sso_settings(&self, org: &OrgId, settings: &SsoSettings) -> Result<(), PortError>;
+    /// Writes a new IdP with its SP keys in one transaction, only if the IdP does not exist.
+    async fn insert_idp(&self, idp: &Idp, keys: &[SpKey]) -> Result<(), PortError>;
+    /// Replaces an IdP item only if its stored `version` is `expected_version`.
+    async fn replace_idp(&self, idp: &Idp, expected_version: u32) -> Result<(), PortError>;
+    /// Writes a token key and its public JWKS entry in one transaction.
+    async fn insert_token_key(&self, key: &SpKey) -> Result<(), PortError>;
+}
+
+/// The public token keys of every organisation, for `/.well-known/jwks.json`. metadata.
+#[async_trait]
+pub trait JwksReader: Send + Sync {
+    async fn jwks(&self) -> Result<Vec<serde_json::Value>, PortError>;
+}
+
+/// Server-side AuthnRequest state keyed by RelayState (DESIGN.md §8). acs.
+#[async_trait]
+pub trait LoginStateStore: Send + Sync {
+    async fn put_login(&self, state: &LoginState) -> Result<(), PortError>;
+    /// Deletes and returns the state in one conditional step: of concurrent callers, exactly
+    /// one gets `Some`.
+    async fn take_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError>;
+}
+
+/// One-time use of assertions: a conditional put with TTL. acs.
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
+    /// `Ok(true)` the first time `(org, issuer, assertion_id)` is seen.
+    async fn insert_once(
+        &self,
+        org: &OrgId,
+        issuer: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> Result<bool, PortError>;
+}
+
+/// Sessions (`SESS#{id}`), for logout. acs.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> Result<(), PortError>;
+    async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError>;
+    /// Ends a session; `Ok(false)` if it did not exist.
+    async fn end_session(&self, id: &str) -> Result<bool, PortError>;
+}
+
+/// Fetches IdP metadata over HTTPS with a size and time limit, no redirects. admin, rotate.
+#[async_trait]
+pub trait MetadataFetcher: Send + Sync {
+    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError>;
 }

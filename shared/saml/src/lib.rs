@@ -36,6 +36,7 @@ mod metadata;
 mod profile;
 mod replay;
 mod request;
+mod sign;
 mod sp_metadata;
 mod verify;
 mod xml;
@@ -46,9 +47,13 @@ pub use clock::{format_instant, parse_instant, Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, Error};
 pub use metadata::{Endpoint, IdpMetadata};
 pub use replay::{InMemoryReplayCache, ReplayCache};
-pub use request::{new_request_id, redirect_url, AuthnRequest, RequestSigner, RSA_SHA256};
+pub use request::{
+    new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest, RequestSigner, RSA_SHA256,
+};
+pub use sign::XmlSigner;
 pub use sp_metadata::SpMetadata;
 pub use verify::{Policy, ServiceProvider, TraceStep, Verifier};
+pub use xml::{HTTP_POST, HTTP_REDIRECT};
 
 /// Bounds on everything that comes from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -57,6 +57,15 @@ pub fn new_request_id() -> Result<String, ConfigError> {
 impl AuthnRequest<'_> {
     /// The request as XML (no declaration, no signature: the Redirect binding signs the query).
     pub fn to_xml(&self) -> String {
+        self.write(None)
+    }
+
+    /// The request with an enveloped XML signature, for the HTTP-POST binding (§3.5).
+    pub fn to_signed_xml(&self, signer: &crate::XmlSigner) -> Result<String, ConfigError> {
+        signer.sign(self.write(Some(signer)))
+    }
+
+    fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
         let instant = format_instant(self.issue_instant);
         let mut attrs = vec![
             ("xmlns:samlp", SAMLP),
@@ -76,6 +85,9 @@ impl AuthnRequest<'_> {
         w.start_element("saml:Issuer", &[]);
         w.text(self.sp_entity_id);
         w.end_element("saml:Issuer");
+        if let Some(signer) = signer {
+            signer.write_template(&mut w, self.id);
+        }
         if let Some(format) = self.name_id_format {
             w.empty_element(
                 "samlp:NameIDPolicy",
@@ -182,5 +194,57 @@ mod tests {
         assert!(xml.contains("a=1&amp;b=&quot;2&quot;"), "{xml}");
         assert!(xml.contains("&lt;evil/&gt;"), "{xml}");
         assert!(crate::xml::parse_strict(&xml, &crate::Limits::default()).is_ok());
+    }
+}
+
+/// What a received AuthnRequest asks for (the dev server's demo IdP reads ours with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAuthnRequest {
+    pub id: String,
+    pub issuer: String,
+    pub acs_url: String,
+}
+
+impl ReceivedAuthnRequest {
+    /// Reads `SAMLRequest` as sent with the HTTP-Redirect binding (base64 of raw DEFLATE),
+    /// with the same strict parser and limits as Responses; inflation is bounded.
+    pub fn from_redirect(saml_request: &str, limits: &crate::Limits) -> Result<Self, crate::Error> {
+        use std::io::Read as _;
+        let malformed = |m: &str| crate::Error::Malformed(m.to_owned());
+        if saml_request.len() > limits.max_bytes {
+            return Err(crate::Error::TooLarge {
+                size: saml_request.len(),
+                limit: limits.max_bytes,
+            });
+        }
+        let deflated = B64
+            .decode(saml_request.trim())
+            .map_err(|_| malformed("SAMLRequest is not base64"))?;
+        let mut xml = String::new();
+        flate2::read::DeflateDecoder::new(deflated.as_slice())
+            .take(limits.max_bytes as u64 + 1)
+            .read_to_string(&mut xml)
+            .map_err(|_| malformed("SAMLRequest is not DEFLATE-compressed UTF-8"))?;
+        if xml.len() > limits.max_bytes {
+            return Err(crate::Error::TooLarge {
+                size: xml.len(),
+                limit: limits.max_bytes,
+            });
+        }
+        let doc = crate::xml::parse_strict(&xml, limits)?;
+        let root = doc
+            .document_element()
+            .filter(|r| crate::xml::is(&doc, *r, SAMLP, "AuthnRequest"))
+            .ok_or_else(|| malformed("not an AuthnRequest"))?;
+        let attr = |name| crate::xml::attr(&doc, root, name).map(str::to_owned);
+        let issuer = crate::xml::optional_child(&doc, root, SAML, "Issuer")?
+            .map(|n| doc.text_content_deep(n))
+            .ok_or_else(|| malformed("AuthnRequest has no Issuer"))?;
+        Ok(Self {
+            id: attr("ID").ok_or_else(|| malformed("AuthnRequest has no ID"))?,
+            issuer,
+            acs_url: attr("AssertionConsumerServiceURL")
+                .ok_or_else(|| malformed("AuthnRequest has no AssertionConsumerServiceURL"))?,
+        })
     }
 }

@@ -12,8 +12,8 @@ pub(crate) const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub(crate) const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub(crate) const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
 pub(crate) const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
-pub(crate) const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-pub(crate) const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
 /// Parse untrusted XML: DOCTYPE forbidden (so no entity can be declared, expanded or
 /// fetched), element depth bounded. Never call an `uppsala`/bergshamra entry point that

@@ -129,6 +129,31 @@ impl Decrypter for BergshamraDecrypter {
     }
 }
 
+/// Enveloped signing from a template (`crate::sign` writes the template).
+pub(crate) struct BergshamraSigner {
+    context: DsigContext,
+}
+
+impl BergshamraSigner {
+    pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
+        let not_a_key =
+            || ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into());
+        let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
+        let key = bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes())
+            .map_err(|_| not_a_key())?;
+        let mut keys = KeysManager::new();
+        keys.add_key(key);
+        Ok(Self {
+            context: DsigContext::new(keys),
+        })
+    }
+
+    pub(crate) fn sign(&self, template: String) -> Result<String, ConfigError> {
+        bergshamra::dsig::sign::sign_owned(&self.context, template)
+            .map_err(|e| ConfigError::SpKey(format!("XML signing failed: {e}")))
+    }
+}
+
 /// bergshamra's aws-lc loader reads PKCS#8 only; IdP tooling often hands out PKCS#1
 /// (`BEGIN RSA PRIVATE KEY`). Wrap it in a PrivateKeyInfo (RFC 5208) without touching the key.
 fn to_pkcs8_pem(pem: &[u8]) -> Option<zeroize::Zeroizing<String>> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use samlgate_admin::{route, App as AdminApp, Reply};
+use samlgate_admin::{route, App as AdminApp, HttpFetcher, Reply, Scope};
 use samlgate_aws::{Kms, Secrets, Table};
 use samlgate_core::audit::Caller;
 use samlgate_core::esdk::EsdkDecrypter;
@@ -23,6 +23,8 @@ use samlgate_provision::{App as ProvisionApp, HttpEgress};
 use serde_json::{json, Value};
 
 pub const ACCOUNT: &str = "123456789012";
+/// The deployment's public base URL in the tests (never requested: handlers run in-process).
+pub const BASE_URL: &str = "https://sso.samlgate.test";
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -235,6 +237,10 @@ impl Harness {
             audit: table.clone(),
             clock: Arc::new(saml::SystemClock),
             fle: None,
+            sso_config: table.clone(),
+            sso_writer: table.clone(),
+            fetcher: Arc::new(HttpFetcher::new().expect("http client")),
+            urls: samlgate_core::sso::PublicUrls::new(BASE_URL, false).expect("base URL"),
             local: true,
         };
         Self {
@@ -257,7 +263,7 @@ impl Harness {
         } else {
             body.to_string().into_bytes()
         };
-        let reply = route(app, &caller(), method, path, &bytes).await;
+        let reply = route(app, &caller(), &Scope::All, method, path, &bytes).await;
         self.replies
             .lock()
             .expect("replies")

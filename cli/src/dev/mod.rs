@@ -1,0 +1,408 @@
+//! `samlgate dev`: one local HTTP server that mounts every function's handler on the API's
+//! routes (`samlgate_core::routes`, the same table the template is checked against), over the
+//! AWS that `AWS_ENDPOINT_URL` points at (moto, started by `scripts/dev`). It creates a demo
+//! organisation, registers the built-in demo IdP through the admin handler, and serves a demo
+//! application page that shows the token it received.
+
+mod demo_idp;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body as AxumBody};
+use axum::extract::State;
+use axum::http::{Request as HttpRequest, Response as HttpResponse, StatusCode};
+use samlgate_admin::{App as AdminApp, HttpFetcher, Scope};
+use samlgate_aws::{sdk_config, Kms, Secrets, Table};
+use samlgate_core::audit::Caller;
+use samlgate_core::key_policy::{render, PolicyInputs};
+use samlgate_core::model::OrgId;
+use samlgate_core::ports::{ConfigReader, CreateKey};
+use samlgate_core::routes::{resolve, Function};
+use samlgate_core::sp_key::KeyCache;
+use samlgate_core::sso::PublicUrls;
+use serde_json::{json, Value};
+
+use demo_idp::{DemoIdp, USERS};
+
+pub const DEMO_ORG: &str = "demo";
+pub const DEMO_IDP: &str = "demo";
+pub const DEMO_AUDIENCE: &str = "demo-app";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Port on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// DynamoDB table (created if missing).
+    #[arg(long, default_value = "samlgate-dev")]
+    table: String,
+    /// Where the demo IdP keeps its key pair across restarts.
+    #[arg(long, default_value = ".dev")]
+    state_dir: PathBuf,
+    /// Account ID for the demo organisation's key policy.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+}
+
+struct Dev {
+    base: String,
+    admin: AdminApp,
+    acs: samlgate_acs::App,
+    metadata: samlgate_metadata::App,
+    idp: DemoIdp,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("samlgate dev: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("samlgate dev: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(args: &Args) -> Result<(), String> {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        return Err("AWS_ENDPOINT_URL is not set: run scripts/dev (it starts moto)".into());
+    }
+    let base = format!("http://127.0.0.1:{}", args.port);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
+        .await
+        .map_err(|e| format!("cannot listen on {base}: {e}"))?;
+    let config = sdk_config().await;
+    let table = Arc::new(Table::new(&config, &args.table));
+    table.create().await.map_err(|e| e.to_string())?;
+    let kms = Arc::new(Kms::new(&config));
+    let urls = PublicUrls::new(&base, true).map_err(|e| e.to_string())?;
+    let clock: Arc<dyn saml::Clock> = Arc::new(saml::SystemClock);
+    let admin = AdminApp {
+        keys: kms.clone(),
+        secrets: Arc::new(Secrets::new(&config)),
+        config: table.clone(),
+        writer: table.clone(),
+        audit: table.clone(),
+        clock: clock.clone(),
+        fle: None,
+        sso_config: table.clone(),
+        sso_writer: table.clone(),
+        fetcher: Arc::new(HttpFetcher::new()?),
+        urls: urls.clone(),
+        local: true,
+    };
+    let acs = samlgate_acs::App {
+        config: table.clone(),
+        logins: table.clone(),
+        replay: table.clone(),
+        sessions: table.clone(),
+        audit: table.clone(),
+        kms: kms.clone(),
+        keys: Arc::new(KeyCache::default()),
+        clock,
+        urls: urls.clone(),
+    };
+    let metadata = samlgate_metadata::App {
+        config: table.clone(),
+        jwks: table.clone(),
+        urls,
+    };
+    let idp = DemoIdp::load_or_create(&args.state_dir, &base)?;
+    let dev = Arc::new(Dev {
+        base: base.clone(),
+        admin,
+        acs,
+        metadata,
+        idp,
+    });
+    println!(
+        "==> setting up the demo organisation (table {})",
+        args.table
+    );
+    setup(&dev, table.as_ref(), kms.as_ref(), &args.account_id).await?;
+    println!("==> samlgate dev is running");
+    println!("    demo app:        {base}/   (open it and click \"Sign in\")");
+    println!("    SP metadata:     {base}/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata");
+    println!("    JWKS:            {base}/.well-known/jwks.json");
+    println!("    admin API:       {base}/admin/orgs/{DEMO_ORG}   (local mode: no authorizer)");
+    println!("    stop with Ctrl-C");
+    let app = axum::Router::new().fallback(dispatch).with_state(dev);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn admin_call(dev: &Dev, method: &str, path: &str, body: Value) -> Result<Value, String> {
+    let caller = Caller {
+        actor: "samlgate-dev".into(),
+        correlation_id: "dev-setup".into(),
+    };
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let reply = samlgate_admin::route(&dev.admin, &caller, &Scope::All, method, path, &bytes).await;
+    if reply.status >= 300 {
+        return Err(format!("{method} {path}: {} {}", reply.status, reply.body));
+    }
+    Ok(reply.body)
+}
+
+/// The demo organisation (its own KMS key with the real key policy), the demo IdP registered
+/// through the admin handler like any IdP, and SSO settings that return to the demo app.
+async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(), String> {
+    let org = OrgId::parse(DEMO_ORG).map_err(|e| e.to_string())?;
+    if table
+        .get_org(&org)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        let principals = PolicyInputs::platform_defaults(account, &org);
+        let key_arn = kms
+            .create_key("samlgate demo organisation", &render(&principals))
+            .await
+            .map_err(|e| e.to_string())?;
+        admin_call(
+            dev,
+            "POST",
+            "/admin/orgs",
+            json!({"org": DEMO_ORG, "name": "Demo organisation", "key_arn": key_arn,
+                   "provision_role_arn": principals.provision_role_arn}),
+        )
+        .await?;
+    }
+    let idp_path = format!("/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}");
+    if admin_call(dev, "GET", &idp_path, Value::Null)
+        .await
+        .is_err()
+    {
+        admin_call(
+            dev,
+            "POST",
+            &format!("/admin/orgs/{DEMO_ORG}/idps"),
+            json!({
+                "idp": DEMO_IDP,
+                "manual": {
+                    "entity_id": dev.idp.entity_id,
+                    "sso_url": dev.idp.sso_url,
+                    "certificates": [dev.idp.certificate_pem],
+                },
+                "settings": {"mapping": {"email": "email", "name": "displayName", "groups": "groups"}},
+            }),
+        )
+        .await?;
+    }
+    admin_call(
+        dev,
+        "PUT",
+        &format!("/admin/orgs/{DEMO_ORG}/sso"),
+        json!({
+            "return_urls": [format!("{}/app/callback", dev.base)],
+            "app_audience": DEMO_AUDIENCE,
+            "default_idp": DEMO_IDP,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse<AxumBody> {
+    let mut response = HttpResponse::new(AxumBody::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn dispatch(
+    State(dev): State<Arc<Dev>>,
+    request: HttpRequest<AxumBody>,
+) -> HttpResponse<AxumBody> {
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, samlgate_acs::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, "body too large".into()),
+    };
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/") => return html(StatusCode::OK, home(&dev)),
+        ("POST", "/app/callback") => return html(StatusCode::OK, callback(&dev, &bytes).await),
+        ("GET", "/demo-idp/sso") => {
+            return match dev.idp.picker(&query, &dev.base) {
+                Ok(page) => html(StatusCode::OK, page),
+                Err(e) => html(StatusCode::BAD_REQUEST, format!("demo IdP: {}", escape(&e))),
+            }
+        }
+        ("POST", "/demo-idp/sso") => return demo_idp_post(&dev, &bytes),
+        _ => {}
+    }
+    let Some(function) = resolve(&method, &path) else {
+        return html(StatusCode::NOT_FOUND, "no such route".into());
+    };
+    let mut lambda_request = lambda_http::http::Request::builder()
+        .method(parts.method.as_str())
+        .uri(parts.uri.to_string());
+    for (name, value) in &parts.headers {
+        lambda_request = lambda_request.header(name.as_str(), value.as_bytes());
+    }
+    let lambda_body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => lambda_http::Body::Text(text),
+            Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+        }
+    };
+    let Ok(lambda_request) = lambda_request.body(lambda_body) else {
+        return html(StatusCode::BAD_REQUEST, "unreadable request".into());
+    };
+    let response = match function {
+        Function::Acs => samlgate_acs::handle(&dev.acs, lambda_request).await,
+        Function::Metadata => samlgate_metadata::handle(&dev.metadata, lambda_request).await,
+        Function::Admin => samlgate_admin::handle(&dev.admin, lambda_request).await,
+    };
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    let mut out = HttpResponse::new(AxumBody::from(body));
+    *out.status_mut() =
+        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &parts.headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            axum::http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.headers_mut().insert(n, v);
+        }
+    }
+    out
+}
+
+fn home(dev: &Dev) -> String {
+    let login = format!(
+        "/o/{DEMO_ORG}/login?return_to={}",
+        url::form_urlencoded::byte_serialize(format!("{}/app/callback", dev.base).as_bytes())
+            .collect::<String>()
+    );
+    format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>samlgate demo app</title></head><body>
+<h1>samlgate demo app</h1>
+<p>This page stands for your application. "Sign in" sends you to samlgate (<code>GET /o/{DEMO_ORG}/login</code>), which sends a signed AuthnRequest to the demo IdP; the IdP posts a signed Response to samlgate's ACS, and samlgate posts a 5-minute ES256 token back here.</p>
+<p><a href="{login}"><button>Sign in</button></a></p>
+<ul><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li></ul>
+</body></html>"#
+    )
+}
+
+/// The demo app's token check: signature against the JWKS (through the metadata handler),
+/// issuer, audience and expiry, as an application would do it.
+async fn callback(dev: &Dev, body: &[u8]) -> String {
+    let token = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "id_token")
+        .map(|(_, v)| v.into_owned());
+    let Some(token) = token else {
+        return "<p>No id_token in the post.</p>".into();
+    };
+    let jwks = samlgate_metadata::route(&dev.metadata, "GET", "/.well-known/jwks.json").await;
+    let verdict = verify_token(&token, &jwks.body, &format!("{}/o/{DEMO_ORG}", dev.base));
+    let (title, claims) = match verdict {
+        Ok(claims) => ("Signed in", claims),
+        Err(e) => ("Token rejected", json!({ "error": e })),
+    };
+    format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
+<h1>{title}</h1><p>The demo app verified the token samlgate posted (ES256 signature against <a href="/.well-known/jwks.json">the JWKS</a>, issuer, audience <code>{DEMO_AUDIENCE}</code>, expiry). Its claims:</p>
+<pre>{}</pre><p><a href="/">Back</a></p></body></html>"#,
+        escape(&serde_json::to_string_pretty(&claims).unwrap_or_default())
+    )
+}
+
+fn verify_token(token: &str, jwks: &str, issuer: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("token has no kid")?;
+    let jwk = set.find(&kid).ok_or("kid not in the JWKS")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[DEMO_AUDIENCE]);
+    validation.set_issuer(&[issuer]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}
+
+fn demo_idp_post(dev: &Dev, body: &[u8]) -> HttpResponse<AxumBody> {
+    let field = |name: &str| {
+        url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let acs_url = field("acs_url");
+    if !acs_url.starts_with(&format!("{}/", dev.base)) {
+        return html(StatusCode::BAD_REQUEST, "demo IdP: foreign ACS URL".into());
+    }
+    let Some(user) = USERS.iter().find(|u| u.id == field("user")) else {
+        return html(StatusCode::BAD_REQUEST, "demo IdP: unknown user".into());
+    };
+    let response = dev.idp.response(
+        user,
+        &field("request_id"),
+        &field("sp_entity_id"),
+        &acs_url,
+        time::OffsetDateTime::now_utc(),
+    );
+    match response {
+        Ok(saml_response) => {
+            let relay_state = field("relay_state");
+            let page = samlgate_acs::Page::auto_post(
+                &acs_url,
+                &[
+                    ("SAMLResponse", &saml_response),
+                    ("RelayState", &relay_state),
+                ],
+            );
+            let mut out = html(StatusCode::OK, page.body);
+            // The form posts to samlgate on this same origin; keep the page's own CSP.
+            for (name, value) in page.headers {
+                if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+                    out.headers_mut().insert(name, v);
+                }
+            }
+            out
+        }
+        Err(e) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("demo IdP: {}", escape(&e)),
+        ),
+    }
+}

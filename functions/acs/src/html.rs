@@ -1,0 +1,162 @@
+//! The few pages acs sends: a redirect, an auto-submitting form (to the IdP or to the
+//! application), and a generic error page. Every value is HTML-escaped; the only script is the
+//! one-line submit, allowed by its hash in the Content-Security-Policy.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+
+const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
+
+/// An HTTP answer from acs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn common_headers(csp: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("cache-control", "no-store".to_owned()),
+        ("pragma", "no-cache".to_owned()),
+        ("referrer-policy", "no-referrer".to_owned()),
+        ("x-content-type-options", "nosniff".to_owned()),
+        ("content-security-policy", csp),
+    ]
+}
+
+impl Page {
+    pub fn redirect(location: &str) -> Self {
+        let mut headers = common_headers("default-src 'none'; frame-ancestors 'none'".to_owned());
+        headers.push(("location", location.to_owned()));
+        Self {
+            status: 302,
+            headers,
+            body: String::new(),
+        }
+    }
+
+    /// A form that posts `fields` to `action` as soon as it loads (SAML HTTP-POST binding,
+    /// and the token hand-over to the application).
+    pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Self {
+        let script_hash = B64.encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, SUBMIT_SCRIPT.as_bytes())
+                .as_ref(),
+        );
+        let inputs: String = fields
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    r#"<input type="hidden" name="{}" value="{}">"#,
+                    escape(name),
+                    escape(value)
+                )
+            })
+            .collect();
+        let body = format!(
+            r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signing in…</title></head><body><form method="post" action="{}">{inputs}<noscript><button type="submit">Continue</button></noscript></form><script>{SUBMIT_SCRIPT}</script></body></html>"#,
+            escape(action)
+        );
+        let csp = format!(
+            "default-src 'none'; script-src 'sha256-{script_hash}'; form-action {}; frame-ancestors 'none'",
+            origin(action)
+        );
+        let mut headers = common_headers(csp);
+        headers.push(("content-type", "text/html; charset=utf-8".to_owned()));
+        Self {
+            status: 200,
+            headers,
+            body,
+        }
+    }
+
+    /// What the browser sees for any failure: no reason, only the correlation ID to quote.
+    pub fn error(status: u16, correlation_id: &str) -> Self {
+        let body = format!(
+            r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sign-in failed</title></head><body><h1>Sign-in failed</h1><p>We could not sign you in. Please try again, or contact your administrator and quote this reference:</p><p><code>{}</code></p></body></html>"#,
+            escape(correlation_id)
+        );
+        let mut headers = common_headers("default-src 'none'; frame-ancestors 'none'".to_owned());
+        headers.push(("content-type", "text/html; charset=utf-8".to_owned()));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn not_found(correlation_id: &str) -> Self {
+        Self::error(404, correlation_id)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(Body::Text(self.body));
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// `scheme://host[:port]` of a URL we configured (return URL or IdP endpoint).
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "'none'".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped() {
+        let page = Page::auto_post(
+            "https://app.example.com/cb?a=1&b=2",
+            &[("id_token", "\"><script>")],
+        );
+        assert!(page.body.contains("a=1&amp;b=2"));
+        assert!(page.body.contains("&quot;&gt;&lt;script&gt;"));
+        assert!(!page.body.contains("\"><script>"));
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(page
+            .header("content-security-policy")
+            .unwrap()
+            .contains("form-action https://app.example.com;"));
+    }
+
+    #[test]
+    fn error_page_names_only_the_correlation_id() {
+        let page = Page::error(400, "<abc>");
+        assert!(page.body.contains("&lt;abc&gt;"));
+        assert_eq!(page.status, 400);
+    }
+}

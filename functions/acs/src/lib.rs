@@ -1,0 +1,212 @@
+//! The acs function's HTTP layer: parse the request, call [`samlgate_core::sso::Sso`], map
+//! the result to a redirect, an auto-submitting form, or a generic error page. Routes:
+//!
+//! | method | path | |
+//! |---|---|---|
+//! | GET | `/o/{org}/login?idp=…\|login_hint=…&return_to=…` | start a login at the IdP |
+//! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; post the token to the app |
+//!
+//! The browser never learns why a login failed: it sees a generic page with the correlation
+//! ID, and the audit log holds the reason code.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+mod html;
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use saml::Clock;
+use samlgate_core::audit::Caller;
+use samlgate_core::idp::IdpId;
+use samlgate_core::model::OrgId;
+use samlgate_core::ports::{
+    AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
+};
+use samlgate_core::sp_key::KeyCache;
+use samlgate_core::sso::{LoginDelivery, LoginQuery, PublicUrls, Sso, SsoError};
+
+pub use html::Page;
+
+/// Largest form body read (the SAMLResponse limit plus RelayState).
+pub const MAX_BODY_BYTES: usize = samlgate_core::sso::MAX_SAML_RESPONSE + 4096;
+
+/// acs's capabilities, built once per cold start. `kms` may only Decrypt `purpose=sp-key`
+/// (the key policy), and nothing here can read a credential.
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<dyn SsoConfigReader>,
+    pub logins: Arc<dyn LoginStateStore>,
+    pub replay: Arc<dyn ReplayStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub kms: Arc<dyn DecryptDataKey>,
+    pub keys: Arc<KeyCache>,
+    pub clock: Arc<dyn Clock>,
+    pub urls: PublicUrls,
+}
+
+impl App {
+    fn sso(&self) -> Sso<'_> {
+        Sso {
+            config: self.config.as_ref(),
+            logins: self.logins.as_ref(),
+            replay: self.replay.as_ref(),
+            sessions: self.sessions.as_ref(),
+            kms: self.kms.as_ref(),
+            keys: self.keys.as_ref(),
+            audit: self.audit.as_ref(),
+            clock: self.clock.as_ref(),
+            urls: &self.urls,
+        }
+    }
+}
+
+/// Routes one request. `query` is the raw query string, `body` the raw form body.
+pub async fn route(
+    app: &App,
+    correlation_id: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Page {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let result = match (method, segments.as_slice()) {
+        ("GET", ["o", org, "login"]) => login(app, correlation_id, org, query).await,
+        ("POST", ["o", org, "idp", idp, "acs"]) => {
+            consume(app, correlation_id, org, idp, body).await
+        }
+        _ => return Page::not_found(correlation_id),
+    };
+    result.unwrap_or_else(|e| Page::error(e.http_status(), correlation_id))
+}
+
+fn caller(correlation_id: &str) -> Caller {
+    Caller {
+        actor: "browser".to_owned(),
+        correlation_id: correlation_id.to_owned(),
+    }
+}
+
+fn org_id(text: &str) -> Result<OrgId, SsoError> {
+    OrgId::parse(text).map_err(|_| SsoError::OrgNotFound)
+}
+
+async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Result<Page, SsoError> {
+    if query.len() > 8192 {
+        return Err(SsoError::InvalidRequest("query is too long".into()));
+    }
+    let mut parsed = LoginQuery::default();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match name.as_ref() {
+            "idp" => &mut parsed.idp,
+            "login_hint" => &mut parsed.login_hint,
+            "return_to" => &mut parsed.return_to,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(SsoError::InvalidRequest(format!("{name} given twice")));
+        }
+    }
+    let org = org_id(org)?;
+    Ok(
+        match app
+            .sso()
+            .login(&caller(correlation_id), &org, &parsed)
+            .await?
+        {
+            LoginDelivery::Redirect { location } => Page::redirect(&location),
+            LoginDelivery::Post {
+                url,
+                saml_request,
+                relay_state,
+            } => Page::auto_post(
+                &url,
+                &[("SAMLRequest", &saml_request), ("RelayState", &relay_state)],
+            ),
+        },
+    )
+}
+
+async fn consume(
+    app: &App,
+    correlation_id: &str,
+    org: &str,
+    idp: &str,
+    body: &[u8],
+) -> Result<Page, SsoError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(SsoError::InvalidRequest("body is too large".into()));
+    }
+    let org = org_id(org)?;
+    let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
+    let (mut response, mut relay_state) = (None, None);
+    for (name, value) in url::form_urlencoded::parse(body) {
+        let slot = match name.as_ref() {
+            "SAMLResponse" => &mut response,
+            "RelayState" => &mut relay_state,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(SsoError::InvalidRequest(format!("{name} given twice")));
+        }
+    }
+    let response =
+        response.ok_or_else(|| SsoError::InvalidRequest("SAMLResponse is missing".into()))?;
+    let delivery = app
+        .sso()
+        .consume(
+            &caller(correlation_id),
+            &org,
+            &idp,
+            &response,
+            relay_state.as_deref(),
+        )
+        .await?;
+    Ok(Page::auto_post(
+        &delivery.return_to,
+        &[("id_token", &delivery.token)],
+    ))
+}
+
+/// API Gateway's request ID, else Lambda's, else a fresh one (dev server).
+fn correlation_id(request: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = request.request_context_ref() {
+        if let Some(id) = &ctx.request_id {
+            return id.clone();
+        }
+    }
+    if let Some(ctx) = request.lambda_context_ref() {
+        return ctx.request_id.clone();
+    }
+    let mut bytes = [0u8; 8];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Lambda entry point.
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    let correlation_id = correlation_id(&request);
+    let body: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    let page = route(
+        app,
+        &correlation_id,
+        request.method().as_str(),
+        request.uri().path(),
+        request.uri().query().unwrap_or(""),
+        body,
+    )
+    .await;
+    page.into_response()
+}

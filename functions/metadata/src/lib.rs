@@ -1,0 +1,153 @@
+//! The metadata function: public documents only, read from configuration; no KMS at all.
+//!
+//! | method | path | |
+//! |---|---|---|
+//! | GET | `/o/{org}/idp/{idp}/metadata` | SP metadata for one IdP (every non-retired certificate) |
+//! | GET | `/.well-known/jwks.json` | the public keys that sign application tokens |
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use samlgate_core::idp::IdpId;
+use samlgate_core::model::{OrgId, OrgStatus};
+use samlgate_core::ports::{JwksReader, SsoConfigReader};
+use samlgate_core::sp_key::KeyUse;
+use samlgate_core::sso::PublicUrls;
+use samlgate_core::{PortError, VaultError};
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<dyn SsoConfigReader>,
+    pub jwks: Arc<dyn JwksReader>,
+    pub urls: PublicUrls,
+}
+
+/// An answer: status, content type, cache lifetime (seconds), body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub max_age: u32,
+    pub body: String,
+}
+
+impl Document {
+    fn error(status: u16, code: &str) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            max_age: 0,
+            body: json!({ "error": code }).to_string(),
+        }
+    }
+}
+
+pub async fn route(app: &App, method: &str, path: &str) -> Document {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let result = match (method, segments.as_slice()) {
+        ("GET", ["o", org, "idp", idp, "metadata"]) => sp_metadata(app, org, idp).await,
+        ("GET", [".well-known", "jwks.json"]) => jwks(app).await,
+        _ => return Document::error(404, "no_route"),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::warn!(code = e.code(), error = %e, "metadata request failed");
+        Document::error(e.http_status(), e.code())
+    })
+}
+
+async fn sp_metadata(app: &App, org: &str, idp: &str) -> Result<Document, VaultError> {
+    let not_found = |_| VaultError::IdpNotFound;
+    let (org, idp) = (
+        OrgId::parse(org).map_err(not_found)?,
+        IdpId::parse(idp).map_err(not_found)?,
+    );
+    match app.config.sso_org(&org).await? {
+        Some(o) if o.status == OrgStatus::Active => {}
+        _ => return Err(VaultError::IdpNotFound),
+    }
+    let record = app
+        .config
+        .idp(&org, &idp)
+        .await?
+        .ok_or(VaultError::IdpNotFound)?;
+    let keys = app.config.sp_keys(&org, Some(&idp)).await?;
+    let certificates = |usage: KeyUse| -> Vec<Vec<u8>> {
+        keys.iter()
+            .filter(|k| k.usage == usage && k.published())
+            .filter_map(|k| k.certificate_der())
+            .collect()
+    };
+    let signing = certificates(KeyUse::Signing);
+    let encryption = certificates(KeyUse::Encryption);
+    let entity_id = app.urls.sp_entity_id(&org, &idp);
+    let acs_url = app.urls.acs_url(&org, &idp);
+    let slo_url = app.urls.slo_url(&org, &idp);
+    let formats: Vec<&str> = record
+        .settings
+        .name_id_format
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let xml = saml::SpMetadata {
+        entity_id: &entity_id,
+        acs_url: &acs_url,
+        slo_url: Some(&slo_url),
+        signing_certificates: &signing,
+        encryption_certificates: &encryption,
+        name_id_formats: &formats,
+        authn_requests_signed: record.settings.sign_requests,
+        want_assertions_signed: true,
+    }
+    .to_xml();
+    Ok(Document {
+        status: 200,
+        content_type: "application/samlmetadata+xml",
+        max_age: 3600,
+        body: xml,
+    })
+}
+
+async fn jwks(app: &App) -> Result<Document, VaultError> {
+    let keys = app
+        .jwks
+        .jwks()
+        .await
+        .map_err(|e: PortError| VaultError::Port(e))?;
+    Ok(Document {
+        status: 200,
+        content_type: "application/json",
+        max_age: 300,
+        body: json!({ "keys": keys }).to_string(),
+    })
+}
+
+/// The Lambda entry point.
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    let doc = route(app, request.method().as_str(), request.uri().path()).await;
+    let mut response = Response::new(Body::Text(doc.body));
+    *response.status_mut() =
+        StatusCode::from_u16(doc.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static(doc.content_type));
+    let cache = if doc.max_age == 0 {
+        "no-store".to_owned()
+    } else {
+        format!("public, max-age={}", doc.max_age)
+    };
+    if let Ok(value) = HeaderValue::from_str(&cache) {
+        headers.insert("cache-control", value);
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

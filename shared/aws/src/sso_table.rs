@@ -1,0 +1,250 @@
+//! The SSO items of the one table (DESIGN.md §6): SSO settings, IdPs, SP keys, the public
+//! JWKS entries, logins in flight (`REQ#`), the replay cache (`REPLAY#`) and sessions
+//! (`SESS#`). Items that expire carry `expires_at` (Unix seconds), the table's TTL attribute;
+//! DynamoDB deletes late, so every reader also compares `expires_at` itself.
+
+use async_trait::async_trait;
+use aws_lc_rs::digest::{digest, SHA256};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use samlgate_core::idp::{Idp, IdpId, SsoSettings};
+use samlgate_core::model::{Org, OrgId};
+use samlgate_core::ports::{
+    JwksReader, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
+};
+use samlgate_core::sp_key::SpKey;
+use samlgate_core::sso::{LoginState, Session};
+use samlgate_core::PortError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::errors::map;
+use crate::table::{build_err, encode, org_pk, Table};
+
+fn idp_sk(idp: &IdpId) -> String {
+    format!("IDP#{idp}")
+}
+
+fn key_prefix(idp: Option<&IdpId>) -> String {
+    match idp {
+        Some(idp) => format!("SPKEY#{idp}#"),
+        None => "SPKEY#-#".to_owned(),
+    }
+}
+
+fn key_sk(key: &SpKey) -> String {
+    format!(
+        "{}{}#{}",
+        key_prefix(key.idp.as_ref()),
+        key.usage.as_str(),
+        key.id
+    )
+}
+
+/// `JWKS` / `{org}#{kid}`: one organisation's public token key.
+#[derive(Debug, Serialize, Deserialize)]
+struct JwksEntry {
+    org: OrgId,
+    jwk: Value,
+}
+
+/// `REPLAY#{org}#{sha256(issuer, assertion id)}` / `R`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReplayEntry {
+    org: OrgId,
+    issuer: String,
+    assertion_id: String,
+    expires_at: i64,
+}
+
+impl Table {
+    fn put_item(
+        &self,
+        op: &'static str,
+        item: crate::table::Item,
+    ) -> Result<TransactWriteItem, PortError> {
+        let put = Put::builder()
+            .table_name(self.name())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| build_err(op, e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+#[async_trait]
+impl SsoConfigReader for Table {
+    async fn sso_org(&self, org: &OrgId) -> Result<Option<Org>, PortError> {
+        self.get(org_pk(org), "ORG".into()).await
+    }
+
+    async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError> {
+        self.get(org_pk(org), "SSO".into()).await
+    }
+
+    async fn idp(&self, org: &OrgId, idp: &IdpId) -> Result<Option<Idp>, PortError> {
+        self.get(org_pk(org), idp_sk(idp)).await
+    }
+
+    async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>, PortError> {
+        self.query_prefix(org_pk(org), "IDP#").await
+    }
+
+    async fn sp_keys(&self, org: &OrgId, idp: Option<&IdpId>) -> Result<Vec<SpKey>, PortError> {
+        self.query_prefix(org_pk(org), &key_prefix(idp)).await
+    }
+}
+
+#[async_trait]
+impl SsoConfigWriter for Table {
+    async fn put_sso_settings(&self, org: &OrgId, settings: &SsoSettings) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        let item = encode(OP, org_pk(org), "SSO".into(), settings)?;
+        self.client()
+            .put_item()
+            .table_name(self.name())
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+
+    async fn insert_idp(&self, idp: &Idp, keys: &[SpKey]) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:TransactWriteItems";
+        let mut request = self.client().transact_write_items().transact_items(
+            self.put_item(OP, encode(OP, org_pk(&idp.org), idp_sk(&idp.idp), idp)?)?,
+        );
+        for key in keys {
+            request = request.transact_items(
+                self.put_item(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)?,
+            );
+        }
+        request.send().await.map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+
+    async fn replace_idp(&self, idp: &Idp, expected_version: u32) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        let item = encode(OP, org_pk(&idp.org), idp_sk(&idp.idp), idp)?;
+        self.client()
+            .put_item()
+            .table_name(self.name())
+            .set_item(Some(item))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(
+                ":version",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+
+    async fn insert_token_key(&self, key: &SpKey) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:TransactWriteItems";
+        let jwk = key
+            .public_jwk
+            .clone()
+            .ok_or_else(|| build_err(OP, "token key without a public JWK"))?;
+        let entry = JwksEntry {
+            org: key.org.clone(),
+            jwk,
+        };
+        self.client()
+            .transact_write_items()
+            .transact_items(self.put_item(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)?)
+            .transact_items(self.put_item(
+                OP,
+                encode(OP, "JWKS".into(), format!("{}#{}", key.org, key.id), &entry)?,
+            )?)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JwksReader for Table {
+    async fn jwks(&self) -> Result<Vec<Value>, PortError> {
+        let entries: Vec<JwksEntry> = self.query_prefix("JWKS".into(), "").await?;
+        Ok(entries.into_iter().map(|e| e.jwk).collect())
+    }
+}
+
+#[async_trait]
+impl LoginStateStore for Table {
+    async fn put_login(&self, state: &LoginState) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        let item = encode(
+            OP,
+            format!("REQ#{}", state.relay_state),
+            "REQ".into(),
+            state,
+        )?;
+        self.put_new(OP, item).await
+    }
+
+    async fn take_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError> {
+        self.take(format!("REQ#{relay_state}"), "REQ".into()).await
+    }
+}
+
+#[async_trait]
+impl ReplayStore for Table {
+    async fn insert_once(
+        &self,
+        org: &OrgId,
+        issuer: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> Result<bool, PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        // Issuer and ID are hashed into the key: both come from the message, and key
+        // attributes are bounded in size.
+        let mut material = Vec::with_capacity(issuer.len() + assertion_id.len() + 1);
+        material.extend_from_slice(issuer.as_bytes());
+        material.push(0);
+        material.extend_from_slice(assertion_id.as_bytes());
+        let hash: String = digest(&SHA256, &material)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let entry = ReplayEntry {
+            org: org.clone(),
+            issuer: issuer.chars().take(1024).collect(),
+            assertion_id: assertion_id.chars().take(256).collect(),
+            expires_at,
+        };
+        let item = encode(OP, format!("REPLAY#{org}#{hash}"), "R".into(), &entry)?;
+        match self.put_new(OP, item).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == samlgate_core::PortErrorKind::Conflict => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Table {
+    async fn create_session(&self, session: &Session) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        let item = encode(OP, format!("SESS#{}", session.id), "S".into(), session)?;
+        self.put_new(OP, item).await
+    }
+
+    async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError> {
+        self.get(format!("SESS#{id}"), "S".into()).await
+    }
+
+    async fn end_session(&self, id: &str) -> Result<bool, PortError> {
+        Ok(self
+            .take::<Session>(format!("SESS#{id}"), "S".into())
+            .await?
+            .is_some())
+    }
+}

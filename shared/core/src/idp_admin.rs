@@ -1,0 +1,452 @@
+//! IdP and SSO configuration through admin (issue 5 §1): register an IdP from metadata XML,
+//! a metadata URL or manual fields; set its settings; set the organisation's SSO settings.
+//! Registering an IdP creates its SP signing and encryption keys (and the organisation's
+//! token key, once), sealed under the organisation key; the IdP item and its keys are written
+//! in one transaction, so nothing is half-written.
+
+use std::collections::BTreeMap;
+
+use aws_lc_rs::digest::{digest, SHA256};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use saml::{format_instant, Clock, IdpMetadata, Limits, HTTP_POST, HTTP_REDIRECT};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Auditor, Caller};
+use crate::error::{PortErrorKind, Result, VaultError};
+use crate::idp::{web_url, Idp, IdpId, IdpSettings, SsoSettings};
+use crate::model::{Org, OrgId, OrgStatus};
+use crate::ports::{
+    AuditLog, ConfigReader, GenerateDataKey, MetadataFetcher, SsoConfigReader, SsoConfigWriter,
+};
+use crate::sp_key::{self, KeyUse, SpKey};
+use crate::sso::PublicUrls;
+
+/// Largest metadata document accepted (upload or URL).
+pub const MAX_METADATA_BYTES: usize = 512 * 1024;
+
+/// admin's SSO-configuration capabilities.
+pub struct IdpAdmin<'a> {
+    pub keys: &'a dyn GenerateDataKey,
+    pub orgs: &'a dyn ConfigReader,
+    pub config: &'a dyn SsoConfigReader,
+    pub writer: &'a dyn SsoConfigWriter,
+    pub fetcher: &'a dyn MetadataFetcher,
+    pub audit: &'a dyn AuditLog,
+    pub clock: &'a dyn Clock,
+    pub urls: &'a PublicUrls,
+    /// Local development: IdP and return URLs may be plain HTTP to loopback.
+    pub allow_loopback_http: bool,
+}
+
+/// Manually entered IdP details.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualIdp {
+    pub entity_id: String,
+    pub sso_url: String,
+    #[serde(default)]
+    pub slo_url: Option<String>,
+    /// PEM certificates, or base64 DER.
+    pub certificates: Vec<String>,
+}
+
+/// `POST /admin/orgs/{org}/idps`: exactly one of `metadata_xml`, `metadata_url`, `manual`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIdp {
+    pub idp: String,
+    #[serde(default)]
+    pub metadata_xml: Option<String>,
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    #[serde(default)]
+    pub manual: Option<ManualIdp>,
+    #[serde(default)]
+    pub settings: IdpSettings,
+}
+
+/// What admin answers about an IdP: the record's public parts and what to give the IdP.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpView {
+    #[serde(flatten)]
+    pub idp: Idp,
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub slo_url: String,
+    pub sp_metadata_url: String,
+    pub login_url: String,
+    pub sp_certificates: Vec<SpCertificate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpCertificate {
+    pub id: String,
+    pub usage: KeyUse,
+    pub certificate: String,
+    pub not_after: String,
+}
+
+impl IdpAdmin<'_> {
+    async fn org(&self, org: &OrgId) -> Result<Org> {
+        let record = self
+            .orgs
+            .get_org(org)
+            .await?
+            .ok_or(VaultError::OrgNotFound)?;
+        if record.status != OrgStatus::Active {
+            return Err(VaultError::OrgInactive);
+        }
+        Ok(record)
+    }
+
+    fn auditor(&self) -> Auditor<'_> {
+        Auditor {
+            log: self.audit,
+            clock: self.clock,
+        }
+    }
+
+    /// `PUT /admin/orgs/{org}/sso`.
+    pub async fn put_sso_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        settings: SsoSettings,
+    ) -> Result<SsoSettings> {
+        let result = async {
+            self.org(org).await?;
+            settings.validate(self.allow_loopback_http)?;
+            let referenced = settings
+                .domain_hints
+                .values()
+                .chain(settings.default_idp.iter());
+            for idp in referenced {
+                if self.config.idp(org, idp).await?.is_none() {
+                    return Err(VaultError::InvalidRequest(format!(
+                        "IdP {idp} is not registered"
+                    )));
+                }
+            }
+            self.writer.put_sso_settings(org, &settings).await?;
+            Ok(settings)
+        }
+        .await;
+        self.auditor()
+            .outcome(org, caller, "sso.settings", None, &result)
+            .await;
+        result
+    }
+
+    pub async fn get_sso_settings(&self, org: &OrgId) -> Result<SsoSettings> {
+        self.config
+            .sso_settings(org)
+            .await?
+            .ok_or(VaultError::SsoNotConfigured)
+    }
+
+    /// `POST /admin/orgs/{org}/idps`.
+    pub async fn register_idp(&self, caller: &Caller, org: &OrgId, new: NewIdp) -> Result<IdpView> {
+        let mut facts = BTreeMap::new();
+        let result = self.register_inner(org, new, &mut facts).await;
+        let outcome = result.as_ref().map(|_| ());
+        let event = self
+            .auditor()
+            .event(org, caller, "idp.register", None, outcome, facts);
+        if let Err(e) = self.auditor().record(event).await {
+            tracing::error!(code = "audit_unavailable", org = %org, error = %e, "audit item not written");
+        }
+        result
+    }
+
+    async fn register_inner(
+        &self,
+        org_id: &OrgId,
+        new: NewIdp,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<IdpView> {
+        let org = self.org(org_id).await?;
+        let idp_id = IdpId::parse(&new.idp)?;
+        facts.insert("idp".into(), idp_id.to_string());
+        new.settings.validate()?;
+        if !new.settings.algorithm_exceptions.is_empty() {
+            facts.insert(
+                "algorithm_exceptions".into(),
+                new.settings.algorithm_exceptions.join(" "),
+            );
+        }
+        let sources = [
+            new.metadata_xml.is_some(),
+            new.metadata_url.is_some(),
+            new.manual.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(VaultError::InvalidRequest(
+                "give exactly one of metadata_xml, metadata_url, manual".into(),
+            ));
+        }
+        if self.config.idp(org_id, &idp_id).await?.is_some() {
+            return Err(VaultError::IdpExists);
+        }
+        let now = self.clock.now();
+        let stamp = format_instant(now);
+        let mut idp = Idp {
+            org: org_id.clone(),
+            idp: idp_id.clone(),
+            entity_id: String::new(),
+            sso_redirect_url: None,
+            sso_post_url: None,
+            slo_redirect_url: None,
+            slo_post_url: None,
+            signing_certificates: Vec::new(),
+            want_authn_requests_signed: false,
+            metadata_url: None,
+            metadata_sha256: None,
+            settings: new.settings,
+            version: 1,
+            created_at: stamp.clone(),
+            updated_at: stamp,
+        };
+        if let Some(xml) = &new.metadata_xml {
+            self.apply_metadata(&mut idp, xml.as_bytes())?;
+            facts.insert("source".into(), "metadata_xml".into());
+        } else if let Some(url) = &new.metadata_url {
+            let parsed = web_url("metadata_url", url, self.allow_loopback_http)?;
+            let bytes = self
+                .fetcher
+                .fetch(parsed.as_str(), MAX_METADATA_BYTES)
+                .await
+                .map_err(|e| VaultError::MetadataFetch(e.detail))?;
+            self.apply_metadata(&mut idp, &bytes)?;
+            idp.metadata_url = Some(parsed.to_string());
+            facts.insert("source".into(), "metadata_url".into());
+        } else if let Some(manual) = &new.manual {
+            self.apply_manual(&mut idp, manual)?;
+            facts.insert("source".into(), "manual".into());
+        }
+        facts.insert("entity_id".into(), idp.entity_id.clone());
+        if idp.sso_url().is_none() {
+            return Err(VaultError::InvalidRequest(
+                "the IdP has no SingleSignOnService for the configured request_binding".into(),
+            ));
+        }
+
+        let mut keys = vec![
+            sp_key::generate_saml_key(self.keys, &org, &idp_id, KeyUse::Signing, now).await?,
+            sp_key::generate_saml_key(self.keys, &org, &idp_id, KeyUse::Encryption, now).await?,
+        ];
+        match self.writer.insert_idp(&idp, &keys).await {
+            Ok(()) => {}
+            Err(e) if e.kind == PortErrorKind::Conflict => return Err(VaultError::IdpExists),
+            Err(e) => return Err(e.into()),
+        }
+        if self.config.sp_keys(org_id, None).await?.is_empty() {
+            let token_key = sp_key::generate_token_key(self.keys, &org, now).await?;
+            self.writer.insert_token_key(&token_key).await?;
+            keys.push(token_key);
+        }
+        Ok(self.view(idp, &keys))
+    }
+
+    fn apply_metadata(&self, idp: &mut Idp, bytes: &[u8]) -> Result<()> {
+        let limits = Limits {
+            max_bytes: MAX_METADATA_BYTES,
+            ..Limits::default()
+        };
+        let metadata = IdpMetadata::parse(bytes, &limits)
+            .map_err(|e| VaultError::MetadataInvalid(e.to_string()))?;
+        if metadata.signing_certificates.is_empty() {
+            return Err(VaultError::MetadataInvalid(
+                "the IdP publishes no signing certificate".into(),
+            ));
+        }
+        let pick = |endpoints: &[saml::Endpoint], binding: &str| -> Result<Option<String>> {
+            endpoints
+                .iter()
+                .find(|e| e.binding == binding)
+                .map(|e| {
+                    web_url("metadata endpoint", &e.location, self.allow_loopback_http)
+                        .map(|u| u.to_string())
+                })
+                .transpose()
+        };
+        idp.entity_id = bounded_entity_id(&metadata.entity_id)?;
+        idp.sso_redirect_url = pick(&metadata.single_sign_on, HTTP_REDIRECT)?;
+        idp.sso_post_url = pick(&metadata.single_sign_on, HTTP_POST)?;
+        idp.slo_redirect_url = pick(&metadata.single_logout, HTTP_REDIRECT)?;
+        idp.slo_post_url = pick(&metadata.single_logout, HTTP_POST)?;
+        idp.signing_certificates = metadata
+            .signing_certificates
+            .iter()
+            .map(|c| B64.encode(c))
+            .collect();
+        idp.want_authn_requests_signed = metadata.want_authn_requests_signed;
+        idp.metadata_sha256 = Some(hex(digest(&SHA256, bytes).as_ref()));
+        Ok(())
+    }
+
+    fn apply_manual(&self, idp: &mut Idp, manual: &ManualIdp) -> Result<()> {
+        idp.entity_id = bounded_entity_id(&manual.entity_id)?;
+        let sso = web_url("sso_url", &manual.sso_url, self.allow_loopback_http)?.to_string();
+        idp.sso_redirect_url = Some(sso.clone());
+        idp.sso_post_url = Some(sso);
+        if let Some(slo) = &manual.slo_url {
+            let slo = web_url("slo_url", slo, self.allow_loopback_http)?.to_string();
+            idp.slo_redirect_url = Some(slo.clone());
+            idp.slo_post_url = Some(slo);
+        }
+        if manual.certificates.is_empty() || manual.certificates.len() > 8 {
+            return Err(VaultError::InvalidRequest(
+                "give 1–8 signing certificates".into(),
+            ));
+        }
+        for text in &manual.certificates {
+            let der = certificate_der(text)?;
+            // The verifier loads every certificate; refuse what it could not.
+            saml::Verifier::new(
+                &IdpMetadata {
+                    entity_id: idp.entity_id.clone(),
+                    signing_certificates: vec![der.clone()],
+                    encryption_certificates: Vec::new(),
+                    single_sign_on: Vec::new(),
+                    single_logout: Vec::new(),
+                    name_id_formats: Vec::new(),
+                    want_authn_requests_signed: false,
+                    warnings: Vec::new(),
+                },
+                saml::ServiceProvider {
+                    entity_id: String::new(),
+                    acs_url: String::new(),
+                },
+                saml::Policy::default(),
+            )
+            .map_err(|_| {
+                VaultError::InvalidRequest("a certificate is not a usable X.509 certificate".into())
+            })?;
+            idp.signing_certificates.push(B64.encode(der));
+        }
+        Ok(())
+    }
+
+    /// `PUT /admin/orgs/{org}/idps/{idp}/settings`.
+    pub async fn update_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp_id: &IdpId,
+        settings: IdpSettings,
+    ) -> Result<IdpView> {
+        let mut facts = BTreeMap::from([("idp".to_owned(), idp_id.to_string())]);
+        let result = async {
+            self.org(org).await?;
+            settings.validate()?;
+            let mut idp = self
+                .config
+                .idp(org, idp_id)
+                .await?
+                .ok_or(VaultError::IdpNotFound)?;
+            if settings.algorithm_exceptions != idp.settings.algorithm_exceptions {
+                facts.insert(
+                    "algorithm_exceptions".into(),
+                    settings.algorithm_exceptions.join(" "),
+                );
+            }
+            let expected = idp.version;
+            idp.settings = settings;
+            if idp.sso_url().is_none() {
+                return Err(VaultError::InvalidRequest(
+                    "the IdP has no SingleSignOnService for that request_binding".into(),
+                ));
+            }
+            idp.version += 1;
+            idp.updated_at = format_instant(self.clock.now());
+            match self.writer.replace_idp(&idp, expected).await {
+                Ok(()) => {}
+                Err(e) if e.kind == PortErrorKind::Conflict => {
+                    return Err(VaultError::VersionConflict)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let keys = self.config.sp_keys(org, Some(idp_id)).await?;
+            Ok(self.view(idp, &keys))
+        }
+        .await;
+        let outcome = result.as_ref().map(|_| ());
+        let event = self
+            .auditor()
+            .event(org, caller, "idp.settings", None, outcome, facts);
+        if let Err(e) = self.auditor().record(event).await {
+            tracing::error!(code = "audit_unavailable", org = %org, error = %e, "audit item not written");
+        }
+        result
+    }
+
+    pub async fn get_idp(&self, org: &OrgId, idp_id: &IdpId) -> Result<IdpView> {
+        let idp = self
+            .config
+            .idp(org, idp_id)
+            .await?
+            .ok_or(VaultError::IdpNotFound)?;
+        let keys = self.config.sp_keys(org, Some(idp_id)).await?;
+        Ok(self.view(idp, &keys))
+    }
+
+    pub async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>> {
+        Ok(self.config.list_idps(org).await?)
+    }
+
+    fn view(&self, idp: Idp, keys: &[SpKey]) -> IdpView {
+        let (org, id) = (&idp.org, &idp.idp);
+        IdpView {
+            sp_entity_id: self.urls.sp_entity_id(org, id),
+            acs_url: self.urls.acs_url(org, id),
+            slo_url: self.urls.slo_url(org, id),
+            sp_metadata_url: self.urls.sp_entity_id(org, id),
+            login_url: format!("{}?idp={id}", self.urls.login_url(org)),
+            sp_certificates: keys
+                .iter()
+                .filter(|k| k.idp.as_ref() == Some(id) && k.published())
+                .filter_map(|k| {
+                    Some(SpCertificate {
+                        id: k.id.clone(),
+                        usage: k.usage,
+                        certificate: k.certificate.clone()?,
+                        not_after: k.not_after.clone(),
+                    })
+                })
+                .collect(),
+            idp,
+        }
+    }
+}
+
+fn bounded_entity_id(entity_id: &str) -> Result<String> {
+    if entity_id.is_empty() || entity_id.len() > 1024 || entity_id.chars().any(char::is_control) {
+        return Err(VaultError::InvalidRequest(
+            "entity ID must be 1–1024 bytes without control characters".into(),
+        ));
+    }
+    Ok(entity_id.to_owned())
+}
+
+/// A certificate as PEM or bare base64 DER.
+fn certificate_der(text: &str) -> Result<Vec<u8>> {
+    let invalid =
+        || VaultError::InvalidRequest("a certificate is neither PEM nor base64 DER".into());
+    if text.len() > 16 * 1024 {
+        return Err(invalid());
+    }
+    if text.contains("-----BEGIN") {
+        let pem = pem::parse(text).map_err(|_| invalid())?;
+        if pem.tag() != "CERTIFICATE" {
+            return Err(invalid());
+        }
+        return Ok(pem.into_contents());
+    }
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    B64.decode(compact).map_err(|_| invalid())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,234 @@
+//! SP keys (DESIGN.md §4): per IdP, an RSA-2048 signing key and an RSA-2048 encryption key
+//! with self-signed certificates (rcgen; RSA for IdP compatibility); per organisation, a
+//! P-256 key that signs application tokens (ES256, published in the JWKS). Every private key
+//! leaves this module only as an envelope under the organisation key with `purpose=sp-key`;
+//! acs is the one role the key policy lets open those, and it caches them for a bounded time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use base64::Engine as _;
+use saml::{format_instant, Clock};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::context::{context, Purpose};
+use crate::envelope::{self, Envelope};
+use crate::error::{Result, VaultError};
+use crate::idp::IdpId;
+use crate::model::{random_hex, Org, OrgId};
+use crate::ports::{DecryptDataKey, GenerateDataKey};
+
+/// What a key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyUse {
+    /// Signs AuthnRequests and logout messages (published `use="signing"`).
+    Signing,
+    /// Decrypts EncryptedAssertions (published `use="encryption"`).
+    Encryption,
+    /// Signs application tokens (ES256; published in the JWKS).
+    Token,
+}
+
+impl KeyUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signing => "signing",
+            Self::Encryption => "encryption",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// Rotation states (DESIGN.md §6). Issue 5 creates `active` keys; rotation adds the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Next,
+    Active,
+    Retiring,
+    Retired,
+}
+
+/// `ORG#{org}` / `SPKEY#{idp or -}#{use}#{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpKey {
+    pub org: OrgId,
+    /// `None` for the organisation's token key.
+    pub idp: Option<IdpId>,
+    pub usage: KeyUse,
+    pub id: String,
+    /// Base64 DER certificate (signing and encryption keys).
+    pub certificate: Option<String>,
+    /// The public JWK (token keys).
+    pub public_jwk: Option<Value>,
+    /// PKCS#8 PEM, sealed with `{org, purpose: sp-key, id}`.
+    pub wrapped_private_key: Envelope,
+    pub state: KeyState,
+    pub not_after: String,
+    pub created_at: String,
+}
+
+impl SpKey {
+    /// The certificate as DER.
+    pub fn certificate_der(&self) -> Option<Vec<u8>> {
+        self.certificate.as_ref().and_then(|c| B64.decode(c).ok())
+    }
+
+    /// Published (metadata, JWKS): everything but retired keys.
+    pub fn published(&self) -> bool {
+        self.state != KeyState::Retired
+    }
+}
+
+/// Lifetime of a generated SP certificate (rotation replaces keys long before).
+const CERT_DAYS: i64 = 3 * 365;
+
+/// Generates a SAML key pair for `idp` and seals its private half.
+pub async fn generate_saml_key(
+    keys: &dyn GenerateDataKey,
+    org: &Org,
+    idp: &IdpId,
+    usage: KeyUse,
+    now: OffsetDateTime,
+) -> Result<SpKey> {
+    let failed =
+        |what: &str| VaultError::InvalidRequest(format!("SP key generation failed: {what}"));
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|_| failed("RSA"))?;
+    let not_after = now + time::Duration::days(CERT_DAYS);
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|_| failed("params"))?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("samlgate {}/{} {}", org.org, idp, usage.as_str()),
+    );
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = not_after;
+    let certificate = params
+        .self_signed(&pair)
+        .map_err(|_| failed("certificate"))?;
+    let id = format!("sk-{}", random_hex(8)?);
+    let private_pem = Zeroizing::new(pair.serialize_pem());
+    let ctx = context(&org.org, Purpose::SpKey, &id);
+    let wrapped_private_key =
+        envelope::seal(keys, &org.key_arn, ctx, private_pem.as_bytes()).await?;
+    Ok(SpKey {
+        org: org.org.clone(),
+        idp: Some(idp.clone()),
+        usage,
+        id,
+        certificate: Some(B64.encode(certificate.der())),
+        public_jwk: None,
+        wrapped_private_key,
+        state: KeyState::Active,
+        not_after: format_instant(not_after),
+        created_at: format_instant(now),
+    })
+}
+
+/// Generates the organisation's token-signing key (P-256) and seals its private half.
+pub async fn generate_token_key(
+    keys: &dyn GenerateDataKey,
+    org: &Org,
+    now: OffsetDateTime,
+) -> Result<SpKey> {
+    let failed = || VaultError::InvalidRequest("token key generation failed".into());
+    let pair =
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|_| failed())?;
+    let id = format!("tk-{}", random_hex(8)?);
+    let jwk = ec_jwk(&id, pair.public_key_raw()).ok_or_else(failed)?;
+    let private_pem = Zeroizing::new(pair.serialize_pem());
+    let ctx = context(&org.org, Purpose::SpKey, &id);
+    let wrapped_private_key =
+        envelope::seal(keys, &org.key_arn, ctx, private_pem.as_bytes()).await?;
+    Ok(SpKey {
+        org: org.org.clone(),
+        idp: None,
+        usage: KeyUse::Token,
+        id,
+        certificate: None,
+        public_jwk: Some(jwk),
+        wrapped_private_key,
+        state: KeyState::Active,
+        not_after: format_instant(now + time::Duration::days(CERT_DAYS)),
+        created_at: format_instant(now),
+    })
+}
+
+/// RFC 7517/7518 JWK of an uncompressed P-256 point (`04 || x || y`).
+fn ec_jwk(kid: &str, point: &[u8]) -> Option<Value> {
+    if point.len() != 65 || point[0] != 4 {
+        return None;
+    }
+    Some(json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": B64URL.encode(&point[1..33]),
+        "y": B64URL.encode(&point[33..]),
+        "kid": kid,
+        "use": "sig",
+        "alg": "ES256",
+    }))
+}
+
+/// acs's unwrapped SP keys (PKCS#8 PEM), each kept at most `ttl` (default 5 min), so that a
+/// revoked or disabled organisation key stops logins within that bound (DESIGN.md §4).
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, CachedKey>>,
+}
+
+/// An unwrapped private key PEM and until when it may be used from the cache.
+type CachedKey = (OffsetDateTime, Arc<Zeroizing<String>>);
+
+impl KeyCache {
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The private key PEM of `key`, from the cache or unwrapped now (KMS Decrypt with
+    /// `{org, purpose: sp-key, id}` pinned to the organisation key).
+    pub async fn private_pem(
+        &self,
+        kms: &dyn DecryptDataKey,
+        org: &Org,
+        key: &SpKey,
+        clock: &dyn Clock,
+    ) -> Result<Arc<Zeroizing<String>>> {
+        let now = clock.now();
+        let cache_key = format!("{}#{}#{}", org.org, key.id, org.key_arn);
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((until, pem)) = entries.get(&cache_key) {
+                if *until > now {
+                    return Ok(Arc::clone(pem));
+                }
+            }
+        }
+        let ctx = context(&org.org, Purpose::SpKey, &key.id);
+        let plaintext = envelope::open(kms, &org.key_arn, &ctx, &key.wrapped_private_key).await?;
+        let text =
+            String::from_utf8(plaintext.to_vec()).map_err(|_| VaultError::EnvelopeInvalid)?;
+        let pem = Arc::new(Zeroizing::new(text));
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (until, _)| *until > now);
+            entries.insert(cache_key, (now + self.ttl, Arc::clone(&pem)));
+        }
+        Ok(pem)
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_TTL)
+    }
+}
