@@ -27,6 +27,8 @@ pub mod idp_admin;
 pub mod intake_key;
 pub mod key_policy;
 pub mod mapping;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod provision;

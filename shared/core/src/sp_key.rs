@@ -176,15 +176,47 @@ fn ec_jwk(kid: &str, point: &[u8]) -> Option<Value> {
     }))
 }
 
-/// acs's unwrapped SP keys (PKCS#8 PEM), each kept at most `ttl` (default 5 min), so that a
-/// revoked or disabled organisation key stops logins within that bound (DESIGN.md §4).
-pub struct KeyCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<String, CachedKey>>,
+/// One kind of cached object: each entry kept at most the cache's `ttl`.
+struct TtlMap<T> {
+    entries: Mutex<HashMap<String, (OffsetDateTime, Arc<T>)>>,
 }
 
-/// An unwrapped private key PEM and until when it may be used from the cache.
-type CachedKey = (OffsetDateTime, Arc<Zeroizing<String>>);
+impl<T> TtlMap<T> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &str, now: OffsetDateTime) -> Option<Arc<T>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, value)| Arc::clone(value))
+    }
+
+    fn keep(&self, key: String, value: T, until: OffsetDateTime, now: OffsetDateTime) -> Arc<T> {
+        let value = Arc::new(value);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (u, _)| *u > now);
+            entries.insert(key, (until, Arc::clone(&value)));
+        }
+        value
+    }
+}
+
+/// acs's unwrapped SP keys and what is prepared from them (a verifier holding the decryption
+/// key, the token signer), each kept at most `ttl` (default 5 min), so that a revoked or
+/// disabled organisation key stops logins within that bound (DESIGN.md §4). Cache keys include
+/// the organisation key ARN, the SP key ID and the IdP record's version, so a configuration
+/// change is seen at once.
+pub struct KeyCache {
+    ttl: Duration,
+    pems: TtlMap<Zeroizing<String>>,
+    verifiers: TtlMap<saml::Verifier>,
+    signers: TtlMap<crate::token::TokenSigner>,
+}
 
 impl KeyCache {
     pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -192,7 +224,9 @@ impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            pems: TtlMap::new(),
+            verifiers: TtlMap::new(),
+            signers: TtlMap::new(),
         }
     }
 
@@ -207,23 +241,47 @@ impl KeyCache {
     ) -> Result<Arc<Zeroizing<String>>> {
         let now = clock.now();
         let cache_key = format!("{}#{}#{}", org.org, key.id, org.key_arn);
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((until, pem)) = entries.get(&cache_key) {
-                if *until > now {
-                    return Ok(Arc::clone(pem));
-                }
-            }
+        if let Some(pem) = self.pems.get(&cache_key, now) {
+            return Ok(pem);
         }
         let ctx = context(&org.org, Purpose::SpKey, &key.id);
         let plaintext = envelope::open(kms, &org.key_arn, &ctx, &key.wrapped_private_key).await?;
-        let text =
-            String::from_utf8(plaintext.to_vec()).map_err(|_| VaultError::EnvelopeInvalid)?;
-        let pem = Arc::new(Zeroizing::new(text));
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, (until, _)| *until > now);
-            entries.insert(cache_key, (now + self.ttl, Arc::clone(&pem)));
+        let text = Zeroizing::new(
+            String::from_utf8(plaintext.to_vec()).map_err(|_| VaultError::EnvelopeInvalid)?,
+        );
+        Ok(self.pems.keep(cache_key, text, now + self.ttl, now))
+    }
+
+    pub fn verifier(&self, cache_key: &str, now: OffsetDateTime) -> Option<Arc<saml::Verifier>> {
+        self.verifiers.get(cache_key, now)
+    }
+
+    pub fn keep_verifier(
+        &self,
+        cache_key: String,
+        verifier: saml::Verifier,
+        now: OffsetDateTime,
+    ) -> Arc<saml::Verifier> {
+        self.verifiers
+            .keep(cache_key, verifier, now + self.ttl, now)
+    }
+
+    /// The token signer for `key`, from the cache or unwrapped and parsed now.
+    pub async fn token_signer(
+        &self,
+        kms: &dyn DecryptDataKey,
+        org: &Org,
+        key: &SpKey,
+        clock: &dyn Clock,
+    ) -> Result<Arc<crate::token::TokenSigner>> {
+        let now = clock.now();
+        let cache_key = format!("{}#{}#{}", org.org, key.id, org.key_arn);
+        if let Some(signer) = self.signers.get(&cache_key, now) {
+            return Ok(signer);
         }
-        Ok(pem)
+        let pem = self.private_pem(kms, org, key, clock).await?;
+        let signer = crate::token::TokenSigner::from_pem(&pem, &key.id)?;
+        Ok(self.signers.keep(cache_key, signer, now + self.ttl, now))
     }
 }
 

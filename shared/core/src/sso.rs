@@ -7,7 +7,7 @@
 //! else). Every URL it compares or sends comes from [`PublicUrls`], never from the request.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -25,7 +25,7 @@ use crate::ports::{
     AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
 };
 use crate::sp_key::{KeyCache, KeyState, KeyUse, SpKey};
-use crate::token::{self, Claims, Identity, TOKEN_TTL_SECS};
+use crate::token::{Claims, Identity, TOKEN_TTL_SECS};
 
 /// How long a started login may take (IdP password, MFA), seconds.
 pub const LOGIN_TTL_SECS: i64 = 15 * 60;
@@ -516,9 +516,9 @@ impl Sso<'_> {
         self.sessions.create_session(&session).await?;
 
         let token_key = self.active_token_key(org).await?;
-        let pem = self
+        let signer = self
             .keys
-            .private_pem(self.kms, &org_record, &token_key, self.clock)
+            .token_signer(self.kms, &org_record, &token_key, self.clock)
             .await?;
         let iat = now.unix_timestamp();
         let claims = Claims {
@@ -537,7 +537,7 @@ impl Sso<'_> {
             exp: iat + TOKEN_TTL_SECS,
             jti: random_hex(12)?,
         };
-        let token = token::sign(&pem, &token_key.id, &claims)?;
+        let token = signer.sign(&claims)?;
         Ok(Delivery {
             return_to,
             token,
@@ -593,7 +593,23 @@ impl Sso<'_> {
 
     /// A verifier for this IdP: its signing certificates, our entity ID and ACS URL from
     /// configuration, its settings, and our active decryption key if it has one.
-    async fn verifier(&self, org: &Org, idp: &Idp) -> Result<Verifier, SsoError> {
+    async fn verifier(&self, org: &Org, idp: &Idp) -> Result<Arc<Verifier>, SsoError> {
+        let keys = self.config.sp_keys(&org.org, Some(&idp.idp)).await?;
+        let decryption_key = keys
+            .iter()
+            .find(|k| k.usage == KeyUse::Encryption && k.state == KeyState::Active);
+        let cache_key = format!(
+            "{}#{}#{}#{}#{}",
+            org.org,
+            idp.idp,
+            idp.version,
+            org.key_arn,
+            decryption_key.map_or("-", |k| k.id.as_str())
+        );
+        let now = self.clock.now();
+        if let Some(verifier) = self.keys.verifier(&cache_key, now) {
+            return Ok(verifier);
+        }
         let mut certificates = Vec::with_capacity(idp.signing_certificates.len());
         for c in &idp.signing_certificates {
             certificates.push(
@@ -622,11 +638,7 @@ impl Sso<'_> {
         };
         let mut verifier =
             Verifier::new(&metadata, sp, policy).map_err(|e| SsoError::IdpConfig(e.to_string()))?;
-        let keys = self.config.sp_keys(&org.org, Some(&idp.idp)).await?;
-        if let Some(key) = keys
-            .iter()
-            .find(|k| k.usage == KeyUse::Encryption && k.state == KeyState::Active)
-        {
+        if let Some(key) = decryption_key {
             let pem = self
                 .keys
                 .private_pem(self.kms, org, key, self.clock)
@@ -635,7 +647,7 @@ impl Sso<'_> {
                 .with_decryption_key_pem(pem.as_bytes())
                 .map_err(|e| SsoError::IdpConfig(e.to_string()))?;
         }
-        Ok(verifier)
+        Ok(self.keys.keep_verifier(cache_key, verifier, now))
     }
 
     async fn active_org(&self, org: &OrgId) -> Result<Org, SsoError> {

@@ -2,7 +2,12 @@
 //! valid 5 minutes, delivered to an allowed return URL. Applications verify it with the
 //! published JWKS (`GET /.well-known/jwks.json`), `iss` = `{base}/o/{org}` and their `aud`.
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::error::{Result, VaultError};
 
@@ -42,16 +47,44 @@ pub struct Claims {
     pub jti: String,
 }
 
-/// Signs `claims` with a P-256 private key (PKCS#8 PEM) under `kid`.
-pub fn sign(private_pem: &str, kid: &str, claims: &Claims) -> Result<String> {
-    let failed = || VaultError::InvalidRequest("token signing failed".into());
-    let der = zeroize::Zeroizing::new(
-        pem::parse(private_pem)
-            .map_err(|_| failed())?
-            .into_contents(),
-    );
-    let key = jsonwebtoken::EncodingKey::from_ec_der(&der);
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &key).map_err(|_| failed())
+/// The organisation's token key, parsed once (acs caches it with the SP keys): JWS compact
+/// serialisation, ES256 (RFC 7515, RFC 7518 §3.4: the fixed-width r‖s signature).
+pub struct TokenSigner {
+    key: EcdsaKeyPair,
+    kid: String,
+    rng: SystemRandom,
+}
+
+impl TokenSigner {
+    /// A P-256 private key, PKCS#8 PEM.
+    pub fn from_pem(private_pem: &str, kid: &str) -> Result<Self> {
+        let failed = || VaultError::InvalidRequest("token key is unusable".into());
+        let der = Zeroizing::new(
+            pem::parse(private_pem)
+                .map_err(|_| failed())?
+                .into_contents(),
+        );
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+            .map_err(|_| failed())?;
+        Ok(Self {
+            key,
+            kid: kid.to_owned(),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String> {
+        let failed = || VaultError::InvalidRequest("token signing failed".into());
+        let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
+        let mut jws = B64URL.encode(serde_json::to_vec(&header).map_err(|_| failed())?);
+        jws.push('.');
+        jws.push_str(&B64URL.encode(serde_json::to_vec(claims).map_err(|_| failed())?));
+        let signature = self
+            .key
+            .sign(&self.rng, jws.as_bytes())
+            .map_err(|_| failed())?;
+        jws.push('.');
+        jws.push_str(&B64URL.encode(signature.as_ref()));
+        Ok(jws)
+    }
 }

@@ -1,0 +1,105 @@
+//! Issue 5 §5: the acs POST handler in-process over in-memory ports, against validation alone
+//! (the core verifier on the same Response, same keys, same clock), in one run. Target: the
+//! handler's overhead (state, replay, mapping, session, token, audit, form) ≤ 20 %.
+//!
+//!     cargo bench -p samlgate-acs
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use samlgate_core::idp::IdpSettings;
+use support::*;
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let acs = rt.block_on(Acs::new(IdpSettings::default()));
+    let posted = response("samlgate_sp_entity_id");
+    let form_prefix = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLResponse", &posted)
+        .finish();
+
+    let metadata = saml::IdpMetadata::parse(
+        &std::fs::read(fixture("metadata/idp.xml")).unwrap(),
+        &saml::Limits::default(),
+    )
+    .unwrap();
+    let verifier = saml::Verifier::new(
+        &metadata,
+        saml::ServiceProvider {
+            entity_id: format!("{BASE}/o/acme/idp/okta/metadata"),
+            acs_url: format!("{BASE}/o/acme/idp/okta/acs"),
+        },
+        saml::Policy::default(),
+    )
+    .unwrap();
+    let clock = saml::FixedClock(NOW);
+
+    let mut group = c.benchmark_group("acs");
+    group.bench_function("verify only (baseline)", |b| {
+        b.iter_batched(
+            saml::InMemoryReplayCache::default,
+            |replay| {
+                verifier
+                    .verify(posted.as_bytes(), Some(REQUEST_ID), &clock, &replay)
+                    .unwrap()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let n = AtomicU64::new(0);
+    group.bench_function("acs POST handler (in-memory ports)", |b| {
+        b.iter_batched(
+            || {
+                let relay = format!("{:032x}", n.fetch_add(1, Ordering::Relaxed));
+                acs.expect_login(&relay, "okta", NOW.unix_timestamp() + 600);
+                acs.store.replay.lock().unwrap().clear();
+                acs.store.sessions.lock().unwrap().clear();
+                acs.store.audit.lock().unwrap().clear();
+                format!("{form_prefix}&RelayState={relay}")
+            },
+            |body| {
+                let page = rt.block_on(samlgate_acs::route(
+                    &acs.app,
+                    "bench",
+                    "POST",
+                    "/o/acme/idp/okta/acs",
+                    "",
+                    body.as_bytes(),
+                ));
+                assert_eq!(page.status, 200);
+                page
+            },
+            // One setup per run: the replay cache must be empty for each post.
+            BatchSize::PerIteration,
+        )
+    });
+    // What the handler adds, piece by piece (for the note; not part of the target).
+    let (_, pem) = {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        ((), pair.serialize_pem())
+    };
+    let signer = samlgate_core::token::TokenSigner::from_pem(&pem, "tk-bench").unwrap();
+    let claims: samlgate_core::token::Claims = serde_json::from_value(serde_json::json!({
+        "iss": "https://sp.example.com/o/acme", "aud": "acme-app", "sub": "alice@example.com",
+        "email": "alice@example.com", "groups": ["admins", "engineering"], "org": "acme",
+        "idp": "okta", "sid": "s-1", "iat": 1, "nbf": 1, "exp": 301, "jti": "j"
+    }))
+    .unwrap();
+    group.bench_function("part: ES256 token signature", |b| {
+        b.iter(|| signer.sign(&claims).unwrap())
+    });
+    group.bench_function("part: form decode of the post", |b| {
+        b.iter(|| url::form_urlencoded::parse(form_prefix.as_bytes()).count())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,211 @@
+//! An acs over the in-memory ports, with an organisation `acme` whose IdP `okta` is registered
+//! through the admin domain from the third-party fixture metadata (`shared/saml/tests/fixtures`,
+//! signed by libxmlsec1), at the fixtures' instant.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use samlgate_acs::{route, App, Page};
+use samlgate_core::audit::Caller;
+use samlgate_core::idp::{IdpId, IdpSettings, SsoSettings};
+use samlgate_core::idp_admin::{IdpAdmin, NewIdp};
+use samlgate_core::memory::{LocalKms, MemoryStore};
+use samlgate_core::model::{AuditEvent, Org, OrgId, OrgStatus};
+use samlgate_core::ports::MetadataFetcher;
+use samlgate_core::sp_key::KeyCache;
+use samlgate_core::sso::{LoginState, PublicUrls};
+use samlgate_core::PortError;
+use serde_json::Value;
+
+pub const BASE: &str = "https://sp.example.com";
+pub const RETURN: &str = "https://app.example.com/cb";
+pub const REQUEST_ID: &str = "_req-4f6c1b2e";
+/// The fixtures' instant (manifest.json `now`).
+pub const NOW: time::OffsetDateTime = time::macros::datetime!(2026-01-01 0:01 UTC);
+
+pub fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/saml/tests/fixtures")
+        .join(path)
+}
+
+pub fn response(name: &str) -> String {
+    B64.encode(std::fs::read(fixture(&format!("responses/{name}.xml"))).expect("fixture"))
+}
+
+struct NoFetch;
+
+#[async_trait::async_trait]
+impl MetadataFetcher for NoFetch {
+    async fn fetch(&self, _: &str, _: usize) -> Result<Vec<u8>, PortError> {
+        Err(PortError::new(
+            samlgate_core::PortErrorKind::Other,
+            "fetch",
+            "offline",
+        ))
+    }
+}
+
+pub struct Acs {
+    pub store: Arc<MemoryStore>,
+    pub kms: Arc<LocalKms>,
+    pub app: App,
+}
+
+pub fn org() -> OrgId {
+    OrgId::parse("acme").unwrap()
+}
+
+pub fn okta() -> IdpId {
+    IdpId::parse("okta").unwrap()
+}
+
+impl Acs {
+    pub async fn new(settings: IdpSettings) -> Self {
+        let store = Arc::new(MemoryStore::default());
+        let kms = Arc::new(LocalKms::new().unwrap());
+        let urls = PublicUrls::new(BASE, false).unwrap();
+        store.orgs.lock().unwrap().insert(
+            org(),
+            Org {
+                org: org(),
+                name: "Acme".into(),
+                key_arn: "arn:aws:kms:us-east-1:123456789012:key/acme".into(),
+                byok: false,
+                provision_function_arn: None,
+                provision_role_arn: None,
+                egress_allowlist: vec![],
+                intake_key_id: "k-1".into(),
+                status: OrgStatus::Active,
+                created_at: "2026-01-01T00:00:00Z".into(),
+            },
+        );
+        let clock = saml::FixedClock(NOW);
+        let admin = IdpAdmin {
+            keys: kms.as_ref(),
+            orgs: store.as_ref(),
+            config: store.as_ref(),
+            writer: store.as_ref(),
+            fetcher: &NoFetch,
+            audit: store.as_ref(),
+            clock: &clock,
+            urls: &urls,
+            allow_loopback_http: false,
+        };
+        let caller = Caller {
+            actor: "test".into(),
+            correlation_id: "setup".into(),
+        };
+        let metadata = std::fs::read_to_string(fixture("metadata/idp.xml")).unwrap();
+        admin
+            .register_idp(
+                &caller,
+                &org(),
+                NewIdp {
+                    idp: "okta".into(),
+                    metadata_xml: Some(metadata),
+                    metadata_url: None,
+                    manual: None,
+                    settings,
+                },
+            )
+            .await
+            .expect("register the IdP");
+        admin
+            .put_sso_settings(
+                &caller,
+                &org(),
+                SsoSettings {
+                    return_urls: vec![RETURN.into()],
+                    app_audience: "acme-app".into(),
+                    domain_hints: Default::default(),
+                    default_idp: Some(okta()),
+                    session_ttl_secs: 3600,
+                },
+            )
+            .await
+            .expect("SSO settings");
+        store.audit.lock().unwrap().clear();
+        let app = App {
+            config: store.clone(),
+            logins: store.clone(),
+            replay: store.clone(),
+            sessions: store.clone(),
+            audit: store.clone(),
+            kms: kms.clone(),
+            keys: Arc::new(KeyCache::default()),
+            clock: Arc::new(clock),
+            urls,
+        };
+        Self { store, kms, app }
+    }
+
+    /// A login in flight, as `/login` would have stored it.
+    pub fn expect_login(&self, relay_state: &str, idp: &str, expires_at: i64) {
+        self.store.logins.lock().unwrap().insert(
+            relay_state.into(),
+            LoginState {
+                relay_state: relay_state.into(),
+                org: org(),
+                idp: IdpId::parse(idp).unwrap(),
+                request_id: REQUEST_ID.into(),
+                return_to: RETURN.into(),
+                expires_at,
+            },
+        );
+    }
+
+    pub async fn post(&self, response: &str, relay_state: Option<&str>) -> Page {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("SAMLResponse", response);
+        if let Some(r) = relay_state {
+            form.append_pair("RelayState", r);
+        }
+        route(
+            &self.app,
+            "corr-1",
+            "POST",
+            "/o/acme/idp/okta/acs",
+            "",
+            form.finish().as_bytes(),
+        )
+        .await
+    }
+
+    pub fn audit(&self) -> Vec<AuditEvent> {
+        self.store.audit.lock().unwrap().clone()
+    }
+
+    /// The reason code of the last audit item (`None` if it recorded success).
+    pub fn last_reason(&self) -> Option<String> {
+        self.audit().last().expect("an audit item").reason.clone()
+    }
+}
+
+pub fn state(c: char) -> String {
+    std::iter::repeat_n(c, 32).collect()
+}
+
+/// The hidden fields of an auto-post page.
+pub fn form_fields(page: &Page) -> Vec<(String, String)> {
+    page.body
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once("\" value=\"").unwrap();
+            let value = rest.split_once('"').unwrap().0;
+            (
+                name.to_owned(),
+                value.replace("&quot;", "\"").replace("&amp;", "&"),
+            )
+        })
+        .collect()
+}
+
+/// The claims of a JWT (payload only; the signature is checked by PyJWT in the e2e suite).
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
