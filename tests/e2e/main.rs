@@ -1,10 +1,14 @@
-//! The vault end to end (issue 4 §5): the real admin and provision handlers, the real AWS SDK
-//! adapters, moto as AWS, the Rust and the Python AWS Encryption SDKs, and a local target.
-//! One binary for all of it (the SDK is slow to link).
+//! End to end, one binary for all of it (the SDK is slow to link):
+//! - the vault (issue 4 §5): the real admin and provision handlers, the real AWS SDK adapters,
+//!   moto as AWS, the Rust and the Python AWS Encryption SDKs, and a local target;
+//! - SSO (issue 5 §5): the real admin, acs and metadata handlers over the same adapters, with
+//!   pysaml2 as the IdP and PyJWT checking the tokens.
 
 mod aws_errors;
 mod canary;
 mod faults;
 mod flows;
 mod isolation;
+mod sso;
+mod sso_support;
 mod support;

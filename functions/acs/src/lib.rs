@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | GET | `/o/{org}/login?idp=…\|login_hint=…&return_to=…` | start a login at the IdP |
 //! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; post the token to the app |
+//! | GET | `/o/{org}/idp/{idp}/slo?sid=…&return_to=…` | the app logs a session out (SP-initiated) |
+//! | GET | `/o/{org}/idp/{idp}/slo?SAMLRequest=…\|SAMLResponse=…` | the IdP's signed logout messages |
 //!
 //! The browser never learns why a login failed: it sees a generic page with the correlation
 //! ID, and the audit log holds the reason code.
@@ -81,6 +83,10 @@ pub async fn route(
         ("POST", ["o", org, "idp", idp, "acs"]) => {
             consume(app, correlation_id, org, idp, body).await
         }
+        ("GET", ["o", org, "idp", idp, "slo"]) => {
+            logout(app, correlation_id, org, idp, query).await
+        }
+        ("POST", ["o", _, "idp", _, "slo"]) => Err(SsoError::BindingUnsupported),
         _ => return Page::not_found(correlation_id),
     };
     result.unwrap_or_else(|e| Page::error(e.http_status(), correlation_id))
@@ -172,6 +178,26 @@ async fn consume(
         &delivery.return_to,
         &[("id_token", &delivery.token)],
     ))
+}
+
+async fn logout(
+    app: &App,
+    correlation_id: &str,
+    org: &str,
+    idp: &str,
+    query: &str,
+) -> Result<Page, SsoError> {
+    if query.len() > 64 * 1024 {
+        return Err(SsoError::InvalidRequest("query is too long".into()));
+    }
+    let org = org_id(org)?;
+    let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
+    let parsed = samlgate_core::slo::SloQuery::parse(query)?;
+    let location = app
+        .sso()
+        .logout(&caller(correlation_id), &org, &idp, &parsed)
+        .await?;
+    Ok(Page::redirect(&location))
 }
 
 /// API Gateway's request ID, else Lambda's, else a fresh one (dev server).

@@ -352,3 +352,92 @@ async fn unknown_routes_and_oversized_bodies_get_the_generic_page() {
         400
     );
 }
+
+async fn signed_in(acs: &Acs) -> String {
+    acs.expect_login(&state('a'), "okta", LATER);
+    let page = acs
+        .post(&response("samlgate_sp_entity_id"), Some(&state('a')))
+        .await;
+    assert_eq!(page.status, 200);
+    claims(&form_fields(&page)[0].1)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn sp_initiated_logout_ends_the_session_then_sends_a_signed_request_to_the_idp() {
+    let acs = Acs::new(settings()).await;
+    let sid = signed_in(&acs).await;
+    let page = route(
+        &acs.app,
+        "corr-1",
+        "GET",
+        "/o/acme/idp/okta/slo",
+        &format!("sid={sid}"),
+        b"",
+    )
+    .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").unwrap();
+    assert!(
+        location.starts_with("https://idp.example.com/slo?SAMLRequest="),
+        "{location}"
+    );
+    assert!(location.contains("&SigAlg=") && location.contains("&Signature="));
+    assert!(acs.store.sessions.lock().unwrap().is_empty());
+    let logins = acs.store.logins.lock().unwrap().clone();
+    let state = logins.values().next().unwrap();
+    assert_eq!(state.purpose, samlgate_core::sso::StatePurpose::Logout);
+    assert_eq!(state.return_to, RETURN);
+    // A logout state cannot be spent on a login.
+    let relay = state.relay_state.clone();
+    let page = acs
+        .post(&response("samlgate_sp_entity_id"), Some(&relay))
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(acs.last_reason().as_deref(), Some("request_state_mismatch"));
+}
+
+#[tokio::test]
+async fn logout_failures_are_audited_with_their_codes() {
+    let acs = Acs::new(settings()).await;
+    let sid = signed_in(&acs).await;
+    for (query, code) in [
+        (
+            "sid=s-000000000000000000000000".to_owned(),
+            "session_unknown",
+        ),
+        (
+            format!("sid={sid}&return_to=https%3A%2F%2Fevil.example.com%2F"),
+            "return_to_not_allowed",
+        ),
+        (
+            "SAMLRequest=fVLLbsIwEPyVyHeTBwRaiyBROFRUtDr5U&RelayState=x".to_owned(),
+            "signature_invalid",
+        ),
+    ] {
+        let page = route(
+            &acs.app,
+            "corr-1",
+            "GET",
+            "/o/acme/idp/okta/slo",
+            &query,
+            b"",
+        )
+        .await;
+        assert_eq!(page.status, 400, "{query}");
+        assert_eq!(acs.last_reason().as_deref(), Some(code), "{query}");
+    }
+    assert_eq!(acs.store.sessions.lock().unwrap().len(), 1, "nothing ended");
+    let page = route(
+        &acs.app,
+        "corr-1",
+        "POST",
+        "/o/acme/idp/okta/slo",
+        "",
+        b"SAMLRequest=x",
+    )
+    .await;
+    assert_eq!(page.status, 400);
+}

@@ -229,22 +229,86 @@ impl ReplayStore for Table {
     }
 }
 
+/// `SUBJ#{org}#{idp}#{sha256(NameID)}` / `{session id}`: finds a subject's sessions for an
+/// IdP-initiated logout (the NameID is hashed: key attributes are bounded).
+#[derive(Debug, Serialize, Deserialize)]
+struct SubjectIndex {
+    session_id: String,
+    expires_at: i64,
+}
+
+fn subject_pk(org: &OrgId, idp: &IdpId, name_id: &str) -> String {
+    let hash: String = digest(&SHA256, name_id.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("SUBJ#{org}#{idp}#{hash}")
+}
+
 #[async_trait]
 impl SessionStore for Table {
     async fn create_session(&self, session: &Session) -> Result<(), PortError> {
-        const OP: &str = "dynamodb:PutItem";
-        let item = encode(OP, format!("SESS#{}", session.id), "S".into(), session)?;
-        self.put_new(OP, item).await
+        const OP: &str = "dynamodb:TransactWriteItems";
+        let index = SubjectIndex {
+            session_id: session.id.clone(),
+            expires_at: session.expires_at,
+        };
+        self.client()
+            .transact_write_items()
+            .transact_items(self.put_item(
+                OP,
+                encode(OP, format!("SESS#{}", session.id), "S".into(), session)?,
+            )?)
+            .transact_items(self.put_item(
+                OP,
+                encode(
+                    OP,
+                    subject_pk(&session.org, &session.idp, &session.name_id),
+                    session.id.clone(),
+                    &index,
+                )?,
+            )?)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
     }
 
     async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError> {
         self.get(format!("SESS#{id}"), "S".into()).await
     }
 
+    async fn sessions_of(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+        name_id: &str,
+    ) -> Result<Vec<Session>, PortError> {
+        let index: Vec<SubjectIndex> = self.query_prefix(subject_pk(org, idp, name_id), "").await?;
+        let mut sessions = Vec::new();
+        for entry in index {
+            if let Some(session) = self.get_session(&entry.session_id).await? {
+                sessions.push(session);
+            }
+        }
+        Ok(sessions)
+    }
+
     async fn end_session(&self, id: &str) -> Result<bool, PortError> {
-        Ok(self
+        let Some(session) = self
             .take::<Session>(format!("SESS#{id}"), "S".into())
             .await?
-            .is_some())
+        else {
+            return Ok(false);
+        };
+        // The index entry only points at the session; a leftover one finds nothing.
+        let _ = self
+            .take::<SubjectIndex>(
+                subject_pk(&session.org, &session.idp, &session.name_id),
+                session.id.clone(),
+            )
+            .await?;
+        Ok(true)
     }
 }

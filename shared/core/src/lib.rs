@@ -33,6 +33,7 @@ pub mod model;
 pub mod ports;
 pub mod provision;
 pub mod routes;
+pub mod slo;
 pub mod sp_key;
 pub mod sso;
 pub mod token;

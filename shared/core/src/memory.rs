@@ -249,6 +249,18 @@ impl SessionStore for MemoryStore {
     async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError> {
         Ok(lock!(self.sessions, "get").get(id).cloned())
     }
+    async fn sessions_of(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+        name_id: &str,
+    ) -> Result<Vec<Session>, PortError> {
+        Ok(lock!(self.sessions, "query")
+            .values()
+            .filter(|s| &s.org == org && &s.idp == idp && s.name_id == name_id)
+            .cloned()
+            .collect())
+    }
     async fn end_session(&self, id: &str) -> Result<bool, PortError> {
         Ok(lock!(self.sessions, "delete").remove(id).is_some())
     }

@@ -168,6 +168,13 @@ pub trait ReplayStore: Send + Sync {
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> Result<(), PortError>;
     async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError>;
+    /// The sessions of one subject (NameID) at one IdP, for IdP-initiated logout.
+    async fn sessions_of(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+        name_id: &str,
+    ) -> Result<Vec<Session>, PortError>;
     /// Ends a session; `Ok(false)` if it did not exist.
     async fn end_session(&self, id: &str) -> Result<bool, PortError>;
 }

@@ -29,6 +29,8 @@ const fn route(method: &'static str, path: &'static str, function: Function) -> 
 pub const ROUTES: &[Route] = &[
     route("GET", "/o/{org}/login", Function::Acs),
     route("POST", "/o/{org}/idp/{idp}/acs", Function::Acs),
+    route("GET", "/o/{org}/idp/{idp}/slo", Function::Acs),
+    route("POST", "/o/{org}/idp/{idp}/slo", Function::Acs),
     route("GET", "/o/{org}/idp/{idp}/metadata", Function::Metadata),
     route("GET", "/.well-known/jwks.json", Function::Metadata),
     route("ANY", "/admin/{proxy+}", Function::Admin),

@@ -36,9 +36,20 @@ pub const MAX_RELAY_INPUT: usize = 2048;
 /// Largest `SAMLResponse` form field, bytes (base64 of the verifier's 1 MiB limit).
 pub const MAX_SAML_RESPONSE: usize = 1_400_000;
 
-/// `REQ#{relay_state}` / `REQ`: a login in flight.
+/// What a stored request is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatePurpose {
+    #[default]
+    Login,
+    Logout,
+}
+
+/// `REQ#{relay_state}` / `REQ`: a login (or an SP-initiated logout) in flight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginState {
+    #[serde(default)]
+    pub purpose: StatePurpose,
     pub relay_state: String,
     pub org: OrgId,
     pub idp: IdpId,
@@ -143,6 +154,12 @@ pub enum SsoError {
     GroupRequired,
     #[error("AuthnContextClassRef is not accepted")]
     AuthnContextRejected,
+    #[error("no such session for this IdP")]
+    SessionUnknown,
+    #[error("the IdP reported that logout failed: {0}")]
+    LogoutFailed(String),
+    #[error("this binding is not supported here")]
+    BindingUnsupported,
     #[error("{0}")]
     Vault(#[from] VaultError),
 }
@@ -176,6 +193,9 @@ impl SsoError {
             Self::SubjectRejected => "subject_rejected",
             Self::GroupRequired => "group_required",
             Self::AuthnContextRejected => "authn_context_rejected",
+            Self::SessionUnknown => "session_unknown",
+            Self::LogoutFailed(_) => "logout_failed",
+            Self::BindingUnsupported => "binding_unsupported",
             Self::Vault(e) => e.code(),
         }
     }
@@ -216,6 +236,9 @@ impl SsoError {
         "subject_rejected",
         "group_required",
         "authn_context_rejected",
+        "session_unknown",
+        "logout_failed",
+        "binding_unsupported",
     ];
 }
 
@@ -392,6 +415,7 @@ impl Sso<'_> {
         };
         self.logins
             .put_login(&LoginState {
+                purpose: StatePurpose::Login,
                 relay_state,
                 org: org.clone(),
                 idp: idp_id,
@@ -563,7 +587,7 @@ impl Sso<'_> {
             _ => None,
         };
         if let Some(state) = state {
-            if &state.org != org || state.idp != idp.idp {
+            if &state.org != org || state.idp != idp.idp || state.purpose != StatePurpose::Login {
                 return Err(SsoError::RequestStateMismatch);
             }
             if state.expires_at <= now.unix_timestamp() {
@@ -650,7 +674,7 @@ impl Sso<'_> {
         Ok(self.keys.keep_verifier(cache_key, verifier, now))
     }
 
-    async fn active_org(&self, org: &OrgId) -> Result<Org, SsoError> {
+    pub(crate) async fn active_org(&self, org: &OrgId) -> Result<Org, SsoError> {
         let record = self
             .config
             .sso_org(org)
@@ -662,7 +686,12 @@ impl Sso<'_> {
         Ok(record)
     }
 
-    async fn active_key(&self, org: &OrgId, idp: &IdpId, usage: KeyUse) -> Result<SpKey, SsoError> {
+    pub(crate) async fn active_key(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+        usage: KeyUse,
+    ) -> Result<SpKey, SsoError> {
         self.config
             .sp_keys(org, Some(idp))
             .await?
@@ -682,7 +711,7 @@ impl Sso<'_> {
 
     /// One audit item per login step, with the reason code on failure. Requests for an
     /// organisation that does not exist are only logged (no items in unknown partitions).
-    async fn record(
+    pub(crate) async fn record(
         &self,
         org: &OrgId,
         caller: &Caller,
@@ -718,7 +747,7 @@ impl Sso<'_> {
 }
 
 /// A RelayState samlgate made: 32 lowercase hex digits.
-fn is_state_key(relay_state: &str) -> bool {
+pub(crate) fn is_state_key(relay_state: &str) -> bool {
     relay_state.len() == 32
         && relay_state
             .chars()

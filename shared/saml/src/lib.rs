@@ -32,6 +32,7 @@ mod encrypted;
 mod error;
 mod ids;
 mod input;
+mod logout;
 mod metadata;
 mod profile;
 mod replay;
@@ -45,6 +46,10 @@ mod xmlsec;
 pub use assertion::{Attribute, NameId, VerifiedAssertion};
 pub use clock::{format_instant, parse_instant, Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, Error};
+pub use logout::{
+    logout_redirect_url, read_redirect, LogoutRequest, LogoutResponse, MessageKind,
+    ReceivedLogoutRequest, ReceivedLogoutResponse, RedirectMessage, STATUS_SUCCESS,
+};
 pub use metadata::{Endpoint, IdpMetadata};
 pub use replay::{InMemoryReplayCache, ReplayCache};
 pub use request::{

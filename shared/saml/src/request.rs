@@ -140,6 +140,17 @@ pub fn redirect_url(
     relay_state: Option<&str>,
     signer: Option<&RequestSigner>,
 ) -> Result<String, ConfigError> {
+    redirect_message_url(sso_url, "SAMLRequest", xml, relay_state, signer)
+}
+
+/// [`redirect_url`] for any message: `parameter` is `SAMLRequest` or `SAMLResponse`.
+pub(crate) fn redirect_message_url(
+    sso_url: &str,
+    parameter: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    signer: Option<&RequestSigner>,
+) -> Result<String, ConfigError> {
     let mut deflater =
         flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     deflater
@@ -149,7 +160,7 @@ pub fn redirect_url(
         .finish()
         .map_err(|e| ConfigError::SpKey(format!("deflate: {e}")))?;
     let mut query = format!(
-        "SAMLRequest={}",
+        "{parameter}={}",
         utf8_percent_encode(&B64.encode(deflated), QUERY)
     );
     if let Some(relay_state) = relay_state {

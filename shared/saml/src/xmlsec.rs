@@ -129,6 +129,30 @@ impl Decrypter for BergshamraDecrypter {
     }
 }
 
+/// Verifies a detached signature (the Redirect binding's query signature) with the public key
+/// of any of `certificates` (DER). `Ok(false)` when none verifies.
+pub(crate) fn verify_raw(
+    certificates: &[Vec<u8>],
+    algorithm: &str,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<bool, Error> {
+    let alg = bergshamra::crypto::AlgorithmRegistry::signature(algorithm)
+        .map_err(|_| Error::AlgorithmForbidden(algorithm.to_owned()))?;
+    for der in certificates {
+        let Ok(key) = bergshamra::keys::loader::load_x509_cert_der(der) else {
+            continue;
+        };
+        let Ok(Some(public)) = key.to_signing_key() else {
+            continue;
+        };
+        if alg.verify(&public, data, signature).unwrap_or(false) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Enveloped signing from a template (`crate::sign` writes the template).
 pub(crate) struct BergshamraSigner {
     context: DsigContext,

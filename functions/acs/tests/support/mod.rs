@@ -147,6 +147,7 @@ impl Acs {
         self.store.logins.lock().unwrap().insert(
             relay_state.into(),
             LoginState {
+                purpose: Default::default(),
                 relay_state: relay_state.into(),
                 org: org(),
                 idp: IdpId::parse(idp).unwrap(),

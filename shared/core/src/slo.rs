@@ -1,0 +1,284 @@
+//! Single logout (issue 5 §3), front channel, HTTP-Redirect binding, both directions:
+//!
+//! - SP-initiated: the application sends the browser to `GET /o/{org}/idp/{idp}/slo?sid=…`;
+//!   samlgate ends the session, sends a signed LogoutRequest to the IdP (state under a fresh
+//!   RelayState), and on the IdP's signed LogoutResponse sends the browser to the return URL.
+//! - IdP-initiated: the IdP sends a signed LogoutRequest; samlgate ends the subject's sessions
+//!   at that IdP and answers with a signed LogoutResponse.
+//!
+//! Incoming messages count only if their query signature verifies with the IdP's
+//! configured certificates (`saml::read_redirect`); every URL compared comes from configuration.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use saml::{Limits, MessageKind, ReceivedLogoutRequest, ReceivedLogoutResponse, STATUS_SUCCESS};
+
+use crate::audit::Caller;
+use crate::idp::{Idp, IdpId};
+use crate::model::{random_hex, Org, OrgId};
+use crate::sp_key::KeyUse;
+use crate::sso::{is_state_key, LoginState, Sso, SsoError, StatePurpose, LOGIN_TTL_SECS};
+
+/// `GET /o/{org}/idp/{idp}/slo` parameters, as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SloQuery {
+    /// The raw query string (the signature covers its exact octets).
+    pub raw: String,
+    /// Our session ID: the application asks to log this session out.
+    pub sid: Option<String>,
+    pub return_to: Option<String>,
+    /// Whether the query carries an IdP message (`SAMLRequest` / `SAMLResponse`).
+    pub has_message: bool,
+}
+
+impl SloQuery {
+    pub fn parse(raw: &str) -> Result<Self, SsoError> {
+        let mut query = Self {
+            raw: raw.to_owned(),
+            ..Self::default()
+        };
+        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            match name.as_ref() {
+                "sid" => query.sid = Some(value.into_owned()),
+                "return_to" => query.return_to = Some(value.into_owned()),
+                "SAMLRequest" | "SAMLResponse" => query.has_message = true,
+                _ => {}
+            }
+        }
+        Ok(query)
+    }
+}
+
+impl Sso<'_> {
+    /// Everything `GET /o/{org}/idp/{idp}/slo` does; answers where to send the browser.
+    pub async fn logout(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp: &IdpId,
+        query: &SloQuery,
+    ) -> Result<String, SsoError> {
+        let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
+        let (action, result) = if query.has_message {
+            (
+                "sso.logout",
+                self.idp_message(org, idp, query, &mut facts).await,
+            )
+        } else {
+            (
+                "sso.logout_start",
+                self.start_logout(org, idp, query, &mut facts).await,
+            )
+        };
+        self.record(org, caller, action, result.as_ref().err(), facts)
+            .await;
+        result
+    }
+
+    async fn idp_and_org(&self, org: &OrgId, idp: &IdpId) -> Result<(Org, Idp), SsoError> {
+        let org_record = self.active_org(org).await?;
+        let idp_record = self
+            .config
+            .idp(org, idp)
+            .await?
+            .ok_or(SsoError::IdpNotFound)?;
+        Ok((org_record, idp_record))
+    }
+
+    async fn signer(&self, org: &Org, idp: &IdpId) -> Result<saml::RequestSigner, SsoError> {
+        let key = self.active_key(&org.org, idp, KeyUse::Signing).await?;
+        let pem = self
+            .keys
+            .private_pem(self.kms, org, &key, self.clock)
+            .await?;
+        saml::RequestSigner::from_pem(pem.as_bytes())
+            .map_err(|e| SsoError::IdpConfig(e.to_string()))
+    }
+
+    /// SP-initiated: end our session, then ask the IdP to end its own.
+    async fn start_logout(
+        &self,
+        org: &OrgId,
+        idp_id: &IdpId,
+        query: &SloQuery,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<String, SsoError> {
+        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        let settings = self
+            .config
+            .sso_settings(org)
+            .await?
+            .ok_or(SsoError::SsoNotConfigured)?;
+        let return_to = match &query.return_to {
+            Some(url) if settings.allowed_return(url) => url.clone(),
+            Some(_) => return Err(SsoError::ReturnToNotAllowed),
+            None => settings
+                .return_urls
+                .first()
+                .cloned()
+                .ok_or(SsoError::SsoNotConfigured)?,
+        };
+        let sid = query
+            .sid
+            .as_deref()
+            .filter(|s| s.len() <= 64)
+            .ok_or(SsoError::SessionUnknown)?;
+        let session = self
+            .sessions
+            .get_session(sid)
+            .await?
+            .filter(|s| &s.org == org && &s.idp == idp_id)
+            .ok_or(SsoError::SessionUnknown)?;
+        facts.insert("session_id".into(), session.id.clone());
+        self.sessions.end_session(&session.id).await?;
+        let Some(slo_url) = idp.slo_redirect_url.clone() else {
+            // The IdP offers no logout endpoint: our session is over, and that is all.
+            facts.insert("idp_logout".into(), "none".into());
+            return Ok(return_to);
+        };
+        let now = self.clock.now();
+        let request_id = saml::new_request_id().map_err(|e| SsoError::IdpConfig(e.to_string()))?;
+        let issuer = self.urls.sp_entity_id(org, idp_id);
+        let xml = saml::LogoutRequest {
+            id: &request_id,
+            issue_instant: now,
+            destination: &slo_url,
+            issuer: &issuer,
+            name_id: &session.name_id,
+            name_id_format: session.name_id_format.as_deref(),
+            session_index: session.session_index.as_deref(),
+        }
+        .to_xml();
+        let relay_state = random_hex(16)?;
+        let signer = self.signer(&org_record, idp_id).await?;
+        let location =
+            saml::logout_redirect_url(&slo_url, &xml, Some(&relay_state), false, &signer)
+                .map_err(|e| SsoError::IdpConfig(e.to_string()))?;
+        self.logins
+            .put_login(&LoginState {
+                purpose: StatePurpose::Logout,
+                relay_state,
+                org: org.clone(),
+                idp: idp_id.clone(),
+                request_id: request_id.clone(),
+                return_to,
+                expires_at: now.unix_timestamp() + LOGIN_TTL_SECS,
+            })
+            .await?;
+        facts.insert("request_id".into(), request_id);
+        Ok(location)
+    }
+
+    /// A signed message from the IdP: its LogoutRequest, or its answer to ours.
+    async fn idp_message(
+        &self,
+        org: &OrgId,
+        idp_id: &IdpId,
+        query: &SloQuery,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<String, SsoError> {
+        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        let certificates = idp
+            .signing_certificates
+            .iter()
+            .map(|c| {
+                B64.decode(c)
+                    .map_err(|_| SsoError::IdpConfig("signing certificate".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let limits = Limits::default();
+        let message = saml::read_redirect(&query.raw, &certificates, &limits)?;
+        let our_slo = self.urls.slo_url(org, idp_id);
+        match message.kind {
+            MessageKind::Response => {
+                let response =
+                    ReceivedLogoutResponse::parse(&message.xml, &idp.entity_id, &our_slo, &limits)?;
+                let relay = message
+                    .relay_state
+                    .as_deref()
+                    .filter(|r| is_state_key(r))
+                    .ok_or(SsoError::RequestStateUnknown)?;
+                let state = self
+                    .logins
+                    .take_login(relay)
+                    .await?
+                    .ok_or(SsoError::RequestStateUnknown)?;
+                if &state.org != org
+                    || &state.idp != idp_id
+                    || state.purpose != StatePurpose::Logout
+                {
+                    return Err(SsoError::RequestStateMismatch);
+                }
+                if state.expires_at <= self.clock.now().unix_timestamp() {
+                    return Err(SsoError::RequestStateExpired);
+                }
+                if response.in_response_to != state.request_id {
+                    return Err(SsoError::Saml(saml::Error::InResponseToMismatch(
+                        response.in_response_to,
+                    )));
+                }
+                facts.insert("request_id".into(), state.request_id);
+                if response.status != STATUS_SUCCESS {
+                    return Err(SsoError::LogoutFailed(response.status));
+                }
+                Ok(state.return_to)
+            }
+            MessageKind::Request => {
+                let skew = Duration::from_secs(u64::from(idp.settings.clock_skew_secs));
+                let request = ReceivedLogoutRequest::parse(
+                    &message.xml,
+                    &idp.entity_id,
+                    &our_slo,
+                    self.clock.now(),
+                    skew,
+                    &limits,
+                )?;
+                let mut ended = 0;
+                for session in self
+                    .sessions
+                    .sessions_of(org, idp_id, &request.name_id)
+                    .await?
+                {
+                    let matches = request.session_indexes.is_empty()
+                        || session
+                            .session_index
+                            .as_ref()
+                            .is_some_and(|i| request.session_indexes.contains(i));
+                    if matches && self.sessions.end_session(&session.id).await? {
+                        ended += 1;
+                    }
+                }
+                facts.insert("request_id".into(), request.id.clone());
+                facts.insert("sessions_ended".into(), ended.to_string());
+                let slo_url = idp
+                    .slo_redirect_url
+                    .clone()
+                    .ok_or(SsoError::IdpEndpointMissing)?;
+                let response_id =
+                    saml::new_request_id().map_err(|e| SsoError::IdpConfig(e.to_string()))?;
+                let issuer = self.urls.sp_entity_id(org, idp_id);
+                let xml = saml::LogoutResponse {
+                    id: &response_id,
+                    issue_instant: self.clock.now(),
+                    destination: &slo_url,
+                    issuer: &issuer,
+                    in_response_to: &request.id,
+                    status: STATUS_SUCCESS,
+                }
+                .to_xml();
+                let signer = self.signer(&org_record, idp_id).await?;
+                saml::logout_redirect_url(
+                    &slo_url,
+                    &xml,
+                    message.relay_state.as_deref(),
+                    true,
+                    &signer,
+                )
+                .map_err(|e| SsoError::IdpConfig(e.to_string()))
+            }
+        }
+    }
+}

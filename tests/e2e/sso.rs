@@ -1,0 +1,383 @@
+//! SSO end to end with pysaml2 as the IdP (issue 5 §5).
+
+use serde_json::{json, Value};
+
+use crate::sso_support::*;
+use crate::support::Harness;
+
+/// Starts a login at samlgate, lets pysaml2 verify the request and answer it; returns the
+/// IdP's answer (its `saml_response` and the `relay_state` it echoes).
+async fn idp_answer(sso: &Sso, py: &mut PyIdp, org: &str, idp: &str, extra: Value) -> Value {
+    let page = sso
+        .login(
+            org,
+            &format!("idp={idp}&return_to={}", urlencode(RETURN_URL)),
+        )
+        .await;
+    let mut request = json!({"op": "authn", "user": alice(), "encrypt": false,
+                             "sign_response": true, "sign_assertion": true});
+    if page.status == 302 {
+        let location = page.header("location").expect("location");
+        assert!(location.contains("&Signature="), "{location}");
+        request["binding"] = json!("redirect");
+        request["url"] = json!(location);
+    } else {
+        assert_eq!(page.status, 200, "{}", page.body);
+        request["binding"] = json!("post");
+        request["saml_request"] = json!(field(&page, "SAMLRequest"));
+        request["relay_state"] = json!(field(&page, "RelayState"));
+    }
+    for (k, v) in extra.as_object().expect("object") {
+        request[k] = v.clone();
+    }
+    py.ok(request)
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// The token posted to the return URL, verified by PyJWT against our JWKS.
+async fn verified_claims(sso: &Sso, py: &mut PyIdp, page: &samlgate_acs::Page, org: &str) -> Value {
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&format!("action=\"{RETURN_URL}\"")));
+    let token = field(page, "id_token");
+    let jwks = sso.jwks().await;
+    let answer = py.ok(json!({"op": "verify_jwt", "token": token, "jwks": jwks,
+                              "audience": AUDIENCE,
+                              "issuer": format!("{}/o/{org}", crate::support::BASE_URL)}));
+    answer["claims"].clone()
+}
+
+#[tokio::test]
+async fn pysaml2_signs_in_after_verifying_our_redirect_request() {
+    let h = Harness::new("sso-redirect").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("redirect");
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let page = sso
+        .post(
+            "acme",
+            "pysaml2",
+            answer["saml_response"].as_str().unwrap(),
+            answer["relay_state"].as_str(),
+        )
+        .await;
+    let claims = verified_claims(&sso, &mut py, &page, "acme").await;
+    assert_eq!(claims["sub"], "alice@example.com");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["name"], "Alice");
+    assert_eq!(claims["groups"], json!(["staff", "admins"]));
+    assert_eq!(
+        (claims["org"].as_str(), claims["idp"].as_str()),
+        (Some("acme"), Some("pysaml2"))
+    );
+    let sessions = sessions(&h).await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["id"], claims["sid"]);
+    assert_eq!(sessions[0]["session_index"], answer["session_index"]);
+    let events = audit(&h, "acme", "sso.login").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["outcome"], "ok");
+}
+
+#[tokio::test]
+async fn pysaml2_verifies_our_post_binding_request() {
+    let h = Harness::new("sso-post").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("post");
+    let mut settings = mapping();
+    settings["request_binding"] = json!("post");
+    register(&h, &sso, &mut py, "acme", "pysaml2", settings).await;
+    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let page = sso
+        .post(
+            "acme",
+            "pysaml2",
+            answer["saml_response"].as_str().unwrap(),
+            answer["relay_state"].as_str(),
+        )
+        .await;
+    verified_claims(&sso, &mut py, &page, "acme").await;
+}
+
+#[tokio::test]
+async fn encrypted_assertions_from_pysaml2_are_accepted_and_required_where_configured() {
+    let h = Harness::new("sso-enc").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("enc");
+    let mut settings = mapping();
+    settings["require_encrypted_assertions"] = json!(true);
+    register(&h, &sso, &mut py, "acme", "pysaml2", settings).await;
+    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({"encrypt": true})).await;
+    let xml = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            answer["saml_response"].as_str().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(xml.contains("EncryptedAssertion") && !xml.contains("alice@example.com"));
+    let page = sso
+        .post(
+            "acme",
+            "pysaml2",
+            answer["saml_response"].as_str().unwrap(),
+            answer["relay_state"].as_str(),
+        )
+        .await;
+    let claims = verified_claims(&sso, &mut py, &page, "acme").await;
+    assert_eq!(claims["sub"], "alice@example.com");
+    // The same IdP sending a plaintext assertion is refused.
+    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let page = sso
+        .post(
+            "acme",
+            "pysaml2",
+            answer["saml_response"].as_str().unwrap(),
+            answer["relay_state"].as_str(),
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        last_reason(&h, "acme").await.as_deref(),
+        Some("encryption_required")
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_response_and_a_tampered_relay_state_are_rejected() {
+    let h = Harness::new("sso-replay").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("replay");
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let response = answer["saml_response"].as_str().unwrap();
+    let relay = answer["relay_state"].as_str().unwrap();
+
+    // A RelayState changed on the way to the IdP breaks our query signature: pysaml2 refuses.
+    let page = sso.login("acme", "idp=pysaml2").await;
+    let location = page.header("location").unwrap();
+    let (head, tail) = location.split_once("RelayState=").unwrap();
+    let tampered = format!("{head}RelayState=0{}", &tail[1..]);
+    let refused = py.call(
+        json!({"op": "authn", "binding": "redirect", "url": tampered, "user": alice(),
+                                 "encrypt": false, "sign_response": true, "sign_assertion": true}),
+    );
+    assert_eq!(refused["ok"], false, "{refused}");
+
+    // A RelayState changed on the way back to us names no login in flight.
+    let other = format!(
+        "{}{}",
+        if relay.starts_with('0') { '1' } else { '0' },
+        &relay[1..]
+    );
+    let page = sso.post("acme", "pysaml2", response, Some(&other)).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Sign-in failed") && !page.body.contains("request_state"));
+    assert_eq!(
+        last_reason(&h, "acme").await.as_deref(),
+        Some("request_state_unknown")
+    );
+
+    // The genuine post works once; the same SAMLResponse again does not.
+    assert_eq!(
+        sso.post("acme", "pysaml2", response, Some(relay))
+            .await
+            .status,
+        200
+    );
+    let page = sso.post("acme", "pysaml2", response, Some(relay)).await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        last_reason(&h, "acme").await.as_deref(),
+        Some("request_state_unknown")
+    );
+    assert_eq!(sessions(&h).await.len(), 1);
+}
+
+#[tokio::test]
+async fn unsolicited_responses_are_rejected_unless_the_idp_allows_them() {
+    let h = Harness::new("sso-unsolicited").await;
+    let sso = Sso::new(&h);
+    let mut strict = PyIdp::start("strict");
+    let mut open = PyIdp::start("open");
+    register(&h, &sso, &mut strict, "acme", "strict", mapping()).await;
+    let mut settings = mapping();
+    settings["allow_idp_initiated"] = json!(true);
+    register(&h, &sso, &mut open, "acme", "open", settings).await;
+    let base = crate::support::BASE_URL;
+
+    let unsolicited = |py: &mut PyIdp, idp: &str| {
+        py.ok(json!({"op": "unsolicited", "user": alice(),
+                     "sp_entity_id": format!("{base}/o/acme/idp/{idp}/metadata"),
+                     "acs_url": format!("{base}/o/acme/idp/{idp}/acs")}))["saml_response"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let response = unsolicited(&mut strict, "strict");
+    let page = sso
+        .post("acme", "strict", &response, Some(RETURN_URL))
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        last_reason(&h, "acme").await.as_deref(),
+        Some("unsolicited_not_allowed")
+    );
+
+    let response = unsolicited(&mut open, "open");
+    let page = sso
+        .post("acme", "open", &response, Some("https://evil.example.com/"))
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        last_reason(&h, "acme").await.as_deref(),
+        Some("return_to_not_allowed")
+    );
+    let page = sso.post("acme", "open", &response, Some(RETURN_URL)).await;
+    let claims = verified_claims(&sso, &mut open, &page, "acme").await;
+    assert_eq!(claims["idp"], "open");
+    // Without a login in flight only the replay cache stands between a copy and a session.
+    let page = sso.post("acme", "open", &response, Some(RETURN_URL)).await;
+    assert_eq!(page.status, 400);
+    assert_eq!(last_reason(&h, "acme").await.as_deref(), Some("replayed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn fifty_concurrent_posts_of_one_response_make_exactly_one_session() {
+    let h = Harness::new("sso-race").await;
+    let sso = std::sync::Arc::new(Sso::new(&h));
+    let mut py = PyIdp::start("race");
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let response = answer["saml_response"].as_str().unwrap().to_owned();
+    let relay = answer["relay_state"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (sso, response, relay) = (sso.clone(), response.clone(), relay.clone());
+        tasks.push(tokio::spawn(async move {
+            sso.post("acme", "pysaml2", &response, Some(&relay))
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(sessions(&h).await.len(), 1);
+}
+
+/// Signs alice in through pysaml2; returns (session ID, session index).
+async fn signed_in(h: &Harness, sso: &Sso, py: &mut PyIdp) -> (String, String) {
+    let answer = idp_answer(sso, py, "acme", "pysaml2", json!({})).await;
+    let page = sso
+        .post(
+            "acme",
+            "pysaml2",
+            answer["saml_response"].as_str().unwrap(),
+            answer["relay_state"].as_str(),
+        )
+        .await;
+    let claims = verified_claims(sso, py, &page, "acme").await;
+    assert_eq!(sessions(h).await.len(), 1);
+    (
+        claims["sid"].as_str().unwrap().to_owned(),
+        answer["session_index"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn slo(sso: &Sso, query: &str) -> samlgate_acs::Page {
+    samlgate_acs::route(
+        &sso.acs,
+        "corr-slo",
+        "GET",
+        "/o/acme/idp/pysaml2/slo",
+        query,
+        b"",
+    )
+    .await
+}
+
+fn query_of(url: &str) -> &str {
+    url.split_once('?').map(|(_, q)| q).unwrap_or("")
+}
+
+#[tokio::test]
+async fn sp_initiated_logout_ends_the_session_and_round_trips_through_pysaml2() {
+    let h = Harness::new("sso-slo-sp").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("slo-sp");
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    let (sid, session_index) = signed_in(&h, &sso, &mut py).await;
+
+    let page = slo(
+        &sso,
+        &format!("sid={sid}&return_to={}", urlencode(RETURN_URL)),
+    )
+    .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert!(sessions(&h).await.is_empty(), "our session ends at once");
+    let to_idp = page.header("location").unwrap().to_owned();
+    let answer = py.ok(json!({"op": "sp_logout_request", "url": to_idp}));
+    assert_eq!(answer["name_id"], "alice@example.com");
+    assert_eq!(answer["session_indexes"], json!([session_index]));
+    let back = answer["url"].as_str().unwrap();
+    let page = slo(&sso, query_of(back)).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert_eq!(page.header("location"), Some(RETURN_URL));
+    // The IdP's answer is good once.
+    assert_eq!(slo(&sso, query_of(back)).await.status, 400);
+    let events = audit(&h, "acme", "sso.logout").await;
+    assert_eq!(events[0]["outcome"], "ok");
+    assert_eq!(events[1]["reason"], "request_state_unknown");
+}
+
+#[tokio::test]
+async fn idp_initiated_logout_from_pysaml2_ends_the_session_and_answers_signed() {
+    let h = Harness::new("sso-slo-idp").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("slo-idp");
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    let (_, session_index) = signed_in(&h, &sso, &mut py).await;
+    let base = crate::support::BASE_URL;
+    let request = py.ok(json!({"op": "idp_logout_request",
+                               "sp_entity_id": format!("{base}/o/acme/idp/pysaml2/metadata"),
+                               "name_id": "alice@example.com", "session_index": session_index}));
+    let url = request["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{base}/o/acme/idp/pysaml2/slo?")),
+        "{url}"
+    );
+
+    // Tampered on the way: the query signature fails and nothing ends.
+    let tampered = query_of(url).replacen("SAMLRequest=", "SAMLRequest=A", 1);
+    assert_eq!(slo(&sso, &tampered).await.status, 400);
+    assert_eq!(sessions(&h).await.len(), 1);
+
+    let page = slo(&sso, query_of(url)).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert!(sessions(&h).await.is_empty());
+    let answer =
+        py.ok(json!({"op": "check_logout_response", "url": page.header("location").unwrap()}));
+    assert_eq!(answer["in_response_to"], request["request_id"]);
+    assert_eq!(
+        answer["status"],
+        "urn:oasis:names:tc:SAML:2.0:status:Success"
+    );
+    let events = audit(&h, "acme", "sso.logout").await;
+    assert_eq!(events.last().unwrap()["facts"]["sessions_ended"], "1");
+}
