@@ -211,7 +211,7 @@ async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(),
         "PUT",
         &format!("/admin/orgs/{DEMO_ORG}/sso"),
         json!({
-            "return_urls": [format!("{}/app/callback", dev.base)],
+            "return_urls": [format!("{}/app/callback", dev.base), format!("{}/", dev.base)],
             "app_audience": DEMO_AUDIENCE,
             "default_idp": DEMO_IDP,
         }),
@@ -338,10 +338,18 @@ async fn callback(dev: &Dev, body: &[u8]) -> String {
         Ok(claims) => ("Signed in", claims),
         Err(e) => ("Token rejected", json!({ "error": e })),
     };
+    let logout = claims["sid"].as_str().map_or(String::new(), |sid| {
+        format!(
+            r#"<p><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/slo?sid={}&amp;return_to={}">Sign out</a> (samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
+            escape(sid),
+            url::form_urlencoded::byte_serialize(format!("{}/", dev.base).as_bytes())
+                .collect::<String>()
+        )
+    });
     format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
 <h1>{title}</h1><p>The demo app verified the token samlgate posted (ES256 signature against <a href="/.well-known/jwks.json">the JWKS</a>, issuer, audience <code>{DEMO_AUDIENCE}</code>, expiry). Its claims:</p>
-<pre>{}</pre><p><a href="/">Back</a></p></body></html>"#,
+<pre>{}</pre>{logout}<p><a href="/">Back</a></p></body></html>"#,
         escape(&serde_json::to_string_pretty(&claims).unwrap_or_default())
     )
 }
