@@ -10,5 +10,6 @@ mod faults;
 mod flows;
 mod isolation;
 mod sso;
+mod sso_admin;
 mod sso_support;
 mod support;
