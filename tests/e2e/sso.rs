@@ -33,6 +33,17 @@ async fn idp_answer(sso: &Sso, py: &mut PyIdp, org: &str, idp: &str, extra: Valu
     py.ok(request)
 }
 
+/// Posts what the IdP answered to our ACS, as its auto-post page would.
+async fn post_answer(sso: &Sso, idp: &str, answer: &Value) -> samlgate_acs::Page {
+    sso.post(
+        "acme",
+        idp,
+        answer["saml_response"].as_str().expect("saml_response"),
+        answer["relay_state"].as_str(),
+    )
+    .await
+}
+
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
@@ -56,14 +67,7 @@ async fn pysaml2_signs_in_after_verifying_our_redirect_request() {
     let mut py = PyIdp::start("redirect");
     register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
     let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
-    let page = sso
-        .post(
-            "acme",
-            "pysaml2",
-            answer["saml_response"].as_str().unwrap(),
-            answer["relay_state"].as_str(),
-        )
-        .await;
+    let page = post_answer(&sso, "pysaml2", &answer).await;
     let claims = verified_claims(&sso, &mut py, &page, "acme").await;
     assert_eq!(claims["sub"], "alice@example.com");
     assert_eq!(claims["email"], "alice@example.com");
@@ -91,14 +95,7 @@ async fn pysaml2_verifies_our_post_binding_request() {
     settings["request_binding"] = json!("post");
     register(&h, &sso, &mut py, "acme", "pysaml2", settings).await;
     let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
-    let page = sso
-        .post(
-            "acme",
-            "pysaml2",
-            answer["saml_response"].as_str().unwrap(),
-            answer["relay_state"].as_str(),
-        )
-        .await;
+    let page = post_answer(&sso, "pysaml2", &answer).await;
     verified_claims(&sso, &mut py, &page, "acme").await;
 }
 
@@ -120,26 +117,12 @@ async fn encrypted_assertions_from_pysaml2_are_accepted_and_required_where_confi
     )
     .unwrap();
     assert!(xml.contains("EncryptedAssertion") && !xml.contains("alice@example.com"));
-    let page = sso
-        .post(
-            "acme",
-            "pysaml2",
-            answer["saml_response"].as_str().unwrap(),
-            answer["relay_state"].as_str(),
-        )
-        .await;
+    let page = post_answer(&sso, "pysaml2", &answer).await;
     let claims = verified_claims(&sso, &mut py, &page, "acme").await;
     assert_eq!(claims["sub"], "alice@example.com");
     // The same IdP sending a plaintext assertion is refused.
     let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
-    let page = sso
-        .post(
-            "acme",
-            "pysaml2",
-            answer["saml_response"].as_str().unwrap(),
-            answer["relay_state"].as_str(),
-        )
-        .await;
+    let page = post_answer(&sso, "pysaml2", &answer).await;
     assert_eq!(page.status, 400);
     assert_eq!(
         last_reason(&h, "acme").await.as_deref(),
@@ -284,14 +267,7 @@ async fn fifty_concurrent_posts_of_one_response_make_exactly_one_session() {
 /// Signs alice in through pysaml2; returns (session ID, session index).
 async fn signed_in(h: &Harness, sso: &Sso, py: &mut PyIdp) -> (String, String) {
     let answer = idp_answer(sso, py, "acme", "pysaml2", json!({})).await;
-    let page = sso
-        .post(
-            "acme",
-            "pysaml2",
-            answer["saml_response"].as_str().unwrap(),
-            answer["relay_state"].as_str(),
-        )
-        .await;
+    let page = post_answer(sso, "pysaml2", &answer).await;
     let claims = verified_claims(sso, py, &page, "acme").await;
     assert_eq!(sessions(h).await.len(), 1);
     (

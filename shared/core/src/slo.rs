@@ -12,15 +12,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use saml::{Limits, MessageKind, ReceivedLogoutRequest, ReceivedLogoutResponse, STATUS_SUCCESS};
 
 use crate::audit::Caller;
 use crate::idp::{Idp, IdpId};
 use crate::model::{random_hex, Org, OrgId};
 use crate::sp_key::KeyUse;
-use crate::sso::{is_state_key, LoginState, Sso, SsoError, StatePurpose, LOGIN_TTL_SECS};
+use crate::sso::{
+    is_state_key, return_url, signing_certificates, LoginState, Sso, SsoError, StatePurpose,
+    LOGIN_TTL_SECS,
+};
 
 /// `GET /o/{org}/idp/{idp}/slo` parameters, as received.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,14 +89,24 @@ impl Sso<'_> {
         Ok((org_record, idp_record))
     }
 
-    async fn signer(&self, org: &Org, idp: &IdpId) -> Result<saml::RequestSigner, SsoError> {
+    /// The Redirect-binding URL of a logout message, signed with the IdP's SP signing key.
+    async fn signed_redirect(
+        &self,
+        org: &Org,
+        idp: &IdpId,
+        slo_url: &str,
+        xml: &str,
+        relay_state: Option<&str>,
+        response: bool,
+    ) -> Result<String, SsoError> {
         let key = self.active_key(&org.org, idp, KeyUse::Signing).await?;
         let pem = self
             .keys
             .private_pem(self.kms, org, &key, self.clock)
             .await?;
-        saml::RequestSigner::from_pem(pem.as_bytes())
-            .map_err(|e| SsoError::IdpConfig(e.to_string()))
+        let config = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        let signer = saml::RequestSigner::from_pem(pem.as_bytes()).map_err(config)?;
+        saml::logout_redirect_url(slo_url, xml, relay_state, response, &signer).map_err(config)
     }
 
     /// SP-initiated: end our session, then ask the IdP to end its own.
@@ -112,15 +123,7 @@ impl Sso<'_> {
             .sso_settings(org)
             .await?
             .ok_or(SsoError::SsoNotConfigured)?;
-        let return_to = match &query.return_to {
-            Some(url) if settings.allowed_return(url) => url.clone(),
-            Some(_) => return Err(SsoError::ReturnToNotAllowed),
-            None => settings
-                .return_urls
-                .first()
-                .cloned()
-                .ok_or(SsoError::SsoNotConfigured)?,
-        };
+        let return_to = return_url(&settings, query.return_to.as_deref())?;
         let sid = query
             .sid
             .as_deref()
@@ -153,10 +156,16 @@ impl Sso<'_> {
         }
         .to_xml();
         let relay_state = random_hex(16)?;
-        let signer = self.signer(&org_record, idp_id).await?;
-        let location =
-            saml::logout_redirect_url(&slo_url, &xml, Some(&relay_state), false, &signer)
-                .map_err(|e| SsoError::IdpConfig(e.to_string()))?;
+        let location = self
+            .signed_redirect(
+                &org_record,
+                idp_id,
+                &slo_url,
+                &xml,
+                Some(&relay_state),
+                false,
+            )
+            .await?;
         self.logins
             .put_login(&LoginState {
                 purpose: StatePurpose::Logout,
@@ -181,14 +190,7 @@ impl Sso<'_> {
         facts: &mut BTreeMap<String, String>,
     ) -> Result<String, SsoError> {
         let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
-        let certificates = idp
-            .signing_certificates
-            .iter()
-            .map(|c| {
-                B64.decode(c)
-                    .map_err(|_| SsoError::IdpConfig("signing certificate".into()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let certificates = signing_certificates(&idp)?;
         let limits = Limits::default();
         let message = saml::read_redirect(&query.raw, &certificates, &limits)?;
         let our_slo = self.urls.slo_url(org, idp_id);
@@ -269,15 +271,15 @@ impl Sso<'_> {
                     status: STATUS_SUCCESS,
                 }
                 .to_xml();
-                let signer = self.signer(&org_record, idp_id).await?;
-                saml::logout_redirect_url(
+                self.signed_redirect(
+                    &org_record,
+                    idp_id,
                     &slo_url,
                     &xml,
                     message.relay_state.as_deref(),
                     true,
-                    &signer,
                 )
-                .map_err(|e| SsoError::IdpConfig(e.to_string()))
+                .await
             }
         }
     }

@@ -89,6 +89,18 @@ impl SpKey {
 /// Lifetime of a generated SP certificate (rotation replaces keys long before).
 const CERT_DAYS: i64 = 3 * 365;
 
+/// The private half of `pair` as PKCS#8 PEM, sealed with `{org, purpose: sp-key, id}`.
+async fn seal_private_key(
+    keys: &dyn GenerateDataKey,
+    org: &Org,
+    id: &str,
+    pair: &rcgen::KeyPair,
+) -> Result<Envelope> {
+    let private_pem = Zeroizing::new(pair.serialize_pem());
+    let ctx = context(&org.org, Purpose::SpKey, id);
+    envelope::seal(keys, &org.key_arn, ctx, private_pem.as_bytes()).await
+}
+
 /// Generates a SAML key pair for `idp` and seals its private half.
 pub async fn generate_saml_key(
     keys: &dyn GenerateDataKey,
@@ -113,10 +125,7 @@ pub async fn generate_saml_key(
         .self_signed(&pair)
         .map_err(|_| failed("certificate"))?;
     let id = format!("sk-{}", random_hex(8)?);
-    let private_pem = Zeroizing::new(pair.serialize_pem());
-    let ctx = context(&org.org, Purpose::SpKey, &id);
-    let wrapped_private_key =
-        envelope::seal(keys, &org.key_arn, ctx, private_pem.as_bytes()).await?;
+    let wrapped_private_key = seal_private_key(keys, org, &id, &pair).await?;
     Ok(SpKey {
         org: org.org.clone(),
         idp: Some(idp.clone()),
@@ -142,10 +151,7 @@ pub async fn generate_token_key(
         rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|_| failed())?;
     let id = format!("tk-{}", random_hex(8)?);
     let jwk = ec_jwk(&id, pair.public_key_raw()).ok_or_else(failed)?;
-    let private_pem = Zeroizing::new(pair.serialize_pem());
-    let ctx = context(&org.org, Purpose::SpKey, &id);
-    let wrapped_private_key =
-        envelope::seal(keys, &org.key_arn, ctx, private_pem.as_bytes()).await?;
+    let wrapped_private_key = seal_private_key(keys, org, &id, &pair).await?;
     Ok(SpKey {
         org: org.org.clone(),
         idp: None,

@@ -334,15 +334,7 @@ impl Sso<'_> {
             .sso_settings(org)
             .await?
             .ok_or(SsoError::SsoNotConfigured)?;
-        let return_to = match &query.return_to {
-            Some(url) if settings.allowed_return(url) => url.clone(),
-            Some(_) => return Err(SsoError::ReturnToNotAllowed),
-            None => settings
-                .return_urls
-                .first()
-                .cloned()
-                .ok_or(SsoError::SsoNotConfigured)?,
-        };
+        let return_to = return_url(&settings, query.return_to.as_deref())?;
         let idp_id = choose_idp(&settings, query)?;
         facts.insert("idp".into(), idp_id.to_string());
         let idp = self
@@ -634,13 +626,7 @@ impl Sso<'_> {
         if let Some(verifier) = self.keys.verifier(&cache_key, now) {
             return Ok(verifier);
         }
-        let mut certificates = Vec::with_capacity(idp.signing_certificates.len());
-        for c in &idp.signing_certificates {
-            certificates.push(
-                B64.decode(c)
-                    .map_err(|_| SsoError::IdpConfig("signing certificate".into()))?,
-            );
-        }
+        let certificates = signing_certificates(idp)?;
         let metadata = IdpMetadata {
             entity_id: idp.entity_id.clone(),
             signing_certificates: certificates,
@@ -743,6 +729,33 @@ impl Sso<'_> {
         if let Err(e) = self.audit.record(&event).await {
             tracing::error!(code = "audit_unavailable", org = %org, action, correlation_id = %caller.correlation_id, error = %e, "audit item not written");
         }
+    }
+}
+
+/// The IdP's configured signing certificates, DER.
+pub(crate) fn signing_certificates(idp: &Idp) -> Result<Vec<Vec<u8>>, SsoError> {
+    idp.signing_certificates
+        .iter()
+        .map(|c| {
+            B64.decode(c)
+                .map_err(|_| SsoError::IdpConfig("signing certificate".into()))
+        })
+        .collect()
+}
+
+/// `requested` if it is exactly an allowed return URL; the first allowed one if none was asked.
+pub(crate) fn return_url(
+    settings: &SsoSettings,
+    requested: Option<&str>,
+) -> Result<String, SsoError> {
+    match requested {
+        Some(url) if settings.allowed_return(url) => Ok(url.to_owned()),
+        Some(_) => Err(SsoError::ReturnToNotAllowed),
+        None => settings
+            .return_urls
+            .first()
+            .cloned()
+            .ok_or(SsoError::SsoNotConfigured),
     }
 }
 

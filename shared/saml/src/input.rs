@@ -56,6 +56,31 @@ fn looks_like_xml(text: &str) -> bool {
         .starts_with('<')
 }
 
+/// A Redirect-binding message (Bindings §3.4.4.1): base64 of raw DEFLATE, inflated to at most
+/// `limits.max_bytes` of UTF-8 (a deflate bomb stops at the limit).
+pub(crate) fn inflate_redirect(encoded: &str, limits: &Limits) -> Result<String, Error> {
+    use std::io::Read as _;
+    let compact: String = encoded
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| Error::Malformed("the SAML message is not base64".into()))?;
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(deflated.as_slice())
+        .take(limits.max_bytes as u64 + 1)
+        .read_to_string(&mut xml)
+        .map_err(|_| Error::Malformed("the SAML message is not DEFLATE-compressed UTF-8".into()))?;
+    if xml.len() > limits.max_bytes {
+        return Err(Error::TooLarge {
+            size: xml.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(xml)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,6 @@
 //! when its query-string signature verifies with one of the IdP's metadata certificates over
 //! the exact octets received (`SAMLRequest|SAMLResponse=…[&RelayState=…]&SigAlg=…`).
 
-use std::io::Read as _;
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use time::OffsetDateTime;
@@ -40,20 +38,16 @@ pub struct LogoutRequest<'a> {
 
 impl LogoutRequest<'_> {
     pub fn to_xml(&self) -> String {
-        let instant = format_instant(self.issue_instant);
         let mut w = XmlWriter::new();
-        w.start_element(
+        start_message(
+            &mut w,
             "samlp:LogoutRequest",
-            &[
-                ("xmlns:samlp", SAMLP),
-                ("xmlns:saml", SAML),
-                ("ID", self.id),
-                ("Version", "2.0"),
-                ("IssueInstant", instant.as_str()),
-                ("Destination", self.destination),
-            ],
+            self.id,
+            self.issue_instant,
+            self.destination,
+            self.issuer,
+            None,
         );
-        text(&mut w, "saml:Issuer", self.issuer);
         match self.name_id_format {
             Some(format) => w.start_element("saml:NameID", &[("Format", format)]),
             None => w.start_element("saml:NameID", &[]),
@@ -81,27 +75,48 @@ pub struct LogoutResponse<'a> {
 
 impl LogoutResponse<'_> {
     pub fn to_xml(&self) -> String {
-        let instant = format_instant(self.issue_instant);
         let mut w = XmlWriter::new();
-        w.start_element(
+        start_message(
+            &mut w,
             "samlp:LogoutResponse",
-            &[
-                ("xmlns:samlp", SAMLP),
-                ("xmlns:saml", SAML),
-                ("ID", self.id),
-                ("Version", "2.0"),
-                ("IssueInstant", instant.as_str()),
-                ("Destination", self.destination),
-                ("InResponseTo", self.in_response_to),
-            ],
+            self.id,
+            self.issue_instant,
+            self.destination,
+            self.issuer,
+            Some(self.in_response_to),
         );
-        text(&mut w, "saml:Issuer", self.issuer);
         w.start_element("samlp:Status", &[]);
         w.empty_element("samlp:StatusCode", &[("Value", self.status)]);
         w.end_element("samlp:Status");
         w.end_element("samlp:LogoutResponse");
         w.into_string()
     }
+}
+
+/// The root element of a protocol message and its Issuer.
+fn start_message(
+    w: &mut XmlWriter,
+    name: &str,
+    id: &str,
+    issue_instant: OffsetDateTime,
+    destination: &str,
+    issuer: &str,
+    in_response_to: Option<&str>,
+) {
+    let instant = format_instant(issue_instant);
+    let mut attrs = vec![
+        ("xmlns:samlp", SAMLP),
+        ("xmlns:saml", SAML),
+        ("ID", id),
+        ("Version", "2.0"),
+        ("IssueInstant", instant.as_str()),
+        ("Destination", destination),
+    ];
+    if let Some(irt) = in_response_to {
+        attrs.push(("InResponseTo", irt));
+    }
+    w.start_element(name, &attrs);
+    text(w, "saml:Issuer", issuer);
 }
 
 fn text(w: &mut XmlWriter, name: &str, value: &str) {
@@ -185,20 +200,7 @@ pub fn read_redirect(
             "the query signature does not verify with any metadata certificate".into(),
         ));
     }
-    let deflated = B64
-        .decode(decode_component(raw_message)?.replace([' ', '\n', '\r'], ""))
-        .map_err(|_| Error::Malformed("the SAML message is not base64".into()))?;
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(deflated.as_slice())
-        .take(limits.max_bytes as u64 + 1)
-        .read_to_string(&mut xml)
-        .map_err(|_| Error::Malformed("the SAML message is not DEFLATE-compressed UTF-8".into()))?;
-    if xml.len() > limits.max_bytes {
-        return Err(Error::TooLarge {
-            size: xml.len(),
-            limit: limits.max_bytes,
-        });
-    }
+    let xml = crate::input::inflate_redirect(&decode_component(raw_message)?, limits)?;
     Ok(RedirectMessage {
         kind,
         xml,

@@ -220,7 +220,6 @@ impl ReceivedAuthnRequest {
     /// Reads `SAMLRequest` as sent with the HTTP-Redirect binding (base64 of raw DEFLATE),
     /// with the same strict parser and limits as Responses; inflation is bounded.
     pub fn from_redirect(saml_request: &str, limits: &crate::Limits) -> Result<Self, crate::Error> {
-        use std::io::Read as _;
         let malformed = |m: &str| crate::Error::Malformed(m.to_owned());
         if saml_request.len() > limits.max_bytes {
             return Err(crate::Error::TooLarge {
@@ -228,20 +227,7 @@ impl ReceivedAuthnRequest {
                 limit: limits.max_bytes,
             });
         }
-        let deflated = B64
-            .decode(saml_request.trim())
-            .map_err(|_| malformed("SAMLRequest is not base64"))?;
-        let mut xml = String::new();
-        flate2::read::DeflateDecoder::new(deflated.as_slice())
-            .take(limits.max_bytes as u64 + 1)
-            .read_to_string(&mut xml)
-            .map_err(|_| malformed("SAMLRequest is not DEFLATE-compressed UTF-8"))?;
-        if xml.len() > limits.max_bytes {
-            return Err(crate::Error::TooLarge {
-                size: xml.len(),
-                limit: limits.max_bytes,
-            });
-        }
+        let xml = crate::input::inflate_redirect(saml_request, limits)?;
         let doc = crate::xml::parse_strict(&xml, limits)?;
         let root = doc
             .document_element()

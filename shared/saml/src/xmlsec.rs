@@ -108,12 +108,9 @@ pub(crate) struct BergshamraDecrypter {
 impl BergshamraDecrypter {
     /// An RSA private key in PEM, PKCS#8 or PKCS#1.
     pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let not_a_key =
-            || ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into());
-        let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
-        let key = bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes())
-            .map_err(|_| not_a_key())?;
-        Ok(Self { keys: vec![key] })
+        Ok(Self {
+            keys: vec![rsa_private_key(pem)?],
+        })
     }
 }
 
@@ -160,13 +157,8 @@ pub(crate) struct BergshamraSigner {
 
 impl BergshamraSigner {
     pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let not_a_key =
-            || ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into());
-        let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
-        let key = bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes())
-            .map_err(|_| not_a_key())?;
         let mut keys = KeysManager::new();
-        keys.add_key(key);
+        keys.add_key(rsa_private_key(pem)?);
         Ok(Self {
             context: DsigContext::new(keys),
         })
@@ -176,6 +168,14 @@ impl BergshamraSigner {
         bergshamra::dsig::sign::sign_owned(&self.context, template)
             .map_err(|e| ConfigError::SpKey(format!("XML signing failed: {e}")))
     }
+}
+
+/// An RSA private key in PEM (PKCS#8 or PKCS#1) as a bergshamra key.
+fn rsa_private_key(pem: &[u8]) -> Result<bergshamra::Key, ConfigError> {
+    let not_a_key =
+        || ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into());
+    let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
+    bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes()).map_err(|_| not_a_key())
 }
 
 /// bergshamra's aws-lc loader reads PKCS#8 only; IdP tooling often hands out PKCS#1
