@@ -357,3 +357,89 @@ async fn idp_initiated_logout_from_pysaml2_ends_the_session_and_answers_signed()
     let events = audit(&h, "acme", "sso.logout").await;
     assert_eq!(events.last().unwrap()["facts"]["sessions_ended"], "1");
 }
+
+async fn slo_post(sso: &Sso, fields: &[(&str, &str)]) -> samlgate_acs::Page {
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in fields {
+            form.append_pair(name, value);
+        }
+        form.finish()
+    };
+    samlgate_acs::route(
+        &sso.acs,
+        "corr-slo",
+        "POST",
+        "/o/acme/idp/pysaml2/slo",
+        "",
+        body.as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn logout_over_the_post_binding_both_ways_with_pysaml2() {
+    let h = Harness::new("sso-slo-post").await;
+    let sso = Sso::new(&h);
+    // This IdP publishes only an HTTP-POST SingleLogoutService: samlgate must post, signed.
+    let mut py = PyIdp::start_with("slo-post", &["--slo-binding", "post"]);
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    let base = crate::support::BASE_URL;
+
+    // IdP-initiated: pysaml2 posts a LogoutRequest with an enveloped XML signature.
+    let (_, session_index) = signed_in(&h, &sso, &mut py).await;
+    let request = py.ok(json!({"op": "idp_logout_request", "binding": "post",
+                               "sp_entity_id": format!("{base}/o/acme/idp/pysaml2/metadata"),
+                               "name_id": "alice@example.com", "session_index": session_index}));
+    let message = request["saml_request"].as_str().unwrap();
+    let relay = request["relay_state"].as_str().unwrap();
+    // The same message from another key's point of view: altered bytes fail the signature.
+    let xml = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, message).unwrap(),
+    )
+    .unwrap();
+    let altered = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        xml.replace("alice@example.com", "bob@example.com"),
+    );
+    let page = slo_post(&sso, &[("SAMLRequest", &altered), ("RelayState", relay)]).await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        audit(&h, "acme", "sso.logout").await.last().unwrap()["reason"],
+        "signature_invalid"
+    );
+    assert_eq!(sessions(&h).await.len(), 1);
+    let page = slo_post(&sso, &[("SAMLRequest", message), ("RelayState", relay)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(sessions(&h).await.is_empty());
+    assert_eq!(field(&page, "RelayState"), relay);
+    let answer = py
+        .ok(json!({"op": "check_logout_response", "saml_response": field(&page, "SAMLResponse")}));
+    assert_eq!(answer["in_response_to"], request["request_id"]);
+    assert_eq!(
+        answer["status"],
+        "urn:oasis:names:tc:SAML:2.0:status:Success"
+    );
+
+    // SP-initiated: samlgate posts a signed LogoutRequest; pysaml2 answers by POST as well.
+    let (sid, _) = signed_in(&h, &sso, &mut py).await;
+    let page = slo(&sso, &format!("sid={sid}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/slo/post\""));
+    let answer = py.ok(
+        json!({"op": "sp_logout_request", "saml_request": field(&page, "SAMLRequest"),
+                              "relay_state": field(&page, "RelayState"), "response_binding": "post"}),
+    );
+    assert_eq!(answer["name_id"], "alice@example.com");
+    let back = slo_post(
+        &sso,
+        &[
+            ("SAMLResponse", answer["saml_response"].as_str().unwrap()),
+            ("RelayState", answer["relay_state"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(back.status, 302, "{}", back.body);
+    assert_eq!(back.header("location"), Some(RETURN_URL));
+    assert!(sessions(&h).await.is_empty());
+}

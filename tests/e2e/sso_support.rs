@@ -36,6 +36,11 @@ impl Drop for TempDir {
 
 impl PyIdp {
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, &[])
+    }
+
+    /// With extra command-line options (`--slo-binding post`).
+    pub fn start_with(name: &str, options: &[&str]) -> Self {
         let workdir =
             std::env::temp_dir().join(format!("samlgate-pysaml2-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&workdir).expect("workdir");
@@ -50,6 +55,7 @@ impl PyIdp {
             ])
             .arg("--workdir")
             .arg(&workdir)
+            .args(options)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -6,7 +6,7 @@
 //! | GET | `/o/{org}/login?idp=…\|login_hint=…&return_to=…` | start a login at the IdP |
 //! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; post the token to the app |
 //! | GET | `/o/{org}/idp/{idp}/slo?sid=…&return_to=…` | the app logs a session out (SP-initiated) |
-//! | GET | `/o/{org}/idp/{idp}/slo?SAMLRequest=…\|SAMLResponse=…` | the IdP's signed logout messages |
+//! | GET, POST | `/o/{org}/idp/{idp}/slo` with `SAMLRequest` or `SAMLResponse` | the IdP's signed logout messages (Redirect or POST binding) |
 //!
 //! The browser never learns why a login failed: it sees a generic page with the correlation
 //! ID, and the audit log holds the reason code.
@@ -29,6 +29,7 @@ use samlgate_core::model::OrgId;
 use samlgate_core::ports::{
     AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
 };
+use samlgate_core::slo::{Incoming, SloDelivery, SloQuery};
 use samlgate_core::sp_key::KeyCache;
 use samlgate_core::sso::{LoginDelivery, LoginQuery, PublicUrls, Sso, SsoError};
 
@@ -84,9 +85,11 @@ pub async fn route(
             consume(app, correlation_id, org, idp, body).await
         }
         ("GET", ["o", org, "idp", idp, "slo"]) => {
-            logout(app, correlation_id, org, idp, query).await
+            logout(app, correlation_id, org, idp, query, None).await
         }
-        ("POST", ["o", _, "idp", _, "slo"]) => Err(SsoError::BindingUnsupported),
+        ("POST", ["o", org, "idp", idp, "slo"]) => {
+            logout(app, correlation_id, org, idp, "", Some(body)).await
+        }
         _ => return Page::not_found(correlation_id),
     };
     result.unwrap_or_else(|e| Page::error(e.http_status(), correlation_id))
@@ -186,18 +189,45 @@ async fn logout(
     org: &str,
     idp: &str,
     query: &str,
+    body: Option<&[u8]>,
 ) -> Result<Page, SsoError> {
-    if query.len() > 64 * 1024 {
-        return Err(SsoError::InvalidRequest("query is too long".into()));
+    if query.len() > 64 * 1024 || body.is_some_and(|b| b.len() > MAX_BODY_BYTES) {
+        return Err(SsoError::InvalidRequest("request is too large".into()));
     }
     let org = org_id(org)?;
     let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
-    let parsed = samlgate_core::slo::SloQuery::parse(query)?;
-    let location = app
+    let parsed = SloQuery::parse(query)?;
+    let (mut message, mut relay_state) = (None, None);
+    if let Some(body) = body {
+        for (name, value) in url::form_urlencoded::parse(body) {
+            let slot = match name.as_ref() {
+                "SAMLRequest" | "SAMLResponse" => &mut message,
+                "RelayState" => &mut relay_state,
+                _ => continue,
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(SsoError::InvalidRequest(format!("{name} given twice")));
+            }
+        }
+        if message.is_none() {
+            return Err(SsoError::InvalidRequest("no SAML message".into()));
+        }
+    }
+    let form = message.as_deref().map(|message| Incoming::Form {
+        message,
+        relay_state: relay_state.as_deref(),
+    });
+    let delivery = app
         .sso()
-        .logout(&caller(correlation_id), &org, &idp, &parsed)
+        .logout(&caller(correlation_id), &org, &idp, &parsed, form)
         .await?;
-    Ok(Page::redirect(&location))
+    Ok(match delivery {
+        SloDelivery::Redirect(location) => Page::redirect(&location),
+        SloDelivery::Post { url, fields } => {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            Page::auto_post(&url, &fields)
+        }
+    })
 }
 
 /// API Gateway's request ID, else Lambda's, else a fresh one (dev server).

@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use saml::{Limits, MessageKind, ReceivedLogoutRequest, ReceivedLogoutResponse, STATUS_SUCCESS};
 
 use crate::audit::Caller;
@@ -53,20 +55,61 @@ impl SloQuery {
     }
 }
 
+/// Where the browser goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SloDelivery {
+    /// A 302 (HTTP-Redirect binding, or back to the application).
+    Redirect(String),
+    /// An auto-submitting form (HTTP-POST binding).
+    Post {
+        url: String,
+        fields: Vec<(&'static str, String)>,
+    },
+}
+
+/// A logout message as it arrived from the IdP.
+#[derive(Debug, Clone, Copy)]
+pub enum Incoming<'a> {
+    /// HTTP-Redirect: the raw query string (its signature covers the exact octets).
+    Query(&'a str),
+    /// HTTP-POST: the `SAMLRequest`/`SAMLResponse` field and the RelayState.
+    Form {
+        message: &'a str,
+        relay_state: Option<&'a str>,
+    },
+}
+
+/// A logout message we send.
+enum Outgoing<'a> {
+    Request(saml::LogoutRequest<'a>),
+    Response(saml::LogoutResponse<'a>),
+}
+
+/// The IdP's SingleLogoutService: Redirect if it has one, else POST.
+fn slo_endpoint(idp: &Idp) -> Option<(String, bool)> {
+    idp.slo_redirect_url
+        .clone()
+        .map(|u| (u, false))
+        .or_else(|| idp.slo_post_url.clone().map(|u| (u, true)))
+}
+
 impl Sso<'_> {
-    /// Everything `GET /o/{org}/idp/{idp}/slo` does; answers where to send the browser.
+    /// Everything `/o/{org}/idp/{idp}/slo` does: the application's logout (`sid`), or a
+    /// signed message from the IdP. Answers where the browser goes next.
     pub async fn logout(
         &self,
         caller: &Caller,
         org: &OrgId,
         idp: &IdpId,
         query: &SloQuery,
-    ) -> Result<String, SsoError> {
+        form: Option<Incoming<'_>>,
+    ) -> Result<SloDelivery, SsoError> {
         let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
-        let (action, result) = if query.has_message {
+        let incoming = form.or_else(|| query.has_message.then_some(Incoming::Query(&query.raw)));
+        let (action, result) = if let Some(incoming) = incoming {
             (
                 "sso.logout",
-                self.idp_message(org, idp, query, &mut facts).await,
+                self.idp_message(org, idp, incoming, &mut facts).await,
             )
         } else {
             (
@@ -89,24 +132,49 @@ impl Sso<'_> {
         Ok((org_record, idp_record))
     }
 
-    /// The Redirect-binding URL of a logout message, signed with the IdP's SP signing key.
-    async fn signed_redirect(
+    /// A logout message to the IdP, signed with the IdP's SP signing key: a query signature
+    /// (HTTP-Redirect) or an enveloped XML signature (HTTP-POST).
+    async fn send(
         &self,
         org: &Org,
         idp: &IdpId,
-        slo_url: &str,
-        xml: &str,
+        (url, post): (String, bool),
+        message: Outgoing<'_>,
         relay_state: Option<&str>,
-        response: bool,
-    ) -> Result<String, SsoError> {
+    ) -> Result<SloDelivery, SsoError> {
         let key = self.active_key(&org.org, idp, KeyUse::Signing).await?;
         let pem = self
             .keys
             .private_pem(self.kms, org, &key, self.clock)
             .await?;
         let config = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        let response = matches!(message, Outgoing::Response(_));
+        if post {
+            let signer = saml::XmlSigner::from_pem(pem.as_bytes(), None).map_err(config)?;
+            let xml = match &message {
+                Outgoing::Request(m) => m.to_signed_xml(&signer),
+                Outgoing::Response(m) => m.to_signed_xml(&signer),
+            }
+            .map_err(config)?;
+            let name = if response {
+                "SAMLResponse"
+            } else {
+                "SAMLRequest"
+            };
+            let mut fields = vec![(name, B64.encode(xml))];
+            if let Some(relay) = relay_state {
+                fields.push(("RelayState", relay.to_owned()));
+            }
+            return Ok(SloDelivery::Post { url, fields });
+        }
+        let xml = match &message {
+            Outgoing::Request(m) => m.to_xml(),
+            Outgoing::Response(m) => m.to_xml(),
+        };
         let signer = saml::RequestSigner::from_pem(pem.as_bytes()).map_err(config)?;
-        saml::logout_redirect_url(slo_url, xml, relay_state, response, &signer).map_err(config)
+        saml::logout_redirect_url(&url, &xml, relay_state, response, &signer)
+            .map(SloDelivery::Redirect)
+            .map_err(config)
     }
 
     /// SP-initiated: end our session, then ask the IdP to end its own.
@@ -116,7 +184,7 @@ impl Sso<'_> {
         idp_id: &IdpId,
         query: &SloQuery,
         facts: &mut BTreeMap<String, String>,
-    ) -> Result<String, SsoError> {
+    ) -> Result<SloDelivery, SsoError> {
         let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
         let settings = self
             .config
@@ -137,15 +205,17 @@ impl Sso<'_> {
             .ok_or(SsoError::SessionUnknown)?;
         facts.insert("session_id".into(), session.id.clone());
         self.sessions.end_session(&session.id).await?;
-        let Some(slo_url) = idp.slo_redirect_url.clone() else {
+        let Some(endpoint) = slo_endpoint(&idp) else {
             // The IdP offers no logout endpoint: our session is over, and that is all.
             facts.insert("idp_logout".into(), "none".into());
-            return Ok(return_to);
+            return Ok(SloDelivery::Redirect(return_to));
         };
+        let slo_url = endpoint.0.clone();
         let now = self.clock.now();
         let request_id = saml::new_request_id().map_err(|e| SsoError::IdpConfig(e.to_string()))?;
         let issuer = self.urls.sp_entity_id(org, idp_id);
-        let xml = saml::LogoutRequest {
+        let relay_state = random_hex(16)?;
+        let request = saml::LogoutRequest {
             id: &request_id,
             issue_instant: now,
             destination: &slo_url,
@@ -153,17 +223,14 @@ impl Sso<'_> {
             name_id: &session.name_id,
             name_id_format: session.name_id_format.as_deref(),
             session_index: session.session_index.as_deref(),
-        }
-        .to_xml();
-        let relay_state = random_hex(16)?;
-        let location = self
-            .signed_redirect(
+        };
+        let delivery = self
+            .send(
                 &org_record,
                 idp_id,
-                &slo_url,
-                &xml,
+                endpoint,
+                Outgoing::Request(request),
                 Some(&relay_state),
-                false,
             )
             .await?;
         self.logins
@@ -178,7 +245,7 @@ impl Sso<'_> {
             })
             .await?;
         facts.insert("request_id".into(), request_id);
-        Ok(location)
+        Ok(delivery)
     }
 
     /// A signed message from the IdP: its LogoutRequest, or its answer to ours.
@@ -186,13 +253,27 @@ impl Sso<'_> {
         &self,
         org: &OrgId,
         idp_id: &IdpId,
-        query: &SloQuery,
+        incoming: Incoming<'_>,
         facts: &mut BTreeMap<String, String>,
-    ) -> Result<String, SsoError> {
+    ) -> Result<SloDelivery, SsoError> {
         let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
         let certificates = signing_certificates(&idp)?;
         let limits = Limits::default();
-        let message = saml::read_redirect(&query.raw, &certificates, &limits)?;
+        let message = match incoming {
+            Incoming::Query(raw) => saml::read_redirect(raw, &certificates, &limits)?,
+            Incoming::Form {
+                message,
+                relay_state,
+            } => saml::read_post(message, relay_state, &certificates, &limits)?,
+        };
+        facts.insert(
+            "binding".into(),
+            match incoming {
+                Incoming::Query(_) => "redirect",
+                Incoming::Form { .. } => "post",
+            }
+            .into(),
+        );
         let our_slo = self.urls.slo_url(org, idp_id);
         match message.kind {
             MessageKind::Response => {
@@ -226,7 +307,7 @@ impl Sso<'_> {
                 if response.status != STATUS_SUCCESS {
                     return Err(SsoError::LogoutFailed(response.status));
                 }
-                Ok(state.return_to)
+                Ok(SloDelivery::Redirect(state.return_to))
             }
             MessageKind::Request => {
                 let skew = Duration::from_secs(u64::from(idp.settings.clock_skew_secs));
@@ -255,29 +336,25 @@ impl Sso<'_> {
                 }
                 facts.insert("request_id".into(), request.id.clone());
                 facts.insert("sessions_ended".into(), ended.to_string());
-                let slo_url = idp
-                    .slo_redirect_url
-                    .clone()
-                    .ok_or(SsoError::IdpEndpointMissing)?;
+                let endpoint = slo_endpoint(&idp).ok_or(SsoError::IdpEndpointMissing)?;
+                let slo_url = endpoint.0.clone();
                 let response_id =
                     saml::new_request_id().map_err(|e| SsoError::IdpConfig(e.to_string()))?;
                 let issuer = self.urls.sp_entity_id(org, idp_id);
-                let xml = saml::LogoutResponse {
+                let response = saml::LogoutResponse {
                     id: &response_id,
                     issue_instant: self.clock.now(),
                     destination: &slo_url,
                     issuer: &issuer,
                     in_response_to: &request.id,
                     status: STATUS_SUCCESS,
-                }
-                .to_xml();
-                self.signed_redirect(
+                };
+                self.send(
                     &org_record,
                     idp_id,
-                    &slo_url,
-                    &xml,
+                    endpoint,
+                    Outgoing::Response(response),
                     message.relay_state.as_deref(),
-                    true,
                 )
                 .await
             }

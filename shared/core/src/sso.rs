@@ -158,8 +158,6 @@ pub enum SsoError {
     SessionUnknown,
     #[error("the IdP reported that logout failed: {0}")]
     LogoutFailed(String),
-    #[error("this binding is not supported here")]
-    BindingUnsupported,
     #[error("{0}")]
     Vault(#[from] VaultError),
 }
@@ -195,7 +193,6 @@ impl SsoError {
             Self::AuthnContextRejected => "authn_context_rejected",
             Self::SessionUnknown => "session_unknown",
             Self::LogoutFailed(_) => "logout_failed",
-            Self::BindingUnsupported => "binding_unsupported",
             Self::Vault(e) => e.code(),
         }
     }
@@ -238,7 +235,6 @@ impl SsoError {
         "authn_context_rejected",
         "session_unknown",
         "logout_failed",
-        "binding_unsupported",
     ];
 }
 

@@ -47,8 +47,8 @@ pub use assertion::{Attribute, NameId, VerifiedAssertion};
 pub use clock::{format_instant, parse_instant, Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, Error};
 pub use logout::{
-    logout_redirect_url, read_redirect, LogoutRequest, LogoutResponse, MessageKind,
-    ReceivedLogoutRequest, ReceivedLogoutResponse, RedirectMessage, STATUS_SUCCESS,
+    logout_redirect_url, read_post, read_redirect, LogoutRequest, LogoutResponse, MessageKind,
+    ReceivedLogoutRequest, ReceivedLogoutResponse, SignedMessage, STATUS_SUCCESS,
 };
 pub use metadata::{Endpoint, IdpMetadata};
 pub use replay::{InMemoryReplayCache, ReplayCache};

@@ -38,6 +38,15 @@ pub struct LogoutRequest<'a> {
 
 impl LogoutRequest<'_> {
     pub fn to_xml(&self) -> String {
+        self.write(None)
+    }
+
+    /// With an enveloped XML signature, for the HTTP-POST binding.
+    pub fn to_signed_xml(&self, signer: &crate::XmlSigner) -> Result<String, crate::ConfigError> {
+        signer.sign(self.write(Some(signer)))
+    }
+
+    fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
         let mut w = XmlWriter::new();
         start_message(
             &mut w,
@@ -48,6 +57,9 @@ impl LogoutRequest<'_> {
             self.issuer,
             None,
         );
+        if let Some(signer) = signer {
+            signer.write_template(&mut w, self.id);
+        }
         match self.name_id_format {
             Some(format) => w.start_element("saml:NameID", &[("Format", format)]),
             None => w.start_element("saml:NameID", &[]),
@@ -75,6 +87,15 @@ pub struct LogoutResponse<'a> {
 
 impl LogoutResponse<'_> {
     pub fn to_xml(&self) -> String {
+        self.write(None)
+    }
+
+    /// With an enveloped XML signature, for the HTTP-POST binding.
+    pub fn to_signed_xml(&self, signer: &crate::XmlSigner) -> Result<String, crate::ConfigError> {
+        signer.sign(self.write(Some(signer)))
+    }
+
+    fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
         let mut w = XmlWriter::new();
         start_message(
             &mut w,
@@ -85,6 +106,9 @@ impl LogoutResponse<'_> {
             self.issuer,
             Some(self.in_response_to),
         );
+        if let Some(signer) = signer {
+            signer.write_template(&mut w, self.id);
+        }
         w.start_element("samlp:Status", &[]);
         w.empty_element("samlp:StatusCode", &[("Value", self.status)]);
         w.end_element("samlp:Status");
@@ -132,9 +156,9 @@ pub enum MessageKind {
     Response,
 }
 
-/// A Redirect-binding message whose query signature verified.
+/// A logout message whose signature verified (query signature or enveloped XML signature).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedirectMessage {
+pub struct SignedMessage {
     pub kind: MessageKind,
     pub xml: String,
     pub relay_state: Option<String>,
@@ -147,7 +171,7 @@ pub fn read_redirect(
     query: &str,
     certificates: &[Vec<u8>],
     limits: &Limits,
-) -> Result<RedirectMessage, Error> {
+) -> Result<SignedMessage, Error> {
     if query.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             size: query.len(),
@@ -201,10 +225,67 @@ pub fn read_redirect(
         ));
     }
     let xml = crate::input::inflate_redirect(&decode_component(raw_message)?, limits)?;
-    Ok(RedirectMessage {
+    Ok(SignedMessage {
         kind,
         xml,
         relay_state: relay.map(|(_, r)| decode_component(r)).transpose()?,
+    })
+}
+
+/// Reads a logout message posted with the HTTP-POST binding (Bindings §3.5): strict parse,
+/// unique IDs, the signature profile, and exactly one signature, on the root element, that
+/// verifies with one of `certificates` and covers the root.
+pub fn read_post(
+    encoded: &str,
+    relay_state: Option<&str>,
+    certificates: &[Vec<u8>],
+    limits: &Limits,
+) -> Result<SignedMessage, Error> {
+    use crate::xmlsec::{BergshamraVerifier, SignatureOutcome, SignatureVerifier};
+    if certificates.is_empty() {
+        return Err(Error::NoTrustedKeys);
+    }
+    let text = crate::input::decode(encoded.as_bytes(), limits)?;
+    let doc = xml::parse_strict(&text, limits)?;
+    let root = doc
+        .document_element()
+        .ok_or_else(|| Error::Malformed("empty document".into()))?;
+    let kind = if xml::is(&doc, root, SAMLP, "LogoutRequest") {
+        MessageKind::Request
+    } else if xml::is(&doc, root, SAMLP, "LogoutResponse") {
+        MessageKind::Response
+    } else {
+        return Err(Error::Malformed("not a logout message".into()));
+    };
+    crate::ids::check_unique_ids(&doc)?;
+    let sites = crate::profile::check_signatures_on(&doc, crate::profile::LOGOUT_SIGNABLE)?;
+    let site = match sites.as_slice() {
+        [site] if site.signed == root => *site,
+        [] => return Err(Error::SignatureInvalid("the message is not signed".into())),
+        _ => {
+            return Err(Error::SignatureProfile(
+                "one signature, on the message itself".into(),
+            ))
+        }
+    };
+    let verifier = BergshamraVerifier::new(certificates)
+        .map_err(|e| Error::SignatureInvalid(format!("configured certificate: {e}")))?;
+    match verifier.verify_all(&doc)?.as_slice() {
+        [SignatureOutcome::Valid { signature, covers }]
+            if *signature == site.signature && covers.as_slice() == [Some(root)] => {}
+        [SignatureOutcome::Invalid { reason }] => {
+            return Err(Error::SignatureInvalid(reason.clone()))
+        }
+        _ => {
+            return Err(Error::SignatureInvalid(
+                "the signature does not cover the message".into(),
+            ))
+        }
+    }
+    Ok(SignedMessage {
+        kind,
+        xml: text.into_owned(),
+        relay_state: relay_state.map(str::to_owned),
     })
 }
 

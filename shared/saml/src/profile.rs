@@ -41,8 +41,26 @@ pub(crate) struct SignatureSite {
     pub signed: NodeId,
 }
 
-/// Check every `ds:Signature` in `doc`; return them in document order.
+/// Elements a signature may sit on: `(namespace, local name)`.
+pub(crate) type Signable = [(&'static str, &'static str)];
+
+/// What a Response may carry signatures on.
+pub(crate) const RESPONSE_SIGNABLE: &Signable = &[(SAMLP, "Response"), (SAML, "Assertion")];
+/// What a logout message may carry a signature on (HTTP-POST binding).
+pub(crate) const LOGOUT_SIGNABLE: &Signable =
+    &[(SAMLP, "LogoutRequest"), (SAMLP, "LogoutResponse")];
+
+/// Check every `ds:Signature` in `doc` (Response or Assertion signatures); return them in
+/// document order.
 pub(crate) fn check_signatures(doc: &Document<'_>) -> Result<Vec<SignatureSite>, Error> {
+    check_signatures_on(doc, RESPONSE_SIGNABLE)
+}
+
+/// [`check_signatures`] for messages whose signatures sit on other elements.
+pub(crate) fn check_signatures_on(
+    doc: &Document<'_>,
+    signable: &Signable,
+) -> Result<Vec<SignatureSite>, Error> {
     let signatures: Vec<NodeId> = doc
         .descendants(doc.root())
         .into_iter()
@@ -50,7 +68,7 @@ pub(crate) fn check_signatures(doc: &Document<'_>) -> Result<Vec<SignatureSite>,
         .collect();
     let mut sites = Vec::with_capacity(signatures.len());
     for signature in signatures {
-        let signed = check_structure(doc, signature)?;
+        let signed = check_structure(doc, signature, signable)?;
         if sites.iter().any(|s: &SignatureSite| s.signed == signed) {
             return Err(profile("more than one Signature on one element"));
         }
@@ -67,12 +85,16 @@ fn profile(why: &str) -> Error {
 }
 
 /// SAML Core §5.4.1–5.4.4. Returns the signed element.
-fn check_structure(doc: &Document<'_>, signature: NodeId) -> Result<NodeId, Error> {
-    // §5.4.1: enveloped, on a Response or an Assertion (the only elements we consume).
+fn check_structure(
+    doc: &Document<'_>,
+    signature: NodeId,
+    signable: &Signable,
+) -> Result<NodeId, Error> {
+    // §5.4.1: enveloped, on an element we consume (Response or Assertion; a logout message).
     let parent = doc
         .parent(signature)
-        .filter(|p| is(doc, *p, SAMLP, "Response") || is(doc, *p, SAML, "Assertion"))
-        .ok_or_else(|| profile("Signature is not a direct child of a Response or Assertion"))?;
+        .filter(|p| signable.iter().any(|(ns, local)| is(doc, *p, ns, local)))
+        .ok_or_else(|| profile("Signature is not a direct child of a signable element"))?;
     let id = attr(doc, parent, "ID")
         .filter(|id| !id.is_empty())
         .ok_or_else(|| profile("signed element has no ID"))?;
