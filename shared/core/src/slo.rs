@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use saml::{Limits, MessageKind, ReceivedLogoutRequest, ReceivedLogoutResponse, STATUS_SUCCESS};
+use saml::{
+    Limits, MessageKind, OutgoingMessage as _, ReceivedLogoutRequest, ReceivedLogoutResponse,
+    STATUS_SUCCESS,
+};
 
 use crate::audit::Caller;
 use crate::idp::{Idp, IdpId};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use saml::{format_instant, Clock, IdpMetadata, ReplayCache, Verifier};
+use saml::{format_instant, Clock, IdpMetadata, OutgoingMessage as _, ReplayCache, Verifier};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

@@ -55,7 +55,7 @@ pub use replay::{InMemoryReplayCache, ReplayCache};
 pub use request::{
     new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest, RequestSigner, RSA_SHA256,
 };
-pub use sign::XmlSigner;
+pub use sign::{OutgoingMessage, XmlSigner};
 pub use sp_metadata::SpMetadata;
 pub use verify::{Policy, ServiceProvider, TraceStep, Verifier};
 pub use xml::{HTTP_POST, HTTP_REDIRECT};

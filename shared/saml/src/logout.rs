@@ -36,16 +36,7 @@ pub struct LogoutRequest<'a> {
     pub session_index: Option<&'a str>,
 }
 
-impl LogoutRequest<'_> {
-    pub fn to_xml(&self) -> String {
-        self.write(None)
-    }
-
-    /// With an enveloped XML signature, for the HTTP-POST binding.
-    pub fn to_signed_xml(&self, signer: &crate::XmlSigner) -> Result<String, crate::ConfigError> {
-        signer.sign(self.write(Some(signer)))
-    }
-
+impl crate::OutgoingMessage for LogoutRequest<'_> {
     fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
         let mut w = XmlWriter::new();
         start_message(
@@ -85,16 +76,7 @@ pub struct LogoutResponse<'a> {
     pub status: &'a str,
 }
 
-impl LogoutResponse<'_> {
-    pub fn to_xml(&self) -> String {
-        self.write(None)
-    }
-
-    /// With an enveloped XML signature, for the HTTP-POST binding.
-    pub fn to_signed_xml(&self, signer: &crate::XmlSigner) -> Result<String, crate::ConfigError> {
-        signer.sign(self.write(Some(signer)))
-    }
-
+impl crate::OutgoingMessage for LogoutResponse<'_> {
     fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
         let mut w = XmlWriter::new();
         start_message(
@@ -419,6 +401,7 @@ pub fn logout_redirect_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutgoingMessage as _;
 
     fn fixture(path: &str) -> Vec<u8> {
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/").to_owned() + path)

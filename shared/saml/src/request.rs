@@ -54,17 +54,7 @@ pub fn new_request_id() -> Result<String, ConfigError> {
     ))
 }
 
-impl AuthnRequest<'_> {
-    /// The request as XML (no declaration, no signature: the Redirect binding signs the query).
-    pub fn to_xml(&self) -> String {
-        self.write(None)
-    }
-
-    /// The request with an enveloped XML signature, for the HTTP-POST binding (§3.5).
-    pub fn to_signed_xml(&self, signer: &crate::XmlSigner) -> Result<String, ConfigError> {
-        signer.sign(self.write(Some(signer)))
-    }
-
+impl crate::OutgoingMessage for AuthnRequest<'_> {
     fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
         let instant = format_instant(self.issue_instant);
         let mut attrs = vec![
@@ -181,6 +171,7 @@ pub(crate) fn redirect_message_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutgoingMessage as _;
 
     #[test]
     fn request_ids_are_fresh_xs_ids() {

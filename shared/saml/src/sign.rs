@@ -77,3 +77,21 @@ impl XmlSigner {
         self.backend.sign(xml)
     }
 }
+
+/// A protocol message samlgate writes: unsigned (the Redirect binding signs the query) or
+/// with an enveloped XML signature (the POST binding). Implementors write the signature
+/// template right after their Issuer when given a signer.
+pub trait OutgoingMessage {
+    /// The message, with a signature template if `signer` is given.
+    fn write(&self, signer: Option<&XmlSigner>) -> String;
+
+    /// The message as XML (no declaration, no signature).
+    fn to_xml(&self) -> String {
+        self.write(None)
+    }
+
+    /// The message with an enveloped XML signature.
+    fn to_signed_xml(&self, signer: &XmlSigner) -> Result<String, ConfigError> {
+        signer.sign(self.write(Some(signer)))
+    }
+}

@@ -338,7 +338,7 @@ mod metadata {
 /// `.venv`): the query signature verifies with the SP certificate, the inflated request is
 /// schema-valid SAML, and a changed RelayState breaks the signature.
 mod requests {
-    use saml::{redirect_url, AuthnRequest, RequestSigner};
+    use saml::{redirect_url, AuthnRequest, OutgoingMessage as _, RequestSigner};
     use std::path::PathBuf;
     use std::process::Command;
 
