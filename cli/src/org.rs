@@ -112,7 +112,7 @@ async fn create(args: &CreateArgs) -> ExitCode {
         }
     }
     // Refuse early, before a key is made for nothing (registration checks again, atomically).
-    match samlgate_core::ports::ConfigReader::get_org(table.as_ref(), &org).await {
+    match samlgate_core::ports::OrgReader::get_org(table.as_ref(), &org).await {
         Ok(Some(_)) => return fail(&VaultError::OrgExists),
         Ok(None) => {}
         Err(e) => return fail(&VaultError::from(e)),

@@ -119,11 +119,15 @@ impl<T: SecretReader> SecretReader for Faulty<T> {
 }
 
 #[async_trait]
-impl<T: ConfigReader> ConfigReader for Faulty<T> {
+impl<T: OrgReader> OrgReader for Faulty<T> {
     async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, PortError> {
         self.faults.check("ddb:GetOrg")?;
         self.inner.get_org(org).await
     }
+}
+
+#[async_trait]
+impl<T: ConfigReader> ConfigReader for Faulty<T> {
     async fn get_intake_key(&self, org: &OrgId, kid: &str) -> Result<Option<IntakeKey>, PortError> {
         self.faults.check("ddb:GetIntakeKey")?;
         self.inner.get_intake_key(org, kid).await

@@ -19,7 +19,7 @@ use samlgate_aws::{sdk_config, Kms, Secrets, Table};
 use samlgate_core::audit::Caller;
 use samlgate_core::key_policy::{render, PolicyInputs};
 use samlgate_core::model::OrgId;
-use samlgate_core::ports::{ConfigReader, CreateKey};
+use samlgate_core::ports::{CreateKey, OrgReader};
 use samlgate_core::routes::{resolve, Function};
 use samlgate_core::sp_key::KeyCache;
 use samlgate_core::sso::PublicUrls;

@@ -105,7 +105,6 @@ impl App {
     fn idps(&self) -> IdpAdmin<'_> {
         IdpAdmin {
             keys: self.keys.as_ref(),
-            orgs: self.config.as_ref(),
             config: self.sso_config.as_ref(),
             writer: self.sso_writer.as_ref(),
             fetcher: self.fetcher.as_ref(),

@@ -69,7 +69,7 @@ async fn sp_metadata(app: &App, org: &str, idp: &str) -> Result<Document, VaultE
         OrgId::parse(org).map_err(not_found)?,
         IdpId::parse(idp).map_err(not_found)?,
     );
-    match app.config.sso_org(&org).await? {
+    match app.config.get_org(&org).await? {
         Some(o) if o.status == OrgStatus::Active => {}
         _ => return Err(VaultError::IdpNotFound),
     }

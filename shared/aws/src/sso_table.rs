@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_lc_rs::digest::{digest, SHA256};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use samlgate_core::idp::{Idp, IdpId, SsoSettings};
-use samlgate_core::model::{Org, OrgId};
+use samlgate_core::model::OrgId;
 use samlgate_core::ports::{
     JwksReader, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
 };
@@ -74,10 +74,6 @@ impl Table {
 
 #[async_trait]
 impl SsoConfigReader for Table {
-    async fn sso_org(&self, org: &OrgId) -> Result<Option<Org>, PortError> {
-        self.get(org_pk(org), "ORG".into()).await
-    }
-
     async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError> {
         self.get(org_pk(org), "SSO".into()).await
     }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TransactWriteItem,
 };
 use samlgate_core::model::{AuditEvent, Credential, CredentialState, IntakeKey, Org, OrgId};
-use samlgate_core::ports::{AuditLog, ConfigReader, ConfigWriter};
+use samlgate_core::ports::{AuditLog, ConfigReader, ConfigWriter, OrgReader};
 use samlgate_core::{PortError, PortErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -296,11 +296,14 @@ pub(crate) fn build_err(op: &'static str, e: impl std::fmt::Display) -> PortErro
 }
 
 #[async_trait]
-impl ConfigReader for Table {
+impl OrgReader for Table {
     async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, PortError> {
         self.get(org_pk(org), "ORG".into()).await
     }
+}
 
+#[async_trait]
+impl ConfigReader for Table {
     async fn get_intake_key(&self, org: &OrgId, kid: &str) -> Result<Option<IntakeKey>, PortError> {
         self.get(org_pk(org), format!("INTAKE#{kid}")).await
     }

@@ -16,9 +16,7 @@ use crate::audit::{Auditor, Caller};
 use crate::error::{PortErrorKind, Result, VaultError};
 use crate::idp::{web_url, Idp, IdpId, IdpSettings, SsoSettings};
 use crate::model::{Org, OrgId, OrgStatus};
-use crate::ports::{
-    AuditLog, ConfigReader, GenerateDataKey, MetadataFetcher, SsoConfigReader, SsoConfigWriter,
-};
+use crate::ports::{AuditLog, GenerateDataKey, MetadataFetcher, SsoConfigReader, SsoConfigWriter};
 use crate::sp_key::{self, KeyUse, SpKey};
 use crate::sso::PublicUrls;
 
@@ -28,7 +26,6 @@ pub const MAX_METADATA_BYTES: usize = 512 * 1024;
 /// admin's SSO-configuration capabilities.
 pub struct IdpAdmin<'a> {
     pub keys: &'a dyn GenerateDataKey,
-    pub orgs: &'a dyn ConfigReader,
     pub config: &'a dyn SsoConfigReader,
     pub writer: &'a dyn SsoConfigWriter,
     pub fetcher: &'a dyn MetadataFetcher,
@@ -90,7 +87,7 @@ pub struct SpCertificate {
 impl IdpAdmin<'_> {
     async fn org(&self, org: &OrgId) -> Result<Org> {
         let record = self
-            .orgs
+            .config
             .get_org(org)
             .await?
             .ok_or(VaultError::OrgNotFound)?;

@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use crate::context::EncryptionContext;
 use crate::error::{PortError, PortErrorKind};
 use crate::idp::{Idp, IdpId, SsoSettings};
-use crate::model::{AuditEvent, Credential, IntakeKey, Org, OrgId};
+use crate::model::{AuditEvent, Org, OrgId};
 use crate::ports::{
-    AuditLog, ConfigReader, DataKey, DecryptDataKey, GenerateDataKey, JwksReader, LoginStateStore,
+    AuditLog, DataKey, DecryptDataKey, GenerateDataKey, JwksReader, LoginStateStore, OrgReader,
     ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
 };
 use crate::sp_key::SpKey;
@@ -133,9 +133,6 @@ macro_rules! lock {
 
 #[async_trait]
 impl SsoConfigReader for MemoryStore {
-    async fn sso_org(&self, org: &OrgId) -> Result<Option<Org>, PortError> {
-        Ok(lock!(self.orgs, "get").get(org).cloned())
-    }
     async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError> {
         Ok(lock!(self.sso, "get").get(org).cloned())
     }
@@ -274,19 +271,9 @@ impl AuditLog for MemoryStore {
     }
 }
 
-/// Organisations only (what SSO configuration needs); credentials are not kept here.
 #[async_trait]
-impl ConfigReader for MemoryStore {
+impl OrgReader for MemoryStore {
     async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, PortError> {
         Ok(lock!(self.orgs, "get").get(org).cloned())
-    }
-    async fn get_intake_key(&self, _: &OrgId, _: &str) -> Result<Option<IntakeKey>, PortError> {
-        Ok(None)
-    }
-    async fn get_credential(&self, _: &OrgId, _: &str) -> Result<Option<Credential>, PortError> {
-        Ok(None)
-    }
-    async fn list_credentials(&self, _: &OrgId) -> Result<Vec<Credential>, PortError> {
-        Ok(Vec::new())
     }
 }

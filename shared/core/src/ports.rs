@@ -78,10 +78,15 @@ pub trait SecretReader: Send + Sync {
     async fn get_secret_version(&self, arn: &str, version_id: &str) -> Result<String, PortError>;
 }
 
+/// `dynamodb:GetItem` of an organisation item. Every function that reads configuration.
+#[async_trait]
+pub trait OrgReader: Send + Sync {
+    async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, PortError>;
+}
+
 /// `dynamodb:GetItem`/`Query` on organisation and credential items. admin, provision.
 #[async_trait]
-pub trait ConfigReader: Send + Sync {
-    async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, PortError>;
+pub trait ConfigReader: OrgReader {
     async fn get_intake_key(&self, org: &OrgId, kid: &str) -> Result<Option<IntakeKey>, PortError>;
     async fn get_credential(&self, org: &OrgId, id: &str) -> Result<Option<Credential>, PortError>;
     async fn list_credentials(&self, org: &OrgId) -> Result<Vec<Credential>, PortError>;
@@ -114,8 +119,7 @@ pub trait AuditLog: Send + Sync {
 
 /// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.
 #[async_trait]
-pub trait SsoConfigReader: Send + Sync {
-    async fn sso_org(&self, org: &OrgId) -> Result<Option<Org>, PortError>;
+pub trait SsoConfigReader: OrgReader {
     async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError>;
     async fn idp(&self, org: &OrgId, idp: &IdpId) -> Result<Option<Idp>, PortError>;
     async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>, PortError>;

@@ -659,7 +659,7 @@ impl Sso<'_> {
     pub(crate) async fn active_org(&self, org: &OrgId) -> Result<Org, SsoError> {
         let record = self
             .config
-            .sso_org(org)
+            .get_org(org)
             .await?
             .ok_or(SsoError::OrgNotFound)?;
         if record.status != OrgStatus::Active {

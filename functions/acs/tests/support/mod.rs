@@ -85,7 +85,6 @@ impl Acs {
         let clock = saml::FixedClock(NOW);
         let admin = IdpAdmin {
             keys: kms.as_ref(),
-            orgs: store.as_ref(),
             config: store.as_ref(),
             writer: store.as_ref(),
             fetcher: &NoFetch,
