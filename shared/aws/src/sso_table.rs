@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use aws_lc_rs::digest::{digest, SHA256};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use samlgate_core::idp::{Idp, IdpId, SsoSettings};
 use samlgate_core::model::OrgId;
 use samlgate_core::ports::{
@@ -56,22 +56,6 @@ struct ReplayEntry {
     expires_at: i64,
 }
 
-impl Table {
-    fn put_item(
-        &self,
-        op: &'static str,
-        item: crate::table::Item,
-    ) -> Result<TransactWriteItem, PortError> {
-        let put = Put::builder()
-            .table_name(self.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| build_err(op, e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-}
-
 #[async_trait]
 impl SsoConfigReader for Table {
     async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError> {
@@ -108,12 +92,16 @@ impl SsoConfigWriter for Table {
 
     async fn insert_idp(&self, idp: &Idp, keys: &[SpKey]) -> Result<(), PortError> {
         const OP: &str = "dynamodb:TransactWriteItems";
-        let mut request = self.client().transact_write_items().transact_items(
-            self.put_item(OP, encode(OP, org_pk(&idp.org), idp_sk(&idp.idp), idp)?)?,
-        );
+        let mut request =
+            self.client()
+                .transact_write_items()
+                .transact_items(self.put_new_in_transaction(
+                    OP,
+                    encode(OP, org_pk(&idp.org), idp_sk(&idp.idp), idp)?,
+                )?);
         for key in keys {
             request = request.transact_items(
-                self.put_item(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)?,
+                self.put_new_in_transaction(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)?,
             );
         }
         request.send().await.map_err(|e| map(OP, e))?;
@@ -151,8 +139,10 @@ impl SsoConfigWriter for Table {
         };
         self.client()
             .transact_write_items()
-            .transact_items(self.put_item(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)?)
-            .transact_items(self.put_item(
+            .transact_items(
+                self.put_new_in_transaction(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)?,
+            )
+            .transact_items(self.put_new_in_transaction(
                 OP,
                 encode(OP, "JWKS".into(), format!("{}#{}", key.org, key.id), &entry)?,
             )?)
@@ -252,11 +242,11 @@ impl SessionStore for Table {
         };
         self.client()
             .transact_write_items()
-            .transact_items(self.put_item(
+            .transact_items(self.put_new_in_transaction(
                 OP,
                 encode(OP, format!("SESS#{}", session.id), "S".into(), session)?,
             )?)
-            .transact_items(self.put_item(
+            .transact_items(self.put_new_in_transaction(
                 OP,
                 encode(
                     OP,

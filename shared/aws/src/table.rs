@@ -88,6 +88,21 @@ impl Table {
         }
     }
 
+    /// A transaction's put of an item that must not exist yet.
+    pub(crate) fn put_new_in_transaction(
+        &self,
+        op: &'static str,
+        item: Item,
+    ) -> Result<TransactWriteItem, PortError> {
+        let put = Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| build_err(op, e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Writes an item that must not exist yet.
     pub(crate) async fn put_new(&self, op: &'static str, item: Item) -> Result<(), PortError> {
         self.client
@@ -321,15 +336,7 @@ impl ConfigReader for Table {
 impl ConfigWriter for Table {
     async fn create_org(&self, org: &Org, intake: &IntakeKey) -> Result<(), PortError> {
         const OP: &str = "dynamodb:TransactWriteItems";
-        let put = |item: Item| -> Result<TransactWriteItem, PortError> {
-            let put = Put::builder()
-                .table_name(&self.name)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| build_err(OP, e))?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
+        let put = |item: Item| self.put_new_in_transaction(OP, item);
         self.client
             .transact_write_items()
             .transact_items(put(encode(OP, org_pk(&org.org), "ORG".into(), org)?)?)
