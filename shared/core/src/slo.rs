@@ -23,10 +23,7 @@ use crate::audit::Caller;
 use crate::idp::{Idp, IdpId};
 use crate::model::{random_hex, Org, OrgId};
 use crate::sp_key::KeyUse;
-use crate::sso::{
-    is_state_key, return_url, signing_certificates, LoginState, Sso, SsoError, StatePurpose,
-    LOGIN_TTL_SECS,
-};
+use crate::sso::{return_url, signing_certificates, Sso, SsoError, StatePurpose};
 
 /// `GET /o/{org}/idp/{idp}/slo` parameters, as received.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -236,17 +233,15 @@ impl Sso<'_> {
                 Some(&relay_state),
             )
             .await?;
-        self.logins
-            .put_login(&LoginState {
-                purpose: StatePurpose::Logout,
-                relay_state,
-                org: org.clone(),
-                idp: idp_id.clone(),
-                request_id: request_id.clone(),
-                return_to,
-                expires_at: now.unix_timestamp() + LOGIN_TTL_SECS,
-            })
-            .await?;
+        self.store_state(
+            StatePurpose::Logout,
+            relay_state,
+            org,
+            idp_id,
+            &request_id,
+            return_to,
+        )
+        .await?;
         facts.insert("request_id".into(), request_id);
         Ok(delivery)
     }
@@ -285,22 +280,11 @@ impl Sso<'_> {
                 let relay = message
                     .relay_state
                     .as_deref()
-                    .filter(|r| is_state_key(r))
                     .ok_or(SsoError::RequestStateUnknown)?;
                 let state = self
-                    .logins
-                    .take_login(relay)
+                    .take_state(relay, org, idp_id, StatePurpose::Logout)
                     .await?
                     .ok_or(SsoError::RequestStateUnknown)?;
-                if &state.org != org
-                    || &state.idp != idp_id
-                    || state.purpose != StatePurpose::Logout
-                {
-                    return Err(SsoError::RequestStateMismatch);
-                }
-                if state.expires_at <= self.clock.now().unix_timestamp() {
-                    return Err(SsoError::RequestStateExpired);
-                }
                 if response.in_response_to != state.request_id {
                     return Err(SsoError::Saml(saml::Error::InResponseToMismatch(
                         response.in_response_to,

@@ -29,8 +29,6 @@ use crate::token::{Claims, Identity, TOKEN_TTL_SECS};
 
 /// How long a started login may take (IdP password, MFA), seconds.
 pub const LOGIN_TTL_SECS: i64 = 15 * 60;
-/// Longest RelayState samlgate issues (SAML Bindings §3.4.3 allows 80 bytes).
-pub const MAX_RELAY_STATE: usize = 80;
 /// Longest RelayState read at all (an IdP-initiated one names a return URL).
 pub const MAX_RELAY_INPUT: usize = 2048;
 /// Largest `SAMLResponse` form field, bytes (base64 of the verifier's 1 MiB limit).
@@ -401,17 +399,15 @@ impl Sso<'_> {
                 }
             }
         };
-        self.logins
-            .put_login(&LoginState {
-                purpose: StatePurpose::Login,
-                relay_state,
-                org: org.clone(),
-                idp: idp_id,
-                request_id: request_id.clone(),
-                return_to,
-                expires_at: now.unix_timestamp() + LOGIN_TTL_SECS,
-            })
-            .await?;
+        self.store_state(
+            StatePurpose::Login,
+            relay_state,
+            org,
+            &idp_id,
+            &request_id,
+            return_to,
+        )
+        .await?;
         facts.insert("request_id".into(), request_id);
         Ok(delivery)
     }
@@ -469,7 +465,7 @@ impl Sso<'_> {
 
         // The login in flight, taken exactly once, or an unsolicited response.
         let (request_id, return_to) = self
-            .solicited_or_not(org, &idp, &settings, relay_state, now)
+            .solicited_or_not(org, &idp, &settings, relay_state)
             .await?;
         facts.insert(
             "request_id".into(),
@@ -566,22 +562,14 @@ impl Sso<'_> {
         idp: &Idp,
         settings: &SsoSettings,
         relay_state: Option<&str>,
-        now: OffsetDateTime,
     ) -> Result<(Option<String>, String), SsoError> {
-        let state = match relay_state {
-            Some(r) if r.len() <= MAX_RELAY_STATE && is_state_key(r) => {
-                self.logins.take_login(r).await?
+        if let Some(r) = relay_state {
+            if let Some(state) = self
+                .take_state(r, org, &idp.idp, StatePurpose::Login)
+                .await?
+            {
+                return Ok((Some(state.request_id), state.return_to));
             }
-            _ => None,
-        };
-        if let Some(state) = state {
-            if &state.org != org || state.idp != idp.idp || state.purpose != StatePurpose::Login {
-                return Err(SsoError::RequestStateMismatch);
-            }
-            if state.expires_at <= now.unix_timestamp() {
-                return Err(SsoError::RequestStateExpired);
-            }
-            return Ok((Some(state.request_id), state.return_to));
         }
         // No login in flight for this RelayState: only an allowed unsolicited response.
         if !idp.settings.allow_idp_initiated {
@@ -590,17 +578,61 @@ impl Sso<'_> {
                 _ => SsoError::UnsolicitedNotAllowed,
             });
         }
-        let return_to = match relay_state {
-            None | Some("") => settings
-                .return_urls
-                .first()
-                .cloned()
-                .ok_or(SsoError::SsoNotConfigured)?,
-            Some(r) if settings.allowed_return(r) => r.to_owned(),
-            Some(r) if is_state_key(r) => return Err(SsoError::RequestStateUnknown),
-            Some(_) => return Err(SsoError::ReturnToNotAllowed),
+        match relay_state {
+            Some(r) if is_state_key(r) => Err(SsoError::RequestStateUnknown),
+            // An empty RelayState names no return URL: the default one.
+            requested => Ok((
+                None,
+                return_url(settings, requested.filter(|r| !r.is_empty()))?,
+            )),
+        }
+    }
+
+    /// Takes the request stored under `relay_state`, once, and checks that it belongs to this
+    /// organisation, IdP and purpose and has not expired. `None`: nothing is stored under it
+    /// (or it is not a RelayState samlgate makes).
+    pub(crate) async fn take_state(
+        &self,
+        relay_state: &str,
+        org: &OrgId,
+        idp: &IdpId,
+        purpose: StatePurpose,
+    ) -> Result<Option<LoginState>, SsoError> {
+        if !is_state_key(relay_state) {
+            return Ok(None);
+        }
+        let Some(state) = self.logins.take_login(relay_state).await? else {
+            return Ok(None);
         };
-        Ok((None, return_to))
+        if &state.org != org || &state.idp != idp || state.purpose != purpose {
+            return Err(SsoError::RequestStateMismatch);
+        }
+        if state.expires_at <= self.clock.now().unix_timestamp() {
+            return Err(SsoError::RequestStateExpired);
+        }
+        Ok(Some(state))
+    }
+
+    /// Stores a request in flight under `relay_state` for [`LOGIN_TTL_SECS`].
+    pub(crate) async fn store_state(
+        &self,
+        purpose: StatePurpose,
+        relay_state: String,
+        org: &OrgId,
+        idp: &IdpId,
+        request_id: &str,
+        return_to: String,
+    ) -> Result<(), SsoError> {
+        let state = LoginState {
+            purpose,
+            relay_state,
+            org: org.clone(),
+            idp: idp.clone(),
+            request_id: request_id.to_owned(),
+            return_to,
+            expires_at: self.clock.now().unix_timestamp() + LOGIN_TTL_SECS,
+        };
+        Ok(self.logins.put_login(&state).await?)
     }
 
     /// A verifier for this IdP: its signing certificates, our entity ID and ACS URL from
