@@ -5,7 +5,8 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use saml::{format_instant, ReceivedAuthnRequest, XmlSigner};
+use saml::{format_instant, new_request_id, ReceivedAuthnRequest, XmlSigner};
+use samlgate_acs::escape_html;
 use time::OffsetDateTime;
 use uppsala::XmlWriter;
 
@@ -45,22 +46,6 @@ pub struct DemoIdp {
     pub sso_url: String,
     pub certificate_pem: String,
     signer: XmlSigner,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    format!(
-        "_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
 }
 
 impl DemoIdp {
@@ -113,7 +98,7 @@ impl DemoIdp {
         let hidden = |name: &str, value: &str| {
             format!(
                 r#"<input type="hidden" name="{name}" value="{}">"#,
-                escape(value)
+                escape_html(value)
             )
         };
         let buttons: String = USERS
@@ -122,8 +107,8 @@ impl DemoIdp {
                 format!(
                     r#"<p><button name="user" value="{}">Sign in as {} &lt;{}&gt; ({})</button></p>"#,
                     u.id,
-                    escape(u.name),
-                    escape(u.email),
+                    escape_html(u.name),
+                    escape_html(u.email),
                     u.groups.join(", ")
                 )
             })
@@ -133,9 +118,9 @@ impl DemoIdp {
 <h1>samlgate demo IdP</h1>
 <p>samlgate sent a signed AuthnRequest <code>{}</code> from <code>{}</code>. Pick a user; the IdP signs a Response and posts it to <code>{}</code>.</p>
 <form method="post" action="/demo-idp/sso">{}{}{}{}{buttons}</form></body></html>"#,
-            escape(&parsed.id),
-            escape(&parsed.issuer),
-            escape(&parsed.acs_url),
+            escape_html(&parsed.id),
+            escape_html(&parsed.issuer),
+            escape_html(&parsed.acs_url),
             hidden("request_id", &parsed.id),
             hidden("sp_entity_id", &parsed.issuer),
             hidden("acs_url", &parsed.acs_url),
@@ -152,9 +137,8 @@ impl DemoIdp {
         acs_url: &str,
         now: OffsetDateTime,
     ) -> Result<String, String> {
-        let response_id = random_id();
-        let assertion_id = random_id();
-        let session_index = random_id();
+        let fresh = || new_request_id().map_err(|e| e.to_string());
+        let (response_id, assertion_id, session_index) = (fresh()?, fresh()?, fresh()?);
         let instant = format_instant(now);
         let not_before = format_instant(now - time::Duration::minutes(1));
         let not_on_or_after = format_instant(now + time::Duration::minutes(5));

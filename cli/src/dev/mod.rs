@@ -14,6 +14,7 @@ use std::sync::Arc;
 use axum::body::{to_bytes, Body as AxumBody};
 use axum::extract::State;
 use axum::http::{Request as HttpRequest, Response as HttpResponse, StatusCode};
+use samlgate_acs::escape_html;
 use samlgate_admin::{App as AdminApp, HttpFetcher, Scope};
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
 use samlgate_core::audit::Caller;
@@ -230,13 +231,6 @@ fn html(status: StatusCode, body: String) -> HttpResponse<AxumBody> {
     response
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 async fn dispatch(
     State(dev): State<Arc<Dev>>,
     request: HttpRequest<AxumBody>,
@@ -255,7 +249,10 @@ async fn dispatch(
         ("GET", "/demo-idp/sso") => {
             return match dev.idp.picker(&query, &dev.base) {
                 Ok(page) => html(StatusCode::OK, page),
-                Err(e) => html(StatusCode::BAD_REQUEST, format!("demo IdP: {}", escape(&e))),
+                Err(e) => html(
+                    StatusCode::BAD_REQUEST,
+                    format!("demo IdP: {}", escape_html(&e)),
+                ),
             }
         }
         ("POST", "/demo-idp/sso") => return demo_idp_post(&dev, &bytes),
@@ -341,7 +338,7 @@ async fn callback(dev: &Dev, body: &[u8]) -> String {
     let logout = claims["sid"].as_str().map_or(String::new(), |sid| {
         format!(
             r#"<p><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/slo?sid={}&amp;return_to={}">Sign out</a> (samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
-            escape(sid),
+            escape_html(sid),
             url::form_urlencoded::byte_serialize(format!("{}/", dev.base).as_bytes())
                 .collect::<String>()
         )
@@ -350,7 +347,7 @@ async fn callback(dev: &Dev, body: &[u8]) -> String {
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
 <h1>{title}</h1><p>The demo app verified the token samlgate posted (ES256 signature against <a href="/.well-known/jwks.json">the JWKS</a>, issuer, audience <code>{DEMO_AUDIENCE}</code>, expiry). Its claims:</p>
 <pre>{}</pre>{logout}<p><a href="/">Back</a></p></body></html>"#,
-        escape(&serde_json::to_string_pretty(&claims).unwrap_or_default())
+        escape_html(&serde_json::to_string_pretty(&claims).unwrap_or_default())
     )
 }
 
@@ -410,7 +407,7 @@ fn demo_idp_post(dev: &Dev, body: &[u8]) -> HttpResponse<AxumBody> {
         }
         Err(e) => html(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("demo IdP: {}", escape(&e)),
+            format!("demo IdP: {}", escape_html(&e)),
         ),
     }
 }

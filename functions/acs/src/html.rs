@@ -17,7 +17,8 @@ pub struct Page {
     pub body: String,
 }
 
-fn escape(text: &str) -> String {
+/// HTML-escapes text for element content and double- or single-quoted attribute values.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -33,7 +33,7 @@ use samlgate_core::slo::{Incoming, SloDelivery, SloQuery};
 use samlgate_core::sp_key::KeyCache;
 use samlgate_core::sso::{LoginDelivery, LoginQuery, PublicUrls, Sso, SsoError};
 
-pub use html::Page;
+pub use html::{escape as escape_html, Page};
 
 /// Largest form body read (the SAMLResponse limit plus RelayState).
 pub const MAX_BODY_BYTES: usize = samlgate_core::sso::MAX_SAML_RESPONSE + 4096;
@@ -149,24 +149,9 @@ async fn consume(
     idp: &str,
     body: &[u8],
 ) -> Result<Page, SsoError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(SsoError::InvalidRequest("body is too large".into()));
-    }
+    let (response, relay_state) = saml_form(body, &["SAMLResponse"])?;
     let org = org_id(org)?;
     let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
-    let (mut response, mut relay_state) = (None, None);
-    for (name, value) in url::form_urlencoded::parse(body) {
-        let slot = match name.as_ref() {
-            "SAMLResponse" => &mut response,
-            "RelayState" => &mut relay_state,
-            _ => continue,
-        };
-        if slot.replace(value.into_owned()).is_some() {
-            return Err(SsoError::InvalidRequest(format!("{name} given twice")));
-        }
-    }
-    let response =
-        response.ok_or_else(|| SsoError::InvalidRequest("SAMLResponse is missing".into()))?;
     let delivery = app
         .sso()
         .consume(
@@ -191,32 +176,21 @@ async fn logout(
     query: &str,
     body: Option<&[u8]>,
 ) -> Result<Page, SsoError> {
-    if query.len() > 64 * 1024 || body.is_some_and(|b| b.len() > MAX_BODY_BYTES) {
-        return Err(SsoError::InvalidRequest("request is too large".into()));
+    if query.len() > 64 * 1024 {
+        return Err(SsoError::InvalidRequest("query is too long".into()));
     }
+    let posted = body
+        .map(|b| saml_form(b, &["SAMLRequest", "SAMLResponse"]))
+        .transpose()?;
     let org = org_id(org)?;
     let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
-    let parsed = SloQuery::parse(query)?;
-    let (mut message, mut relay_state) = (None, None);
-    if let Some(body) = body {
-        for (name, value) in url::form_urlencoded::parse(body) {
-            let slot = match name.as_ref() {
-                "SAMLRequest" | "SAMLResponse" => &mut message,
-                "RelayState" => &mut relay_state,
-                _ => continue,
-            };
-            if slot.replace(value.into_owned()).is_some() {
-                return Err(SsoError::InvalidRequest(format!("{name} given twice")));
-            }
-        }
-        if message.is_none() {
-            return Err(SsoError::InvalidRequest("no SAML message".into()));
-        }
-    }
-    let form = message.as_deref().map(|message| Incoming::Form {
-        message,
-        relay_state: relay_state.as_deref(),
-    });
+    let parsed = SloQuery::parse(query);
+    let form = posted
+        .as_ref()
+        .map(|(message, relay_state)| Incoming::Form {
+            message,
+            relay_state: relay_state.as_deref(),
+        });
     let delivery = app
         .sso()
         .logout(&caller(correlation_id), &org, &idp, &parsed, form)
@@ -228,6 +202,28 @@ async fn logout(
             Page::auto_post(&url, &fields)
         }
     })
+}
+
+/// A posted form's SAML message (the one field of `names` present) and RelayState, each at
+/// most once, from a body of at most [`MAX_BODY_BYTES`].
+fn saml_form(body: &[u8], names: &[&str]) -> Result<(String, Option<String>), SsoError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(SsoError::InvalidRequest("body is too large".into()));
+    }
+    let (mut message, mut relay_state) = (None, None);
+    for (name, value) in url::form_urlencoded::parse(body) {
+        let slot = match name.as_ref() {
+            "RelayState" => &mut relay_state,
+            n if names.contains(&n) => &mut message,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(SsoError::InvalidRequest(format!("{name} given twice")));
+        }
+    }
+    let message = message
+        .ok_or_else(|| SsoError::InvalidRequest(format!("{} is missing", names.join(" or "))))?;
+    Ok((message, relay_state))
 }
 
 /// API Gateway's request ID, else Lambda's, else a fresh one (dev server).

@@ -38,7 +38,7 @@ pub struct SloQuery {
 }
 
 impl SloQuery {
-    pub fn parse(raw: &str) -> Result<Self, SsoError> {
+    pub fn parse(raw: &str) -> Self {
         let mut query = Self {
             raw: raw.to_owned(),
             ..Self::default()
@@ -51,7 +51,7 @@ impl SloQuery {
                 _ => {}
             }
         }
-        Ok(query)
+        query
     }
 }
 
