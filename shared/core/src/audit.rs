@@ -33,18 +33,33 @@ impl Auditor<'_> {
         outcome: std::result::Result<(), &VaultError>,
         facts: BTreeMap<String, String>,
     ) -> AuditEvent {
+        let reason = outcome.err().map(VaultError::code);
+        self.event_with_reason(org, caller, action, credential_id, reason, facts)
+    }
+
+    /// An event whose failure is given by its code (`None`: success), for errors other than
+    /// the vault's (the SSO steps).
+    pub fn event_with_reason(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        credential_id: Option<&str>,
+        reason: Option<&str>,
+        facts: BTreeMap<String, String>,
+    ) -> AuditEvent {
         AuditEvent {
             org: org.clone(),
             at: format_instant(self.clock.now()),
             correlation_id: caller.correlation_id.clone(),
             actor: caller.actor.clone(),
             action: action.to_owned(),
-            outcome: if outcome.is_ok() {
+            outcome: if reason.is_none() {
                 Outcome::Ok
             } else {
                 Outcome::Error
             },
-            reason: outcome.err().map(|e| e.code().to_owned()),
+            reason: reason.map(str::to_owned),
             credential_id: credential_id.map(str::to_owned),
             facts,
         }
@@ -81,13 +96,19 @@ impl Auditor<'_> {
         facts: BTreeMap<String, String>,
     ) {
         let outcome = result.as_ref().map(|_| ());
-        let event = self.event(org, caller, action, credential_id, outcome, facts);
-        if let Err(e) = self.record(event).await {
+        self.keep(self.event(org, caller, action, credential_id, outcome, facts))
+            .await;
+    }
+
+    /// Records the event of an operation that has finished either way: a failure to record
+    /// is logged with its code, and the operation's own result stands.
+    pub async fn keep(&self, event: AuditEvent) {
+        if let Err(e) = self.log.record(&event).await {
             tracing::error!(
                 code = "audit_unavailable",
-                org = %org,
-                action,
-                correlation_id = %caller.correlation_id,
+                org = %event.org,
+                action = %event.action,
+                correlation_id = %event.correlation_id,
                 error = %e,
                 "audit item not written"
             );

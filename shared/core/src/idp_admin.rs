@@ -146,13 +146,9 @@ impl IdpAdmin<'_> {
     pub async fn register_idp(&self, caller: &Caller, org: &OrgId, new: NewIdp) -> Result<IdpView> {
         let mut facts = BTreeMap::new();
         let result = self.register_inner(org, new, &mut facts).await;
-        let outcome = result.as_ref().map(|_| ());
-        let event = self
-            .auditor()
-            .event(org, caller, "idp.register", None, outcome, facts);
-        if let Err(e) = self.auditor().record(event).await {
-            tracing::error!(code = "audit_unavailable", org = %org, error = %e, "audit item not written");
-        }
+        self.auditor()
+            .outcome_with_facts(org, caller, "idp.register", None, &result, facts)
+            .await;
         result
     }
 
@@ -368,13 +364,9 @@ impl IdpAdmin<'_> {
             Ok(self.view(idp, &keys))
         }
         .await;
-        let outcome = result.as_ref().map(|_| ());
-        let event = self
-            .auditor()
-            .event(org, caller, "idp.settings", None, outcome, facts);
-        if let Err(e) = self.auditor().record(event).await {
-            tracing::error!(code = "audit_unavailable", org = %org, error = %e, "audit item not written");
-        }
+        self.auditor()
+            .outcome_with_facts(org, caller, "idp.settings", None, &result, facts)
+            .await;
         result
     }
 

@@ -16,11 +16,11 @@ use saml::{format_instant, Clock, IdpMetadata, OutgoingMessage as _, ReplayCache
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::audit::Caller;
+use crate::audit::{Auditor, Caller};
 use crate::error::{PortError, VaultError};
 use crate::idp::{Idp, IdpId, RequestBinding, SsoSettings};
 use crate::mapping;
-use crate::model::{random_hex, AuditEvent, Org, OrgId, OrgStatus, Outcome};
+use crate::model::{random_hex, Org, OrgId, OrgStatus};
 use crate::ports::{
     AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
 };
@@ -739,24 +739,14 @@ impl Sso<'_> {
                 return;
             }
         }
-        let event = AuditEvent {
-            org: org.clone(),
-            at: format_instant(self.clock.now()),
-            correlation_id: caller.correlation_id.clone(),
-            actor: caller.actor.clone(),
-            action: action.to_owned(),
-            outcome: if error.is_none() {
-                Outcome::Ok
-            } else {
-                Outcome::Error
-            },
-            reason: error.map(|e| e.code().to_owned()),
-            credential_id: None,
-            facts,
+        let auditor = Auditor {
+            log: self.audit,
+            clock: self.clock,
         };
-        if let Err(e) = self.audit.record(&event).await {
-            tracing::error!(code = "audit_unavailable", org = %org, action, correlation_id = %caller.correlation_id, error = %e, "audit item not written");
-        }
+        let reason = error.map(SsoError::code);
+        auditor
+            .keep(auditor.event_with_reason(org, caller, action, None, reason, facts))
+            .await;
     }
 }
 
