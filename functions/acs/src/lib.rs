@@ -237,9 +237,7 @@ fn correlation_id(request: &Request) -> String {
     if let Some(ctx) = request.lambda_context_ref() {
         return ctx.request_id.clone();
     }
-    let mut bytes = [0u8; 8];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    samlgate_core::model::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
 }
 
 /// The Lambda entry point.

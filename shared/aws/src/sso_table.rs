@@ -4,10 +4,9 @@
 //! DynamoDB deletes late, so every reader also compares `expires_at` itself.
 
 use async_trait::async_trait;
-use aws_lc_rs::digest::{digest, SHA256};
 use aws_sdk_dynamodb::types::AttributeValue;
 use samlgate_core::idp::{Idp, IdpId, SsoSettings};
-use samlgate_core::model::OrgId;
+use samlgate_core::model::{sha256_hex, OrgId};
 use samlgate_core::ports::{
     JwksReader, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
 };
@@ -195,11 +194,7 @@ impl ReplayStore for Table {
         material.extend_from_slice(issuer.as_bytes());
         material.push(0);
         material.extend_from_slice(assertion_id.as_bytes());
-        let hash: String = digest(&SHA256, &material)
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = sha256_hex(&material);
         let entry = ReplayEntry {
             org: org.clone(),
             issuer: issuer.chars().take(1024).collect(),
@@ -224,12 +219,7 @@ struct SubjectIndex {
 }
 
 fn subject_pk(org: &OrgId, idp: &IdpId, name_id: &str) -> String {
-    let hash: String = digest(&SHA256, name_id.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("SUBJ#{org}#{idp}#{hash}")
+    format!("SUBJ#{org}#{idp}#{}", sha256_hex(name_id.as_bytes()))
 }
 
 #[async_trait]

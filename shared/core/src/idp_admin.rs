@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use saml::{format_instant, Clock, IdpMetadata, Limits, HTTP_POST, HTTP_REDIRECT};
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{Auditor, Caller};
 use crate::error::{PortErrorKind, Result, VaultError};
 use crate::idp::{web_url, Idp, IdpId, IdpSettings, SsoSettings};
-use crate::model::{Org, OrgId, OrgStatus};
+use crate::model::{sha256_hex, Org, OrgId, OrgStatus};
 use crate::ports::{AuditLog, GenerateDataKey, MetadataFetcher, SsoConfigReader, SsoConfigWriter};
 use crate::sp_key::{self, KeyUse, SpKey};
 use crate::sso::PublicUrls;
@@ -274,7 +273,7 @@ impl IdpAdmin<'_> {
             .map(|c| B64.encode(c))
             .collect();
         idp.want_authn_requests_signed = metadata.want_authn_requests_signed;
-        idp.metadata_sha256 = Some(hex(digest(&SHA256, bytes).as_ref()));
+        idp.metadata_sha256 = Some(sha256_hex(bytes));
         Ok(())
     }
 
@@ -434,8 +433,4 @@ fn certificate_der(text: &str) -> Result<Vec<u8>> {
     }
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     B64.decode(compact).map_err(|_| invalid())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -74,11 +74,21 @@ pub fn parse_credential_id(text: &str) -> Result<&str> {
     }
 }
 
-pub(crate) fn random_hex(bytes: usize) -> Result<String> {
+/// `bytes` random bytes as lowercase hex (identifiers, RelayStates, correlation IDs).
+pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     aws_lc_rs::rand::fill(&mut buf)
         .map_err(|_| VaultError::InvalidRequest("random generator failed".into()))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&buf))
+}
+
+/// SHA-256 as lowercase hex (metadata digests; bounded table keys for values from messages).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
