@@ -246,7 +246,7 @@ impl KeyCache {
         clock: &dyn Clock,
     ) -> Result<Arc<Zeroizing<String>>> {
         let now = clock.now();
-        let cache_key = format!("{}#{}#{}", org.org, key.id, org.key_arn);
+        let cache_key = unwrapped_key_id(org, key);
         if let Some(pem) = self.pems.get(&cache_key, now) {
             return Ok(pem);
         }
@@ -281,7 +281,7 @@ impl KeyCache {
         clock: &dyn Clock,
     ) -> Result<Arc<crate::token::TokenSigner>> {
         let now = clock.now();
-        let cache_key = format!("{}#{}#{}", org.org, key.id, org.key_arn);
+        let cache_key = unwrapped_key_id(org, key);
         if let Some(signer) = self.signers.get(&cache_key, now) {
             return Ok(signer);
         }
@@ -289,6 +289,12 @@ impl KeyCache {
         let signer = crate::token::TokenSigner::from_pem(&pem, &key.id)?;
         Ok(self.signers.keep(cache_key, signer, now + self.ttl, now))
     }
+}
+
+/// What an unwrapped key is cached under: a new organisation key (BYOK swap) or key ID is a
+/// new entry.
+fn unwrapped_key_id(org: &Org, key: &SpKey) -> String {
+    format!("{}#{}#{}", org.org, key.id, org.key_arn)
 }
 
 impl Default for KeyCache {
