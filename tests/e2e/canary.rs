@@ -46,6 +46,18 @@ async fn canary_appears_nowhere_but_at_the_provisioning_target() {
             .body["error"],
         "ciphertext_malformed"
     );
+    // The form route reached without CloudFront's field-level encryption: plaintext secret.
+    assert_eq!(
+        h.call_raw(
+            &h.admin,
+            "POST",
+            "/admin/orgs/canary/credentials/form",
+            &h.credential_form(&ok_target.url(), &canary),
+        )
+        .await
+        .body["error"],
+        "ciphertext_malformed"
+    );
     pasted["kind"] = canary.clone().into();
     assert_eq!(
         h.call("POST", "/admin/orgs/canary/credentials", pasted.clone())

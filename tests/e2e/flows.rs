@@ -126,12 +126,13 @@ async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
         provider_id: "samlgate-fle".into(),
         key_name: "fle-key-1".into(),
     });
+    // As CloudFront delivers it: the form, its `secret` field replaced by the ESDK message.
     let stored = h
-        .call_with(
+        .call_raw(
             &admin,
             "POST",
-            "/admin/orgs/interop/credentials",
-            h.credential_body(&target.url(), &fle_ct),
+            "/admin/orgs/interop/credentials/form",
+            &h.credential_form(&target.url(), &fle_ct),
         )
         .await;
     assert_eq!(stored.status, 201, "{}", stored.body);
@@ -326,4 +327,27 @@ async fn registration_proves_the_key_and_leaves_nothing_on_failure() {
     assert_eq!(key.body["jwk"]["kty"], "RSA");
     assert_eq!(key.body["jwk"]["alg"], "RSA-OAEP-256");
     assert_eq!(key.body["jwk"]["n"].as_str().map(str::len), Some(512));
+}
+
+/// The platform template gives admin `SAMLGATE_SECRETS_KMS_KEY`: credential secrets are then
+/// encrypted at rest under the platform key, not the account's `aws/secretsmanager` key.
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_secrets_are_encrypted_at_rest_under_the_configured_key() {
+    use samlgate_core::ports::SecretWriter;
+    let h = Harness::new("at-rest").await;
+    // Any key moto knows will do: the point is which key Secrets Manager is told to use.
+    let platform_key = h.create_org_key("at-rest").await;
+    let secrets = samlgate_aws::Secrets::new(&h.sdk).with_at_rest_key(Some(platform_key.clone()));
+    let org = samlgate_core::model::OrgId::parse("at-rest").expect("org");
+    let created = secrets
+        .create_secret("samlgate/at-rest/credentials/c1", &org, "envelope")
+        .await
+        .expect("create secret");
+    let described = aws_sdk_secretsmanager::Client::new(&h.sdk)
+        .describe_secret()
+        .secret_id(&created.arn)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.kms_key_id(), Some(platform_key.as_str()));
 }

@@ -2,7 +2,8 @@
 //! - the vault (issue 4 §5): the real admin and provision handlers, the real AWS SDK adapters,
 //!   moto as AWS, the Rust and the Python AWS Encryption SDKs, and a local target;
 //! - SSO (issue 5 §5): the real admin, acs and metadata handlers over the same adapters, with
-//!   pysaml2 as the IdP and PyJWT checking the tokens.
+//!   pysaml2 as the IdP and PyJWT checking the tokens;
+//! - the templates (issue 6): routes, key policy, roles and environment against the code.
 
 mod aws_errors;
 mod canary;
@@ -13,3 +14,4 @@ mod sso;
 mod sso_admin;
 mod sso_support;
 mod support;
+mod templates;

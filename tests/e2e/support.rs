@@ -263,7 +263,11 @@ impl Harness {
         } else {
             body.to_string().into_bytes()
         };
-        let reply = route(app, &caller(), &Scope::All, method, path, &bytes).await;
+        self.call_raw(app, method, path, &bytes).await
+    }
+
+    pub async fn call_raw(&self, app: &AdminApp, method: &str, path: &str, bytes: &[u8]) -> Reply {
+        let reply = route(app, &caller(), &Scope::All, method, path, bytes).await;
         self.replies
             .lock()
             .expect("replies")
@@ -332,6 +336,24 @@ impl Harness {
                        "body": {"kty": "RSA", "use": "sig"}},
             "ciphertext": ciphertext,
         })
+    }
+
+    /// The intake form as CloudFront delivers it after field-level encryption: `secret` is
+    /// whatever the edge put there (an ESDK message in base64, or the plaintext if the
+    /// request bypassed CloudFront).
+    pub fn credential_form(&self, url: &str, secret: &str) -> Vec<u8> {
+        let body = self.credential_body(url, "");
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", body["name"].as_str().unwrap_or_default())
+            .append_pair(
+                "description",
+                body["description"].as_str().unwrap_or_default(),
+            )
+            .append_pair("kind", "api_token")
+            .append_pair("action", &body["action"].to_string())
+            .append_pair("secret", secret)
+            .finish()
+            .into_bytes()
     }
 
     pub async fn store(&self, org: &str, url: &str, ciphertext: &str) -> Reply {

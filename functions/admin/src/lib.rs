@@ -7,6 +7,7 @@
 //! | GET | `/admin/orgs/{org}` | the organisation record |
 //! | GET | `/admin/orgs/{org}/intake-key` | the intake public key (PEM and JWK) |
 //! | POST | `/admin/orgs/{org}/credentials` | credential intake (ciphertext only) |
+//! | POST | `/admin/orgs/{org}/credentials/form` | the same as a form, behind CloudFront field-level encryption (JWT) |
 //! | GET | `/admin/orgs/{org}/credentials` | list (metadata only) |
 //! | GET | `/admin/orgs/{org}/credentials/{id}` | one credential's metadata |
 //! | PUT | `/admin/orgs/{org}/credentials/{id}` | a new version |
@@ -173,6 +174,45 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultErr
     })
 }
 
+/// The credential intake form (`application/x-www-form-urlencoded`, fields `name`,
+/// `description`, `kind`, `action` as JSON, `secret`), meant to arrive through the CloudFront
+/// distribution whose field-level encryption has replaced `secret` with an ESDK message in
+/// base64. A form that did not (a plaintext `secret`) fails the same ciphertext checks as
+/// any malformed ciphertext; no field value is ever quoted in an error.
+fn parse_credential_form(body: &[u8]) -> Result<Value, VaultError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(VaultError::InvalidRequest(format!(
+            "body is larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    let mut fields = serde_json::Map::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        let (name, value) = match key.as_ref() {
+            "name" | "description" | "kind" => {
+                (key.into_owned(), Value::String(value.into_owned()))
+            }
+            "action" => (
+                "action".to_owned(),
+                serde_json::from_str(&value).map_err(|_| {
+                    VaultError::InvalidRequest("form field action is not a JSON object".into())
+                })?,
+            ),
+            "secret" => ("ciphertext".to_owned(), Value::String(value.into_owned())),
+            _ => {
+                return Err(VaultError::InvalidRequest(
+                    "form fields are name, description, kind, action and secret".into(),
+                ))
+            }
+        };
+        if fields.insert(name, value).is_some() {
+            return Err(VaultError::InvalidRequest(
+                "a form field appears more than once".into(),
+            ));
+        }
+    }
+    Ok(Value::Object(fields))
+}
+
 /// Routes one request. `path` is the raw path, `body` the raw body.
 pub async fn route(
     app: &App,
@@ -229,6 +269,17 @@ async fn route_inner(
                 .await?,
             caller,
         ),
+        ("POST", ["admin", "orgs", o, "credentials", "form"]) => {
+            let form = serde_json::to_vec(&parse_credential_form(body)?)
+                .map_err(|_| VaultError::InvalidRequest("unreadable form".into()))?;
+            ok(
+                201,
+                admin
+                    .create_credential(caller, &org(o)?, parse_body(&form)?)
+                    .await?,
+                caller,
+            )
+        }
         ("GET", ["admin", "orgs", o, "credentials"]) => ok(
             200,
             json!({"credentials": admin.list_credentials(&org(o)?).await?}),

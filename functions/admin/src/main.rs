@@ -28,7 +28,9 @@ async fn main() -> Result<(), Error> {
     let urls = PublicUrls::new(&std::env::var("SAMLGATE_BASE_URL")?, local)?;
     let app = App {
         keys: Arc::new(Kms::new(&config)),
-        secrets: Arc::new(Secrets::new(&config)),
+        secrets: Arc::new(
+            Secrets::new(&config).with_at_rest_key(std::env::var("SAMLGATE_SECRETS_KMS_KEY").ok()),
+        ),
         config: table.clone(),
         writer: table.clone(),
         sso_config: table.clone(),

@@ -12,13 +12,23 @@ use crate::errors::map;
 #[derive(Clone, Debug)]
 pub struct Secrets {
     client: aws_sdk_secretsmanager::Client,
+    /// The key Secrets Manager encrypts new secrets with at rest (the platform key in AWS);
+    /// None: the account's `aws/secretsmanager` key.
+    at_rest_key: Option<String>,
 }
 
 impl Secrets {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             client: aws_sdk_secretsmanager::Client::new(config),
+            at_rest_key: None,
         }
+    }
+
+    /// Secrets created from now on are encrypted at rest under `key` (an ARN or alias).
+    pub fn with_at_rest_key(mut self, key: Option<String>) -> Self {
+        self.at_rest_key = key.filter(|k| !k.is_empty());
+        self
     }
 }
 
@@ -68,6 +78,7 @@ impl SecretWriter for Secrets {
             .create_secret()
             .name(name)
             .description("samlgate credential: organisation envelope over an ESDK message")
+            .set_kms_key_id(self.at_rest_key.clone())
             .secret_string(value)
             .tags(
                 Tag::builder()

@@ -44,9 +44,14 @@ impl PolicyInputs {
 }
 
 pub fn render(inputs: &PolicyInputs) -> String {
+    render_from(TEMPLATE, inputs)
+}
+
+/// [`render`] for another copy of the template's text (org-template.yaml's, in its test).
+pub fn render_from(template: &str, inputs: &PolicyInputs) -> String {
     // Values are ARNs and an OrgId ([a-z0-9-]): nothing that needs JSON escaping, and no value
     // contains a placeholder, so the order of replacement does not matter.
-    TEMPLATE
+    template
         .replace("${OrgId}", inputs.org.as_str())
         .replace("${AWS::Partition}", &inputs.partition)
         .replace("${AWS::AccountId}", &inputs.account_id)
@@ -165,6 +170,93 @@ fn conditions_match(conditions: &Value, request: &Request<'_>) -> Option<bool> {
     Some(true)
 }
 
+/// The key-policy matrix (issue 4 §5): what the organisation key's policy must decide for
+/// every principal that matters, as (principal, action, encryption context) → decision.
+/// Returns one line per row the policy gets wrong. It runs against the text `render` produces
+/// and against org-template.yaml's KeyPolicy (tests/e2e/templates.rs).
+pub fn matrix_violations(policy: &Value, inputs: &PolicyInputs) -> Vec<String> {
+    use Decision::*;
+    let org = inputs.org.as_str();
+    let other = if org == "other-org" {
+        "another-org"
+    } else {
+        "other-org"
+    };
+    let role = |name: &str| {
+        format!(
+            "arn:{}:iam::{}:role/{name}",
+            inputs.partition, inputs.account_id
+        )
+    };
+    let ctx = |org: &str, purpose: &str| {
+        BTreeMap::from([
+            ("org".to_owned(), org.to_owned()),
+            ("purpose".to_owned(), purpose.to_owned()),
+            ("id".to_owned(), "x".to_owned()),
+        ])
+    };
+    let provision = inputs.provision_role_arn.as_str();
+    let other_provision = role(&format!("samlgate-provision-{other}"));
+    let acs = inputs.acs_role_arn.as_str();
+    let admin = inputs.admin_role_arn.as_str();
+    let rotate = inputs.rotate_role_arn.as_str();
+    let root = format!("arn:{}:iam::{}:root", inputs.partition, inputs.account_id);
+    let account_admin = role("Admin");
+    let stranger = "arn:aws:iam::999988887777:role/attacker";
+    let none = BTreeMap::new();
+    #[rustfmt::skip]
+    let rows: Vec<(&str, &str, BTreeMap<String, String>, Decision)> = vec![
+        (provision, "kms:Decrypt", ctx(org, "credential"), Allow),
+        (provision, "kms:Decrypt", ctx(org, "intake"), Allow),
+        (provision, "kms:Decrypt", ctx(org, "sp-key"), ImplicitDeny),
+        (provision, "kms:Decrypt", ctx(other, "credential"), ExplicitDeny),
+        (provision, "kms:Decrypt", none.clone(), ExplicitDeny),
+        (provision, "kms:GenerateDataKey", ctx(org, "credential"), ImplicitDeny),
+        (provision, "kms:ReEncryptFrom", ctx(org, "credential"), ImplicitDeny),
+        (&other_provision, "kms:Decrypt", ctx(org, "credential"), ExplicitDeny),
+        (&other_provision, "kms:Decrypt", ctx(other, "credential"), ExplicitDeny),
+        (acs, "kms:Decrypt", ctx(org, "sp-key"), Allow),
+        (acs, "kms:Decrypt", ctx(org, "credential"), ImplicitDeny),
+        (acs, "kms:Decrypt", ctx(org, "intake"), ImplicitDeny),
+        (acs, "kms:GenerateDataKey", ctx(org, "sp-key"), ImplicitDeny),
+        (admin, "kms:GenerateDataKey", ctx(org, "credential"), Allow),
+        (admin, "kms:GenerateDataKey", ctx(org, "intake"), Allow),
+        (admin, "kms:GenerateDataKey", ctx(org, "sp-key"), Allow),
+        (admin, "kms:GenerateDataKey", ctx(other, "credential"), ExplicitDeny),
+        (admin, "kms:GenerateDataKey", none.clone(), ExplicitDeny),
+        (admin, "kms:Decrypt", ctx(org, "credential"), ExplicitDeny),
+        (admin, "kms:Decrypt", ctx(org, "intake"), ExplicitDeny),
+        (rotate, "kms:GenerateDataKey", ctx(org, "sp-key"), Allow),
+        (rotate, "kms:GenerateDataKey", ctx(org, "credential"), ImplicitDeny),
+        (rotate, "kms:Decrypt", ctx(org, "sp-key"), ExplicitDeny),
+        (&root, "kms:Decrypt", ctx(org, "credential"), ExplicitDeny),
+        (&root, "kms:ReEncryptFrom", ctx(org, "credential"), ExplicitDeny),
+        (&root, "kms:PutKeyPolicy", none.clone(), Allow),
+        (&root, "kms:ScheduleKeyDeletion", none.clone(), Allow),
+        (&root, "kms:GenerateDataKey", ctx(org, "credential"), ImplicitDeny),
+        (&root, "kms:CreateGrant", none.clone(), ImplicitDeny),
+        (&account_admin, "kms:Decrypt", ctx(org, "credential"), ExplicitDeny),
+        (&account_admin, "kms:DisableKey", none.clone(), Allow),
+        (stranger, "kms:Decrypt", ctx(org, "credential"), ExplicitDeny),
+        (stranger, "kms:GenerateDataKey", ctx(org, "credential"), ImplicitDeny),
+        (stranger, "kms:DescribeKey", none.clone(), ImplicitDeny),
+    ];
+    rows.into_iter()
+        .filter_map(|(principal, action, context, want)| {
+            let got = evaluate(
+                policy,
+                &Request {
+                    principal_arn: principal,
+                    action,
+                    context: context.clone(),
+                },
+            );
+            (got != want)
+                .then(|| format!("{principal} {action} {context:?}: got {got:?}, want {want:?}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,18 +266,6 @@ mod tests {
     fn policy() -> Value {
         let org = OrgId::parse("acme").unwrap();
         serde_json::from_str(&render(&PolicyInputs::platform_defaults(ACCOUNT, &org))).unwrap()
-    }
-
-    fn role(name: &str) -> String {
-        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-    }
-
-    fn ctx(org: &str, purpose: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            ("org".into(), org.into()),
-            ("purpose".into(), purpose.into()),
-            ("id".into(), "x".into()),
-        ])
     }
 
     #[test]
@@ -199,71 +279,21 @@ mod tests {
     /// Issue 4 §5: (principal, action, context) → decision, for every principal that matters.
     #[test]
     fn key_policy_matrix() {
-        use Decision::*;
-        let p = policy();
-        let provision = role("samlgate-provision-acme");
-        let other_provision = role("samlgate-provision-globex");
-        let acs = role("samlgate-acs");
-        let admin = role("samlgate-admin");
-        let rotate = role("samlgate-rotate");
-        let root = format!("arn:aws:iam::{ACCOUNT}:root");
-        let account_admin = role("Admin");
-        let stranger = "arn:aws:iam::999988887777:role/attacker".to_string();
-        let none = BTreeMap::new();
-        #[rustfmt::skip]
-        let rows: Vec<(&str, &str, BTreeMap<String, String>, Decision)> = vec![
-            (&provision, "kms:Decrypt", ctx("acme", "credential"), Allow),
-            (&provision, "kms:Decrypt", ctx("acme", "intake"), Allow),
-            (&provision, "kms:Decrypt", ctx("acme", "sp-key"), ImplicitDeny),
-            (&provision, "kms:Decrypt", ctx("globex", "credential"), ExplicitDeny),
-            (&provision, "kms:Decrypt", none.clone(), ExplicitDeny),
-            (&provision, "kms:GenerateDataKey", ctx("acme", "credential"), ImplicitDeny),
-            (&provision, "kms:ReEncryptFrom", ctx("acme", "credential"), ImplicitDeny),
-            (&other_provision, "kms:Decrypt", ctx("acme", "credential"), ExplicitDeny),
-            (&other_provision, "kms:Decrypt", ctx("globex", "credential"), ExplicitDeny),
-            (&acs, "kms:Decrypt", ctx("acme", "sp-key"), Allow),
-            (&acs, "kms:Decrypt", ctx("acme", "credential"), ImplicitDeny),
-            (&acs, "kms:Decrypt", ctx("acme", "intake"), ImplicitDeny),
-            (&acs, "kms:GenerateDataKey", ctx("acme", "sp-key"), ImplicitDeny),
-            (&admin, "kms:GenerateDataKey", ctx("acme", "credential"), Allow),
-            (&admin, "kms:GenerateDataKey", ctx("acme", "intake"), Allow),
-            (&admin, "kms:GenerateDataKey", ctx("acme", "sp-key"), Allow),
-            (&admin, "kms:GenerateDataKey", ctx("globex", "credential"), ExplicitDeny),
-            (&admin, "kms:GenerateDataKey", none.clone(), ExplicitDeny),
-            (&admin, "kms:Decrypt", ctx("acme", "credential"), ExplicitDeny),
-            (&admin, "kms:Decrypt", ctx("acme", "intake"), ExplicitDeny),
-            (&rotate, "kms:GenerateDataKey", ctx("acme", "sp-key"), Allow),
-            (&rotate, "kms:GenerateDataKey", ctx("acme", "credential"), ImplicitDeny),
-            (&rotate, "kms:Decrypt", ctx("acme", "sp-key"), ExplicitDeny),
-            (&root, "kms:Decrypt", ctx("acme", "credential"), ExplicitDeny),
-            (&root, "kms:ReEncryptFrom", ctx("acme", "credential"), ExplicitDeny),
-            (&root, "kms:PutKeyPolicy", none.clone(), Allow),
-            (&root, "kms:ScheduleKeyDeletion", none.clone(), Allow),
-            (&root, "kms:GenerateDataKey", ctx("acme", "credential"), ImplicitDeny),
-            (&root, "kms:CreateGrant", none.clone(), ImplicitDeny),
-            (&account_admin, "kms:Decrypt", ctx("acme", "credential"), ExplicitDeny),
-            (&account_admin, "kms:DisableKey", none.clone(), Allow),
-            (&stranger, "kms:Decrypt", ctx("acme", "credential"), ExplicitDeny),
-            (&stranger, "kms:GenerateDataKey", ctx("acme", "credential"), ImplicitDeny),
-            (&stranger, "kms:DescribeKey", none.clone(), ImplicitDeny),
-        ];
-        let mut wrong = Vec::new();
-        for (principal, action, context, want) in rows {
-            let got = evaluate(
-                &p,
-                &Request {
-                    principal_arn: principal,
-                    action,
-                    context: context.clone(),
-                },
-            );
-            if got != want {
-                wrong.push(format!(
-                    "{principal} {action} {context:?}: got {got:?}, want {want:?}"
-                ));
-            }
-        }
+        let org = OrgId::parse("acme").unwrap();
+        let inputs = PolicyInputs::platform_defaults(ACCOUNT, &org);
+        let wrong = matrix_violations(&policy(), &inputs);
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_matrix_catches_a_policy_without_the_deny() {
+        let org = OrgId::parse("acme").unwrap();
+        let inputs = PolicyInputs::platform_defaults(ACCOUNT, &org);
+        let mut weakened = policy();
+        let statements = weakened["Statement"].as_array_mut().unwrap();
+        statements.retain(|s| s["Sid"] != "DenyDecryptToEveryoneElse");
+        statements[0]["Action"] = serde_json::json!("kms:*");
+        assert!(!matrix_violations(&weakened, &inputs).is_empty());
     }
 
     #[test]

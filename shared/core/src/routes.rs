@@ -10,38 +10,75 @@ pub enum Function {
     Admin,
 }
 
+/// Who API Gateway lets through to the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Public: the SAML protocol endpoints and metadata (the function verifies what it needs).
+    None,
+    /// SigV4, the HttpApi's IAM authorizer: the platform operator and automation.
+    Iam,
+    /// The organisation admins' OIDC tokens (the `OrgAdminJwt` authorizer; `org` claim).
+    Jwt,
+}
+
 /// One HttpApi route, in API Gateway syntax (`{name}` one segment, `{proxy+}` the rest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub function: Function,
+    pub auth: Auth,
 }
 
-const fn route(method: &'static str, path: &'static str, function: Function) -> Route {
+const fn route(method: &'static str, path: &'static str, function: Function, auth: Auth) -> Route {
     Route {
         method,
         path,
         function,
+        auth,
     }
 }
 
+/// API Gateway picks the most specific route; [`resolve`] takes the first match, so a
+/// specific route comes before the `{proxy+}` that would also match it.
 pub const ROUTES: &[Route] = &[
-    route("GET", "/o/{org}/login", Function::Acs),
-    route("POST", "/o/{org}/idp/{idp}/acs", Function::Acs),
-    route("GET", "/o/{org}/idp/{idp}/slo", Function::Acs),
-    route("POST", "/o/{org}/idp/{idp}/slo", Function::Acs),
-    route("GET", "/o/{org}/idp/{idp}/metadata", Function::Metadata),
-    route("GET", "/.well-known/jwks.json", Function::Metadata),
-    route("ANY", "/admin/{proxy+}", Function::Admin),
+    route("GET", "/o/{org}/login", Function::Acs, Auth::None),
+    route("POST", "/o/{org}/idp/{idp}/acs", Function::Acs, Auth::None),
+    route("GET", "/o/{org}/idp/{idp}/slo", Function::Acs, Auth::None),
+    route("POST", "/o/{org}/idp/{idp}/slo", Function::Acs, Auth::None),
+    route(
+        "GET",
+        "/o/{org}/idp/{idp}/metadata",
+        Function::Metadata,
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/.well-known/jwks.json",
+        Function::Metadata,
+        Auth::None,
+    ),
+    // Credential intake as a form, behind CloudFront field-level encryption: SigV4 cannot
+    // survive CloudFront rewriting the body, so this one route takes an org admin's JWT.
+    route(
+        "POST",
+        "/admin/orgs/{org}/credentials/form",
+        Function::Admin,
+        Auth::Jwt,
+    ),
+    route("ANY", "/admin/{proxy+}", Function::Admin, Auth::Iam),
 ];
 
 /// The function serving `method` `path`, if any route matches.
 pub fn resolve(method: &str, path: &str) -> Option<Function> {
+    route_of(method, path).map(|r| r.function)
+}
+
+/// The route serving `method` `path`, if any.
+pub fn route_of(method: &str, path: &str) -> Option<&'static Route> {
     ROUTES
         .iter()
         .find(|r| (r.method == "ANY" || r.method == method) && matches(r.path, path))
-        .map(|r| r.function)
 }
 
 fn matches(template: &str, path: &str) -> bool {
@@ -84,6 +121,14 @@ mod tests {
             Some(Function::Admin)
         );
         assert_eq!(resolve("GET", "/admin"), None);
+        assert_eq!(
+            route_of("POST", "/admin/orgs/acme/credentials/form").map(|r| r.auth),
+            Some(Auth::Jwt)
+        );
+        assert_eq!(
+            route_of("GET", "/admin/orgs/acme/credentials/form").map(|r| r.auth),
+            Some(Auth::Iam)
+        );
         assert_eq!(resolve("GET", "/o//login"), None);
         assert_eq!(resolve("GET", "/o/acme/login/x"), None);
     }

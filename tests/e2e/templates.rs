@@ -1,0 +1,377 @@
+//! Issue 6: the deployed templates against the code. The HttpApi's routes are the route table
+//! the dev server uses; org-template.yaml's key policy is the text `samlgate org create`
+//! renders, and the key-policy matrix holds for it; every role grants only what DESIGN.md §3
+//! lets its function do; every function gets the environment its main.rs reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use samlgate_core::key_policy::{matrix_violations, render_from, PolicyInputs, TEMPLATE};
+use samlgate_core::model::OrgId;
+use samlgate_core::routes::{Auth, Function, ROUTES};
+use serde_json::{json, Value};
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A CloudFormation YAML template as JSON, short-form tags in their long form
+/// (`!Sub x` → `{"Fn::Sub": x}`, `!Ref x` → `{"Ref": x}`, `!GetAtt a.b` → `{"Fn::GetAtt": [a, b]}`).
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(name)).expect("template");
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    to_json(yaml)
+}
+
+fn to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(n).expect("number"),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.as_str().expect("string key").to_owned(), to_json(v)))
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let inner = to_json(tagged.value);
+            match tag {
+                "Ref" => json!({ "Ref": inner }),
+                "GetAtt" => {
+                    let parts: Vec<Value> = inner
+                        .as_str()
+                        .expect("GetAtt a.b")
+                        .splitn(2, '.')
+                        .map(|p| json!(p))
+                        .collect();
+                    json!({ "Fn::GetAtt": parts })
+                }
+                other => json!({ format!("Fn::{other}"): inner }),
+            }
+        }
+    }
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"].as_object().expect("Resources")
+}
+
+/// `x` or `[x, …]` as strings.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+#[test]
+fn http_api_routes_are_the_route_table() {
+    let template = load("template.yaml");
+    let mut deployed = BTreeSet::new();
+    for (id, resource) in resources(&template) {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let function = match id.as_str() {
+            "AcsFunction" => Function::Acs,
+            "MetadataFunction" => Function::Metadata,
+            "AdminFunction" => Function::Admin,
+            _ => continue,
+        };
+        let events = resource["Properties"]["Events"].as_object();
+        for event in events.into_iter().flat_map(|e| e.values()) {
+            if event["Type"] != "HttpApi" {
+                continue;
+            }
+            let p = &event["Properties"];
+            let auth = match p["Auth"]["Authorizer"].as_str() {
+                None => Auth::None,
+                Some("AWS_IAM") => Auth::Iam,
+                Some("OrgAdminJwt") => Auth::Jwt,
+                Some(other) => panic!("unknown authorizer {other}"),
+            };
+            deployed.insert(format!(
+                "{} {} {function:?} {auth:?}",
+                p["Method"].as_str().expect("Method"),
+                p["Path"].as_str().expect("Path"),
+            ));
+        }
+    }
+    let table: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} {} {:?} {:?}", r.method, r.path, r.function, r.auth))
+        .collect();
+    assert_eq!(
+        deployed, table,
+        "template.yaml's HttpApi events vs core::routes::ROUTES"
+    );
+}
+
+/// org-template.yaml's KeyPolicy with each `!Sub` replaced by its text, and the provisioning
+/// role's `${ProvisionRole.Arn}` by the code template's `${ProvisionRoleArn}`.
+fn org_template_key_policy() -> Value {
+    fn unsub(v: &Value) -> Value {
+        match v {
+            Value::Object(map) if map.len() == 1 && map.contains_key("Fn::Sub") => {
+                let text = map["Fn::Sub"].as_str().expect("Sub text");
+                Value::String(text.replace("${ProvisionRole.Arn}", "${ProvisionRoleArn}"))
+            }
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), unsub(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(unsub).collect()),
+            other => other.clone(),
+        }
+    }
+    let template = load("org-template.yaml");
+    unsub(&resources(&template)["OrgKey"]["Properties"]["KeyPolicy"])
+}
+
+#[test]
+fn org_template_key_policy_is_the_text_samlgate_org_create_renders() {
+    let code: Value = serde_json::from_str(TEMPLATE).expect("org-key-policy.json");
+    assert_eq!(org_template_key_policy(), code);
+}
+
+#[test]
+fn key_policy_matrix_holds_for_the_policy_as_written_in_org_template() {
+    let org = OrgId::parse("globex").expect("org");
+    let role = |name: &str| format!("arn:aws:iam::444455556666:role/{name}");
+    let inputs = PolicyInputs {
+        partition: "aws".into(),
+        account_id: "444455556666".into(),
+        provision_role_arn: role("samlgate-provision-globex"),
+        acs_role_arn: role("samlgate-acs"),
+        admin_role_arn: role("samlgate-admin"),
+        rotate_role_arn: role("samlgate-rotate"),
+        org,
+    };
+    let text = render_from(&org_template_key_policy().to_string(), &inputs);
+    assert!(!text.contains("${"), "{text}");
+    let policy: Value = serde_json::from_str(&text).expect("rendered policy");
+    let wrong = matrix_violations(&policy, &inputs);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Every statement of a role: its inline policies and any AWS::IAM::RolePolicy attached to
+/// it, with both branches of an `Fn::If` (minus `AWS::NoValue`).
+fn role_statements(template: &Value, role: &str) -> Vec<Value> {
+    fn flatten(statement: &Value, out: &mut Vec<Value>) {
+        if let Some(branches) = statement.get("Fn::If").and_then(Value::as_array) {
+            for branch in &branches[1..] {
+                if branch.get("Ref") != Some(&json!("AWS::NoValue")) {
+                    flatten(branch, out);
+                }
+            }
+        } else {
+            out.push(statement.clone());
+        }
+    }
+    let all = resources(template);
+    let mut documents: Vec<&Value> = all[role]["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| &p["PolicyDocument"])
+        .collect();
+    for resource in all.values() {
+        if resource["Type"] == "AWS::IAM::RolePolicy"
+            && resource["Properties"]["RoleName"] == json!({"Ref": role})
+        {
+            documents.push(&resource["Properties"]["PolicyDocument"]);
+        }
+    }
+    let mut out = Vec::new();
+    for document in documents {
+        for statement in document["Statement"].as_array().expect("Statement") {
+            flatten(statement, &mut out);
+        }
+    }
+    out
+}
+
+/// DESIGN.md §3, as the actions each role may have at all.
+#[test]
+fn every_role_grants_only_what_design_section_3_allows() {
+    let logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
+    let allowed: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::from([
+        (
+            ("template.yaml", "AcsRole"),
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "kms:Decrypt",
+            ],
+        ),
+        (
+            ("template.yaml", "MetadataRole"),
+            vec!["dynamodb:GetItem", "dynamodb:Query"],
+        ),
+        (
+            ("template.yaml", "AdminRole"),
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+                "kms:GenerateDataKey",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:TagResource",
+            ],
+        ),
+        (
+            ("template.yaml", "RotateRole"),
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:ConditionCheckItem",
+                "kms:GenerateDataKey",
+            ],
+        ),
+        (
+            ("org-template.yaml", "ProvisionRole"),
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+        ),
+    ]);
+    let mut problems = Vec::new();
+    for ((file, role), actions) in &allowed {
+        let template = load(file);
+        let statements = role_statements(&template, role);
+        assert!(!statements.is_empty(), "{file} {role}: no statements");
+        for s in &statements {
+            assert_eq!(s["Effect"], "Allow", "{file} {role}: {s}");
+            let sid = s["Sid"].as_str().unwrap_or("?");
+            for action in strings(&s["Action"]) {
+                if action.contains('*') {
+                    problems.push(format!("{file} {role} {sid}: wildcard action {action}"));
+                }
+                if !actions.contains(&action.as_str()) && !logs.contains(&action.as_str()) {
+                    problems.push(format!(
+                        "{file} {role} {sid}: {action} is not in DESIGN.md §3"
+                    ));
+                }
+                // "*" only where EC2 has no resource-level permissions.
+                if s["Resource"] == "*" && action != "ec2:DescribeNetworkInterfaces" {
+                    problems.push(format!("{file} {role} {sid}: {action} on Resource *"));
+                }
+            }
+            // Every KMS permission is pinned to a purpose (or to Secrets Manager's use of the
+            // platform key for secrets at rest).
+            if strings(&s["Action"]).iter().any(|a| a.starts_with("kms:")) {
+                let condition = &s["Condition"]["StringEquals"];
+                let purposes = strings(&condition["kms:EncryptionContext:purpose"]);
+                let via = condition["kms:ViaService"].to_string();
+                let ok = match *role {
+                    "AcsRole" => purposes == ["sp-key"],
+                    "RotateRole" => purposes == ["sp-key"],
+                    "AdminRole" => {
+                        purposes == ["credential", "intake", "sp-key"]
+                            || via.contains("secretsmanager")
+                    }
+                    "ProvisionRole" => {
+                        (purposes == ["credential", "intake"]
+                            && condition["kms:EncryptionContext:org"] == json!({"Ref": "OrgId"}))
+                            || via.contains("secretsmanager")
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    problems.push(format!(
+                        "{file} {role} {sid}: KMS not pinned to its purpose: {s}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Each environment variable a function's main.rs reads is set for it by its template
+/// (SAMLGATE_LOCAL is for local development only and must not be).
+#[test]
+fn every_function_gets_the_environment_its_main_reads() {
+    let platform = load("template.yaml");
+    let org = load("org-template.yaml");
+    let globals: BTreeSet<String> = platform["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .expect("Globals variables")
+        .keys()
+        .cloned()
+        .collect();
+    let cases = [
+        ("acs", &platform, "AcsFunction", true),
+        ("metadata", &platform, "MetadataFunction", true),
+        ("admin", &platform, "AdminFunction", true),
+        ("rotate", &platform, "RotateFunction", true),
+        ("provision", &org, "ProvisionFunction", false),
+    ];
+    let reads = regex::Regex::new(r#"env::var\("([A-Z_]+)"\)"#).expect("regex");
+    for (crate_dir, template, id, uses_globals) in cases {
+        let main =
+            std::fs::read_to_string(root().join(format!("functions/{crate_dir}/src/main.rs")))
+                .expect("main.rs");
+        let mut set: BTreeSet<String> = resources(template)[id]["Properties"]["Environment"]
+            ["Variables"]
+            .as_object()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        if uses_globals {
+            set.extend(globals.iter().cloned());
+        }
+        assert!(!set.contains("SAMLGATE_LOCAL"), "{id} sets SAMLGATE_LOCAL");
+        for name in reads.captures_iter(&main).map(|c| c[1].to_owned()) {
+            if name != "SAMLGATE_LOCAL" {
+                assert!(
+                    set.contains(&name),
+                    "{id}: main.rs reads {name}, the template does not set it"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_table_is_the_one_the_code_expects() {
+    let template = load("template.yaml");
+    let table = &resources(&template)["Table"]["Properties"];
+    assert_eq!(
+        table["KeySchema"],
+        json!([{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    );
+    // shared/aws/src/sso_table.rs: login state, replay entries and sessions expire by it.
+    assert_eq!(
+        table["TimeToLiveSpecification"],
+        json!({"AttributeName": "expires_at", "Enabled": true})
+    );
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        table["SSESpecification"]["KMSMasterKeyId"],
+        json!({"Ref": "PlatformKey"})
+    );
+}
