@@ -224,6 +224,7 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 "dynamodb:DeleteItem",
                 "dynamodb:ConditionCheckItem",
                 "kms:GenerateDataKey",
+                "kms:Decrypt",
                 "secretsmanager:CreateSecret",
                 "secretsmanager:PutSecretValue",
                 "secretsmanager:DeleteSecret",
@@ -249,6 +250,7 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 "secretsmanager:GetSecretValue",
                 "kms:Decrypt",
                 "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
                 "ec2:CreateNetworkInterface",
                 "ec2:DeleteNetworkInterface",
                 "ec2:AssignPrivateIpAddresses",
@@ -274,7 +276,7 @@ fn every_role_grants_only_what_design_section_3_allows() {
                     ));
                 }
                 // "*" only where EC2 has no resource-level permissions.
-                if s["Resource"] == "*" && action != "ec2:DescribeNetworkInterfaces" {
+                if s["Resource"] == "*" && !action.starts_with("ec2:Describe") {
                     problems.push(format!("{file} {role} {sid}: {action} on Resource *"));
                 }
             }
@@ -287,9 +289,15 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 let ok = match *role {
                     "AcsRole" => purposes == ["sp-key"],
                     "RotateRole" => purposes == ["sp-key"],
+                    // admin's only Decrypt is Secrets Manager's at-rest layer of the credential
+                    // secrets, never an organisation key.
                     "AdminRole" => {
-                        purposes == ["credential", "intake", "sp-key"]
-                            || via.contains("secretsmanager")
+                        (purposes == ["credential", "intake", "sp-key"]
+                            && strings(&s["Action"]) == ["kms:GenerateDataKey"])
+                            || (via.contains("secretsmanager")
+                                && s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]
+                                    .to_string()
+                                    .contains("credentials/*"))
                     }
                     "ProvisionRole" => {
                         (purposes == ["credential", "intake"]
