@@ -122,16 +122,6 @@ impl Sso<'_> {
         result
     }
 
-    async fn idp_and_org(&self, org: &OrgId, idp: &IdpId) -> Result<(Org, Idp), SsoError> {
-        let org_record = self.active_org(org).await?;
-        let idp_record = self
-            .config
-            .idp(org, idp)
-            .await?
-            .ok_or(SsoError::IdpNotFound)?;
-        Ok((org_record, idp_record))
-    }
-
     /// A logout message to the IdP, signed with the IdP's SP signing key: a query signature
     /// (HTTP-Redirect) or an enveloped XML signature (HTTP-POST).
     async fn send(

@@ -331,11 +331,7 @@ impl Sso<'_> {
         let return_to = return_url(&settings, query.return_to.as_deref())?;
         let idp_id = choose_idp(&settings, query)?;
         facts.insert("idp".into(), idp_id.to_string());
-        let idp = self
-            .config
-            .idp(org, &idp_id)
-            .await?
-            .ok_or(SsoError::IdpNotFound)?;
+        let idp = self.known_idp(org, &idp_id).await?;
         let sso_url = idp
             .sso_url()
             .ok_or(SsoError::IdpEndpointMissing)?
@@ -450,12 +446,7 @@ impl Sso<'_> {
         if relay_state.is_some_and(|r| r.len() > MAX_RELAY_INPUT) {
             return Err(SsoError::InvalidRequest("RelayState is too long".into()));
         }
-        let org_record = self.active_org(org).await?;
-        let idp = self
-            .config
-            .idp(org, idp_id)
-            .await?
-            .ok_or(SsoError::IdpNotFound)?;
+        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
         let settings = self
             .config
             .sso_settings(org)
@@ -698,6 +689,24 @@ impl Sso<'_> {
             return Err(SsoError::OrgInactive);
         }
         Ok(record)
+    }
+
+    /// The IdP record, or `idp_not_found`.
+    pub(crate) async fn known_idp(&self, org: &OrgId, idp: &IdpId) -> Result<Idp, SsoError> {
+        self.config
+            .idp(org, idp)
+            .await?
+            .ok_or(SsoError::IdpNotFound)
+    }
+
+    /// The active organisation and one of its IdPs: where every ACS and logout step starts.
+    pub(crate) async fn idp_and_org(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+    ) -> Result<(Org, Idp), SsoError> {
+        let org_record = self.active_org(org).await?;
+        Ok((org_record, self.known_idp(org, idp).await?))
     }
 
     pub(crate) async fn active_key(
