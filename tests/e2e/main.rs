@@ -3,6 +3,8 @@
 //!   moto as AWS, the Rust and the Python AWS Encryption SDKs, and a local target;
 //! - SSO (issue 5 §5): the real admin, acs and metadata handlers over the same adapters, with
 //!   pysaml2 as the IdP and PyJWT checking the tokens;
+//! - rotation and metadata refresh (issue 7): the rotate job over two simulated years, with a
+//!   python-xmlsec IdP and a local metadata server;
 //! - the templates (issue 6): routes, key policy, roles and environment against the code.
 
 mod aws_errors;
@@ -10,6 +12,7 @@ mod canary;
 mod faults;
 mod flows;
 mod isolation;
+mod rotation;
 mod sso;
 mod sso_admin;
 mod sso_support;

@@ -144,7 +144,9 @@ async fn a_replayed_response_and_a_tampered_relay_state_are_rejected() {
     let page = sso.login("acme", "idp=pysaml2").await;
     let location = page.header("location").unwrap();
     let (head, tail) = location.split_once("RelayState=").unwrap();
-    let tampered = format!("{head}RelayState=0{}", &tail[1..]);
+    // Change the first character to a different one (never to itself: that was a 1-in-16 flake).
+    let first = if tail.starts_with('0') { '1' } else { '0' };
+    let tampered = format!("{head}RelayState={first}{}", &tail[1..]);
     let refused = py.call(
         json!({"op": "authn", "binding": "redirect", "url": tampered, "user": alice(),
                                  "encrypt": false, "sign_response": true, "sign_assertion": true}),

@@ -43,7 +43,7 @@ use samlgate_core::ports::{
     SsoConfigReader, SsoConfigWriter,
 };
 use samlgate_core::sso::PublicUrls;
-use samlgate_core::{intake_key, PortError, PortErrorKind, VaultError};
+use samlgate_core::{intake_key, VaultError};
 use serde_json::{json, Value};
 
 /// Largest request body admin reads (a 64 KiB ciphertext in base64, plus metadata).
@@ -407,57 +407,4 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     response
 }
 
-/// IdP metadata over HTTPS: no redirects, no proxy from the environment, 10 s in all, and the
-/// body read only up to the limit.
-pub struct HttpFetcher {
-    client: reqwest::Client,
-}
-
-impl HttpFetcher {
-    pub fn new() -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(std::time::Duration::from_secs(10))
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { client })
-    }
-}
-
-#[async_trait::async_trait]
-impl MetadataFetcher for HttpFetcher {
-    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError> {
-        const OP: &str = "https:GetMetadata";
-        let fail = |kind, detail: &str| PortError::new(kind, OP, detail.to_owned());
-        let mut response = self.client.get(url).send().await.map_err(|e| {
-            if e.is_timeout() {
-                fail(PortErrorKind::Timeout, "timed out")
-            } else {
-                fail(PortErrorKind::Other, "request failed")
-            }
-        })?;
-        if !response.status().is_success() {
-            return Err(fail(
-                PortErrorKind::Other,
-                &format!("HTTP status {}", response.status().as_u16()),
-            ));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|_| fail(PortErrorKind::Other, "body read failed"))?
-        {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(fail(
-                    PortErrorKind::Other,
-                    &format!("larger than {max_bytes} bytes"),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    }
-}
+pub use samlgate_aws::http::HttpFetcher;

@@ -1,7 +1,8 @@
-//! The rotate function's entry point. The platform template wires it (role, schedule, alarms)
-//! so that deployments carry it from the start; the rotation itself, IdP metadata refresh and
-//! the expiry metrics the template's alarms read are issue 7. Until then a run does nothing
-//! and says so in its result and its log line, rather than pretending to have rotated.
+//! The rotate function (issue 7), daily from EventBridge Scheduler: SP key rotation
+//! (`samlgate_core::rotation`), IdP metadata refresh (`samlgate_core::refresh`), and the
+//! expiry and change metrics the template's alarms watch, as Embedded Metric Format lines.
+//! It wraps new keys under organisation keys (GenerateDataKey, `purpose=sp-key`) and never
+//! decrypts anything.
 
 #![cfg_attr(
     not(test),
@@ -9,6 +10,16 @@
 )]
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
+
+use saml::Clock;
+use samlgate_core::audit::Caller;
+use samlgate_core::ports::{
+    AuditLog, GenerateDataKey, MetadataFetcher, OrgDirectory, SpKeyStore, SsoConfigReader,
+    SsoConfigWriter,
+};
+use samlgate_core::refresh::{Outcome, Refresh, RefreshReport};
+use samlgate_core::rotation::{active_orgs, Rotation, RotationReport};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -20,19 +31,183 @@ pub struct Run {
     pub action: String,
 }
 
-/// One run: refuses an input it does not know, reports what it did (nothing yet).
-pub fn handle(event: &Value) -> Result<Value, String> {
+/// Refuses an input it does not know.
+pub fn parse_event(event: &Value) -> Result<Run, String> {
     let run: Run = serde_json::from_value(event.clone())
         .map_err(|_| "invalid_event: expected {\"source\", \"action\"}".to_owned())?;
     if run.source != "samlgate.schedule" || run.action != "daily" {
         return Err("invalid_event: unknown source or action".to_owned());
     }
-    Ok(json!({
-        "action": run.action,
-        "sp_keys_rotated": 0,
-        "idp_metadata_refreshed": 0,
-        "implemented": false,
-    }))
+    Ok(run)
+}
+
+/// rotate's capabilities: what its IAM role allows, nothing else.
+#[derive(Clone)]
+pub struct App {
+    pub orgs: Arc<dyn OrgDirectory>,
+    pub config: Arc<dyn SsoConfigReader>,
+    pub writer: Arc<dyn SsoConfigWriter>,
+    pub sp_keys: Arc<dyn SpKeyStore>,
+    pub kms: Arc<dyn GenerateDataKey>,
+    pub fetcher: Arc<dyn MetadataFetcher>,
+    pub audit: Arc<dyn AuditLog>,
+    pub clock: Arc<dyn Clock>,
+    /// Local development: metadata URLs may be plain HTTP to loopback.
+    pub allow_loopback_http: bool,
+}
+
+/// What a run did: its summary (the invocation's result) and its metrics.
+pub struct RunOutput {
+    pub summary: Value,
+    pub rotation: RotationReport,
+    pub refresh: RefreshReport,
+}
+
+/// One daily run over every active organisation: SP key rotation, then metadata refresh. A
+/// failure in one organisation or IdP is counted, audited and logged, and the run goes on;
+/// only a failure to list the organisations fails the run (EventBridge Scheduler retries).
+pub async fn run(app: &App, event: &Value, correlation_id: &str) -> Result<RunOutput, String> {
+    parse_event(event)?;
+    let caller = Caller {
+        actor: "samlgate-rotate".into(),
+        correlation_id: correlation_id.to_owned(),
+    };
+    let rotator = Rotation {
+        keys: app.kms.as_ref(),
+        orgs: app.orgs.as_ref(),
+        config: app.config.as_ref(),
+        store: app.sp_keys.as_ref(),
+        audit: app.audit.as_ref(),
+        clock: app.clock.as_ref(),
+        caller: &caller,
+    };
+    let refresher = Refresh {
+        orgs: app.orgs.as_ref(),
+        config: app.config.as_ref(),
+        writer: app.writer.as_ref(),
+        fetcher: app.fetcher.as_ref(),
+        audit: app.audit.as_ref(),
+        clock: app.clock.as_ref(),
+        caller: &caller,
+        allow_loopback_http: app.allow_loopback_http,
+    };
+    let (mut rotation, mut refresh) = (RotationReport::default(), RefreshReport::default());
+    let orgs = active_orgs(app.orgs.as_ref(), app.config.as_ref())
+        .await
+        .map_err(|e| format!("rotate_unavailable: {e}"))?;
+    for org in orgs {
+        // One listing of the organisation's IdPs for both jobs. Rotation first: it needs
+        // only the table and KMS; the refresh needs the network.
+        let idps = match app.config.list_idps(&org.org).await {
+            Ok(idps) => idps,
+            Err(e) => {
+                rotation.failures += 1;
+                tracing::error!(code = "rotate_unavailable", org = %org.org, error = %e, "IdPs could not be listed");
+                continue;
+            }
+        };
+        let ids: Vec<_> = idps.iter().map(|i| i.idp.clone()).collect();
+        rotator.org(&org, &ids, &mut rotation).await;
+        refresher.org(&idps, &mut refresh).await;
+    }
+    let summary = json!({
+        "action": "daily",
+        "orgs": rotation.orgs,
+        "idps": rotation.idps,
+        "sp_keys": {
+            "published": rotation.published,
+            "activated": rotation.activated,
+            "retired": rotation.retired,
+            "replaced": rotation.replaced,
+            "already_done": rotation.already_done,
+            "failures": rotation.failures,
+        },
+        "idp_metadata": {
+            "checked": refresh.idps.len(),
+            "unchanged": refresh.count(&Outcome::Unchanged),
+            "applied": refresh.count(&Outcome::Applied),
+            "held": refresh.count(&Outcome::Held),
+            "failed": refresh.count(&Outcome::Failed),
+        },
+    });
+    Ok(RunOutput {
+        summary,
+        rotation,
+        refresh,
+    })
+}
+
+/// The run's metrics as Embedded Metric Format documents (one log line each), namespace
+/// `samlgate`. Each per-IdP document is published twice: with `Org` and `Idp` dimensions (a
+/// dashboard per IdP) and with none (what the template's alarms watch: the minimum over all
+/// IdPs, the sum of changes and failures).
+pub fn emf_lines(output: &RunOutput, timestamp_ms: i64) -> Vec<String> {
+    let document = |org: &str, idp: &str, metrics: Vec<(&str, f64)>| {
+        let definitions: Vec<Value> = metrics
+            .iter()
+            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+            .collect();
+        let mut doc = json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": "samlgate",
+                    "Dimensions": [["Org", "Idp"], []],
+                    "Metrics": definitions,
+                }],
+            },
+            "Org": org,
+            "Idp": idp,
+        });
+        for (name, value) in metrics {
+            doc[name] = json!(value);
+        }
+        doc.to_string()
+    };
+    let mut lines = Vec::new();
+    for sp in &output.rotation.per_idp {
+        let mut metrics = vec![
+            ("SpKeyRotations", sp.rotations as f64),
+            ("SpKeyRotationFailures", sp.failures as f64),
+        ];
+        if let Some(days) = sp.days_left {
+            metrics.push(("SpCertificateDaysLeft", days as f64));
+        }
+        lines.push(document(sp.org.as_str(), sp.idp.as_str(), metrics));
+    }
+    for idp in &output.refresh.days_left {
+        lines.push(document(
+            idp.org.as_str(),
+            idp.idp.as_str(),
+            vec![("IdpCertificateDaysLeft", idp.days as f64)],
+        ));
+    }
+    for refreshed in &output.refresh.idps {
+        let changed = matches!(refreshed.outcome, Outcome::Applied | Outcome::Held);
+        let failed = refreshed.outcome == Outcome::Failed;
+        lines.push(document(
+            refreshed.org.as_str(),
+            refreshed.idp.as_str(),
+            vec![
+                ("IdpMetadataChanges", f64::from(u8::from(changed))),
+                ("IdpMetadataRefreshFailures", f64::from(u8::from(failed))),
+            ],
+        ));
+    }
+    // A heartbeat: the template alarms when a day passes without a completed run.
+    let heartbeat = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "samlgate",
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "RotateRunsCompleted", "Unit": "Count"}],
+            }],
+        },
+        "RotateRunsCompleted": 1,
+    });
+    lines.push(heartbeat.to_string());
+    lines
 }
 
 #[cfg(test)]
@@ -40,16 +215,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scheduled_event_is_accepted_and_reports_nothing_done() {
-        let out = handle(&json!({"source": "samlgate.schedule", "action": "daily"})).unwrap();
-        assert_eq!(out["implemented"], false);
-        assert_eq!(out["sp_keys_rotated"], 0);
+    fn only_the_scheduled_event_is_accepted() {
+        assert!(parse_event(&json!({"source": "samlgate.schedule", "action": "daily"})).is_ok());
+        assert!(parse_event(&json!({"source": "aws.events"})).is_err());
+        assert!(parse_event(&json!({"source": "samlgate.schedule", "action": "wipe"})).is_err());
+        assert!(parse_event(&json!("daily")).is_err());
     }
 
     #[test]
-    fn anything_else_is_refused() {
-        assert!(handle(&json!({"source": "aws.events"})).is_err());
-        assert!(handle(&json!({"source": "samlgate.schedule", "action": "wipe"})).is_err());
-        assert!(handle(&json!("daily")).is_err());
+    fn metrics_are_embedded_metric_format_with_and_without_dimensions() {
+        use samlgate_core::idp::IdpId;
+        use samlgate_core::model::OrgId;
+        use samlgate_core::rotation::SpIdpReport;
+        let output = RunOutput {
+            summary: json!({}),
+            rotation: RotationReport {
+                per_idp: vec![SpIdpReport {
+                    org: OrgId::parse("acme").unwrap(),
+                    idp: IdpId::parse("okta").unwrap(),
+                    rotations: 1,
+                    failures: 0,
+                    days_left: Some(700),
+                }],
+                ..Default::default()
+            },
+            refresh: RefreshReport::default(),
+        };
+        let lines = emf_lines(&output, 1_800_000_000_000);
+        let first: Value = serde_json::from_str(&lines[0]).unwrap();
+        let cw = &first["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "samlgate");
+        assert_eq!(cw["Dimensions"], json!([["Org", "Idp"], []]));
+        assert_eq!(first["SpCertificateDaysLeft"], 700.0);
+        assert_eq!(first["Org"], "acme");
+        // Every metric a document declares is a top-level member (the EMF contract).
+        for line in &lines {
+            let doc: Value = serde_json::from_str(line).unwrap();
+            for metric in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+            {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(doc[name].is_number(), "{name} missing in {line}");
+            }
+        }
+        assert!(lines.last().unwrap().contains("RotateRunsCompleted"));
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod errors;
+pub mod http;
 pub mod kms;
 pub mod secrets;
 mod sso_table;

@@ -5,11 +5,14 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use samlgate_core::idp::{Idp, IdpId, SsoSettings};
 use samlgate_core::model::{sha256_hex, OrgId};
 use samlgate_core::ports::{
-    JwksReader, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
+    JwksReader, LoginStateStore, OrgDirectory, ReplayStore, SessionStore, SpKeyStore,
+    SsoConfigReader, SsoConfigWriter,
 };
+use samlgate_core::sp_key::KeyState;
 use samlgate_core::sp_key::SpKey;
 use samlgate_core::sso::{LoginState, Session};
 use samlgate_core::PortError;
@@ -149,6 +152,111 @@ impl SsoConfigWriter for Table {
             .await
             .map_err(|e| map(OP, e))?;
         Ok(())
+    }
+}
+
+/// `ORGS` / `ORG#{org}`, written with the organisation (`ConfigWriter::create_org`).
+#[derive(Debug, Deserialize)]
+struct OrgEntry {
+    org: OrgId,
+}
+
+#[async_trait]
+impl OrgDirectory for Table {
+    async fn list_orgs(&self) -> Result<Vec<OrgId>, PortError> {
+        let entries: Vec<OrgEntry> = self.query_prefix("ORGS".into(), "ORG#").await?;
+        Ok(entries.into_iter().map(|e| e.org).collect())
+    }
+}
+
+fn state_name(state: KeyState) -> &'static str {
+    match state {
+        KeyState::Next => "next",
+        KeyState::Active => "active",
+        KeyState::Retiring => "retiring",
+        KeyState::Retired => "retired",
+    }
+}
+
+impl Table {
+    /// A transaction's put of `key`'s new version, only if the stored one is in `from`
+    /// (and, with `no_successor`, names no successor yet).
+    fn key_transition(
+        &self,
+        op: &'static str,
+        key: &SpKey,
+        from: KeyState,
+        no_successor: bool,
+    ) -> Result<TransactWriteItem, PortError> {
+        let condition = if no_successor {
+            "#state = :from AND attribute_not_exists(successor)"
+        } else {
+            "#state = :from"
+        };
+        let put = Put::builder()
+            .table_name(self.name())
+            .set_item(Some(encode(op, org_pk(&key.org), key_sk(key), key)?))
+            .condition_expression(condition)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", AttributeValue::S(state_name(from).into()))
+            .build()
+            .map_err(|e| build_err(op, e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+#[async_trait]
+impl SpKeyStore for Table {
+    async fn publish_next(&self, active: &SpKey, next: &SpKey) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:TransactWriteItems";
+        self.client()
+            .transact_write_items()
+            .transact_items(self.key_transition(OP, active, KeyState::Active, true)?)
+            .transact_items(
+                self.put_new_in_transaction(
+                    OP,
+                    encode(OP, org_pk(&next.org), key_sk(next), next)?,
+                )?,
+            )
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+
+    async fn promote(&self, next: &SpKey, previous: Option<&SpKey>) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:TransactWriteItems";
+        let mut request = self
+            .client()
+            .transact_write_items()
+            .transact_items(self.key_transition(OP, next, KeyState::Next, false)?);
+        if let Some(previous) = previous {
+            request = request.transact_items(self.key_transition(
+                OP,
+                previous,
+                KeyState::Active,
+                false,
+            )?);
+        }
+        request.send().await.map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+
+    async fn retire(&self, key: &SpKey) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:TransactWriteItems";
+        self.client()
+            .transact_write_items()
+            .transact_items(self.key_transition(OP, key, KeyState::Retiring, false)?)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
+
+    async fn insert_key(&self, key: &SpKey) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        self.put_new(OP, encode(OP, org_pk(&key.org), key_sk(key), key)?)
+            .await
     }
 }
 

@@ -346,6 +346,13 @@ impl ConfigWriter for Table {
                 format!("INTAKE#{}", intake.kid),
                 intake,
             )?)?)
+            // The directory the daily jobs walk (rotate: `OrgDirectory`).
+            .transact_items(put(encode(
+                OP,
+                "ORGS".into(),
+                format!("ORG#{}", org.org),
+                &serde_json::json!({ "org": org.org }),
+            )?)?)
             .send()
             .await
             .map_err(|e| map(OP, e))?;

@@ -213,6 +213,26 @@ pub struct Idp {
     pub version: u32,
     pub created_at: String,
     pub updated_at: String,
+    /// What the daily metadata refresh keeps (IdPs registered by URL).
+    #[serde(default)]
+    pub refresh: MetadataRefresh,
+}
+
+/// The refresh job's state for an IdP registered by metadata URL (`crate::refresh`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetadataRefresh {
+    /// Base64 DER certificates that must sign the metadata document (empty: unsigned
+    /// metadata over HTTPS is accepted, as at registration).
+    pub signing_certificates: Vec<String>,
+    /// The last response's validators, for a conditional GET.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The stored document's `validUntil` and `cacheDuration` (seconds).
+    pub valid_until: Option<String>,
+    pub cache_duration_secs: Option<u64>,
+    /// When the stored document was last confirmed current (200 or 304).
+    pub checked_at: Option<String>,
 }
 
 impl Idp {
@@ -241,6 +261,10 @@ pub struct SsoSettings {
     /// Session lifetime cap, seconds (default 8 h; at most 7 days).
     #[serde(default = "default_session_secs")]
     pub session_ttl_secs: u32,
+    /// The SP key rotation calendar (defaults: a new key every year, published 30 days
+    /// ahead, the previous one kept 30 days).
+    #[serde(default)]
+    pub rotation: crate::rotation::RotationPolicy,
 }
 
 fn default_session_secs() -> u32 {
@@ -273,7 +297,7 @@ impl SsoSettings {
         if self.session_ttl_secs < 60 || self.session_ttl_secs > 7 * 24 * 3600 {
             return bad("session_ttl_secs must be between 60 and 604800");
         }
-        Ok(())
+        self.rotation.validate()
     }
 
     /// `return_to` if it is exactly one of the allowed URLs.
@@ -352,6 +376,7 @@ mod tests {
             domain_hints: BTreeMap::new(),
             default_idp: None,
             session_ttl_secs: 3600,
+            rotation: Default::default(),
         };
         s.validate(false).unwrap();
         assert!(s.allowed_return("https://app.example.com/callback"));

@@ -16,7 +16,7 @@ use crate::error::{PortErrorKind, Result, VaultError};
 use crate::idp::{web_url, Idp, IdpId, IdpSettings, SsoSettings};
 use crate::model::{sha256_hex, Org, OrgId, OrgStatus};
 use crate::ports::{AuditLog, GenerateDataKey, MetadataFetcher, SsoConfigReader, SsoConfigWriter};
-use crate::sp_key::{self, KeyUse, SpKey};
+use crate::sp_key::{self, KeyState, KeyUse, SpKey};
 use crate::sso::PublicUrls;
 
 /// Largest metadata document accepted (upload or URL).
@@ -60,6 +60,10 @@ pub struct NewIdp {
     pub manual: Option<ManualIdp>,
     #[serde(default)]
     pub settings: IdpSettings,
+    /// Certificates (PEM or base64 DER) that must sign the metadata document: checked now and
+    /// on every daily refresh. Empty: unsigned metadata is accepted.
+    #[serde(default)]
+    pub metadata_signing_certificates: Vec<String>,
 }
 
 /// What admin answers about an IdP: the record's public parts and what to give the IdP.
@@ -198,7 +202,27 @@ impl IdpAdmin<'_> {
             version: 1,
             created_at: stamp.clone(),
             updated_at: stamp,
+            refresh: Default::default(),
         };
+        if new.metadata_signing_certificates.len() > 4 {
+            return Err(VaultError::InvalidRequest(
+                "give at most 4 metadata_signing_certificates".into(),
+            ));
+        }
+        for text in &new.metadata_signing_certificates {
+            let der = certificate_der(text)?;
+            saml::IdpMetadata::signing_key_usable(&der).map_err(|_| {
+                VaultError::InvalidRequest(
+                    "a metadata signing certificate is not a usable X.509 certificate".into(),
+                )
+            })?;
+            idp.refresh.signing_certificates.push(B64.encode(der));
+        }
+        if new.manual.is_some() && !idp.refresh.signing_certificates.is_empty() {
+            return Err(VaultError::InvalidRequest(
+                "metadata_signing_certificates need metadata_xml or metadata_url".into(),
+            ));
+        }
         if let Some(xml) = &new.metadata_xml {
             self.apply_metadata(&mut idp, xml.as_bytes())?;
             facts.insert("source".into(), "metadata_xml".into());
@@ -224,8 +248,24 @@ impl IdpAdmin<'_> {
         }
 
         let mut keys = vec![
-            sp_key::generate_saml_key(self.keys, &org, &idp_id, KeyUse::Signing, now).await?,
-            sp_key::generate_saml_key(self.keys, &org, &idp_id, KeyUse::Encryption, now).await?,
+            sp_key::generate_saml_key(
+                self.keys,
+                &org,
+                &idp_id,
+                KeyUse::Signing,
+                KeyState::Active,
+                now,
+            )
+            .await?,
+            sp_key::generate_saml_key(
+                self.keys,
+                &org,
+                &idp_id,
+                KeyUse::Encryption,
+                KeyState::Active,
+                now,
+            )
+            .await?,
         ];
         match self.writer.insert_idp(&idp, &keys).await {
             Ok(()) => {}
@@ -241,40 +281,7 @@ impl IdpAdmin<'_> {
     }
 
     fn apply_metadata(&self, idp: &mut Idp, bytes: &[u8]) -> Result<()> {
-        let limits = Limits {
-            max_bytes: MAX_METADATA_BYTES,
-            ..Limits::default()
-        };
-        let metadata = IdpMetadata::parse(bytes, &limits)
-            .map_err(|e| VaultError::MetadataInvalid(e.to_string()))?;
-        if metadata.signing_certificates.is_empty() {
-            return Err(VaultError::MetadataInvalid(
-                "the IdP publishes no signing certificate".into(),
-            ));
-        }
-        let pick = |endpoints: &[saml::Endpoint], binding: &str| -> Result<Option<String>> {
-            endpoints
-                .iter()
-                .find(|e| e.binding == binding)
-                .map(|e| {
-                    web_url("metadata endpoint", &e.location, self.allow_loopback_http)
-                        .map(|u| u.to_string())
-                })
-                .transpose()
-        };
-        idp.entity_id = bounded_entity_id(&metadata.entity_id)?;
-        idp.sso_redirect_url = pick(&metadata.single_sign_on, HTTP_REDIRECT)?;
-        idp.sso_post_url = pick(&metadata.single_sign_on, HTTP_POST)?;
-        idp.slo_redirect_url = pick(&metadata.single_logout, HTTP_REDIRECT)?;
-        idp.slo_post_url = pick(&metadata.single_logout, HTTP_POST)?;
-        idp.signing_certificates = metadata
-            .signing_certificates
-            .iter()
-            .map(|c| B64.encode(c))
-            .collect();
-        idp.want_authn_requests_signed = metadata.want_authn_requests_signed;
-        idp.metadata_sha256 = Some(sha256_hex(bytes));
-        Ok(())
+        apply_document(idp, bytes, self.allow_loopback_http, self.clock.now())
     }
 
     fn apply_manual(&self, idp: &mut Idp, manual: &ManualIdp) -> Result<()> {
@@ -406,6 +413,82 @@ impl IdpAdmin<'_> {
             idp,
         }
     }
+}
+
+/// Reads a metadata document into `idp` (registration, and the refresh job's candidate): its
+/// signature when `idp.refresh.signing_certificates` names signers, its `validUntil`, then the
+/// entity ID, endpoints (https; loopback http only locally) and signing certificates.
+pub(crate) fn apply_document(
+    idp: &mut Idp,
+    bytes: &[u8],
+    allow_loopback_http: bool,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let limits = Limits {
+        max_bytes: MAX_METADATA_BYTES,
+        ..Limits::default()
+    };
+    let signers: Vec<Vec<u8>> = idp
+        .refresh
+        .signing_certificates
+        .iter()
+        .filter_map(|c| B64.decode(c).ok())
+        .collect();
+    if signers.len() != idp.refresh.signing_certificates.len() {
+        return Err(VaultError::MetadataInvalid(
+            "a configured metadata signing certificate is unreadable".into(),
+        ));
+    }
+    let document = saml::MetadataDocument::parse(
+        bytes,
+        &limits,
+        (!signers.is_empty()).then_some(signers.as_slice()),
+    )
+    .map_err(|e| match e {
+        saml::Error::SignatureInvalid(_)
+        | saml::Error::SignatureProfile(_)
+        | saml::Error::UntrustedKey => {
+            VaultError::MetadataInvalid(format!("metadata signature: {e}"))
+        }
+        other => VaultError::MetadataInvalid(other.to_string()),
+    })?;
+    if document.valid_until.is_some_and(|until| until <= now) {
+        return Err(VaultError::MetadataInvalid(
+            "the metadata's validUntil has passed".into(),
+        ));
+    }
+    let metadata = document.metadata;
+    if metadata.signing_certificates.is_empty() {
+        return Err(VaultError::MetadataInvalid(
+            "the IdP publishes no signing certificate".into(),
+        ));
+    }
+    let pick = |endpoints: &[saml::Endpoint], binding: &str| -> Result<Option<String>> {
+        endpoints
+            .iter()
+            .find(|e| e.binding == binding)
+            .map(|e| {
+                web_url("metadata endpoint", &e.location, allow_loopback_http)
+                    .map(|u| u.to_string())
+            })
+            .transpose()
+    };
+    idp.entity_id = bounded_entity_id(&metadata.entity_id)?;
+    idp.sso_redirect_url = pick(&metadata.single_sign_on, HTTP_REDIRECT)?;
+    idp.sso_post_url = pick(&metadata.single_sign_on, HTTP_POST)?;
+    idp.slo_redirect_url = pick(&metadata.single_logout, HTTP_REDIRECT)?;
+    idp.slo_post_url = pick(&metadata.single_logout, HTTP_POST)?;
+    idp.signing_certificates = metadata
+        .signing_certificates
+        .iter()
+        .map(|c| B64.encode(c))
+        .collect();
+    idp.want_authn_requests_signed = metadata.want_authn_requests_signed;
+    idp.metadata_sha256 = Some(sha256_hex(bytes));
+    idp.refresh.valid_until = document.valid_until.map(format_instant);
+    idp.refresh.cache_duration_secs = document.cache_duration.map(|d| d.as_secs());
+    idp.refresh.checked_at = Some(format_instant(now));
+    Ok(())
 }
 
 fn bounded_entity_id(entity_id: &str) -> Result<String> {

@@ -32,6 +32,8 @@ pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod provision;
+pub mod refresh;
+pub mod rotation;
 pub mod routes;
 pub mod slo;
 pub mod sp_key;

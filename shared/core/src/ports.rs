@@ -139,6 +139,29 @@ pub trait SsoConfigWriter: Send + Sync {
     async fn insert_token_key(&self, key: &SpKey) -> Result<(), PortError>;
 }
 
+/// The organisations, for the daily jobs (`ORGS` / `ORG#{org}` items). rotate.
+#[async_trait]
+pub trait OrgDirectory: Send + Sync {
+    async fn list_orgs(&self) -> Result<Vec<OrgId>, PortError>;
+}
+
+/// Conditional SP key transitions (`crate::rotation`). Each call is one write or one
+/// transaction; a key passed in is its new version, written only if the stored one is still
+/// in the state the transition starts from (`Conflict` otherwise). rotate.
+#[async_trait]
+pub trait SpKeyStore: Send + Sync {
+    /// Adds `next` (state next) and writes `active` (its `successor` set), only if `active`
+    /// is still active without a successor.
+    async fn publish_next(&self, active: &SpKey, next: &SpKey) -> Result<(), PortError>;
+    /// Writes `next` (now active) and `previous` (now retiring), only if they are still next
+    /// and active.
+    async fn promote(&self, next: &SpKey, previous: Option<&SpKey>) -> Result<(), PortError>;
+    /// Writes `key` (now retired), only if it is still retiring.
+    async fn retire(&self, key: &SpKey) -> Result<(), PortError>;
+    /// Adds a replacement key to a set that has none usable, only if its ID is new.
+    async fn insert_key(&self, key: &SpKey) -> Result<(), PortError>;
+}
+
 /// The public token keys of every organisation, for `/.well-known/jwks.json`. metadata.
 #[async_trait]
 pub trait JwksReader: Send + Sync {
@@ -183,8 +206,36 @@ pub trait SessionStore: Send + Sync {
     async fn end_session(&self, id: &str) -> Result<bool, PortError>;
 }
 
+/// A conditional GET's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// 304: the document has not changed since the validators given.
+    NotModified,
+    Body {
+        bytes: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
 /// Fetches IdP metadata over HTTPS with a size and time limit, no redirects. admin, rotate.
 #[async_trait]
 pub trait MetadataFetcher: Send + Sync {
     async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError>;
+
+    /// A conditional GET (`If-None-Match`, `If-Modified-Since`). The default fetches
+    /// unconditionally (a fetcher without validators).
+    async fn fetch_if_changed(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        _etag: Option<&str>,
+        _last_modified: Option<&str>,
+    ) -> Result<Fetched, PortError> {
+        Ok(Fetched::Body {
+            bytes: self.fetch(url, max_bytes).await?,
+            etag: None,
+            last_modified: None,
+        })
+    }
 }

@@ -45,7 +45,9 @@ impl KeyUse {
     }
 }
 
-/// Rotation states (DESIGN.md §6). Issue 5 creates `active` keys; rotation adds the others.
+/// Rotation states (DESIGN.md §6; `crate::rotation` moves keys along them): `next` is
+/// published but not used, `active` signs (and decrypts), `retiring` is still published and
+/// still decrypts, `retired` is neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -72,6 +74,16 @@ pub struct SpKey {
     pub state: KeyState,
     pub not_after: String,
     pub created_at: String,
+    /// When the key became `active` (absent on keys created active: then `created_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<String>,
+    /// When the key became `retiring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_since: Option<String>,
+    /// The `next` key published to replace this one, set in the same transaction that adds
+    /// it: two rotation runs cannot both publish one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
 }
 
 impl SpKey {
@@ -84,10 +96,21 @@ impl SpKey {
     pub fn published(&self) -> bool {
         self.state != KeyState::Retired
     }
+
+    /// The certificate's end of validity.
+    pub fn not_after(&self) -> Option<OffsetDateTime> {
+        saml::parse_instant(&self.not_after)
+    }
+
+    /// When the key became active.
+    pub fn activated(&self) -> Option<OffsetDateTime> {
+        saml::parse_instant(self.activated_at.as_deref().unwrap_or(&self.created_at))
+    }
 }
 
-/// Lifetime of a generated SP certificate (rotation replaces keys long before).
-const CERT_DAYS: i64 = 3 * 365;
+/// Lifetime of a generated SP certificate (rotation replaces keys long before: see
+/// `crate::rotation::RotationPolicy::validate`).
+pub const CERT_DAYS: i64 = 3 * 365;
 
 /// The private half of `pair` as PKCS#8 PEM, sealed with `{org, purpose: sp-key, id}`.
 async fn seal_private_key(
@@ -101,12 +124,13 @@ async fn seal_private_key(
     envelope::seal(keys, &org.key_arn, ctx, private_pem.as_bytes()).await
 }
 
-/// Generates a SAML key pair for `idp` and seals its private half.
+/// Generates a SAML key pair for `idp` in `state` and seals its private half.
 pub async fn generate_saml_key(
     keys: &dyn GenerateDataKey,
     org: &Org,
     idp: &IdpId,
     usage: KeyUse,
+    state: KeyState,
     now: OffsetDateTime,
 ) -> Result<SpKey> {
     let failed =
@@ -134,9 +158,12 @@ pub async fn generate_saml_key(
         certificate: Some(B64.encode(certificate.der())),
         public_jwk: None,
         wrapped_private_key,
-        state: KeyState::Active,
+        state,
         not_after: format_instant(not_after),
         created_at: format_instant(now),
+        activated_at: None,
+        retiring_since: None,
+        successor: None,
     })
 }
 
@@ -163,6 +190,9 @@ pub async fn generate_token_key(
         state: KeyState::Active,
         not_after: format_instant(now + time::Duration::days(CERT_DAYS)),
         created_at: format_instant(now),
+        activated_at: None,
+        retiring_since: None,
+        successor: None,
     })
 }
 

@@ -627,19 +627,33 @@ impl Sso<'_> {
     }
 
     /// A verifier for this IdP: its signing certificates, our entity ID and ACS URL from
-    /// configuration, its settings, and our active decryption key if it has one.
+    /// configuration, its settings, and every published decryption key of ours (during a
+    /// rollover the IdP may encrypt to the next, active or retiring certificate), the active
+    /// one first.
     async fn verifier(&self, org: &Org, idp: &Idp) -> Result<Arc<Verifier>, SsoError> {
         let keys = self.config.sp_keys(&org.org, Some(&idp.idp)).await?;
-        let decryption_key = keys
+        let rank = |k: &&SpKey| match k.state {
+            KeyState::Active => 0,
+            KeyState::Next => 1,
+            _ => 2,
+        };
+        let mut decryption_keys: Vec<&SpKey> = keys
             .iter()
-            .find(|k| k.usage == KeyUse::Encryption && k.state == KeyState::Active);
+            .filter(|k| k.usage == KeyUse::Encryption && k.published())
+            .collect();
+        decryption_keys.sort_by_key(rank);
+        let key_ids: Vec<&str> = decryption_keys.iter().map(|k| k.id.as_str()).collect();
         let cache_key = format!(
             "{}#{}#{}#{}#{}",
             org.org,
             idp.idp,
             idp.version,
             org.key_arn,
-            decryption_key.map_or("-", |k| k.id.as_str())
+            if key_ids.is_empty() {
+                "-".to_owned()
+            } else {
+                key_ids.join(",")
+            }
         );
         let now = self.clock.now();
         if let Some(verifier) = self.keys.verifier(&cache_key, now) {
@@ -667,13 +681,24 @@ impl Sso<'_> {
         };
         let mut verifier =
             Verifier::new(&metadata, sp, policy).map_err(|e| SsoError::IdpConfig(e.to_string()))?;
-        if let Some(key) = decryption_key {
+        let mut pems = Vec::with_capacity(decryption_keys.len());
+        for key in &decryption_keys {
             let pem = self
                 .keys
                 .private_pem(self.kms, org, key, self.clock)
                 .await?;
+            pems.push((pem, key.certificate_der()));
+        }
+        let with_certificates: Vec<saml::DecryptionKey<'_>> = pems
+            .iter()
+            .map(|(pem, certificate)| saml::DecryptionKey {
+                pem: pem.as_bytes(),
+                certificate: certificate.as_deref(),
+            })
+            .collect();
+        if !with_certificates.is_empty() {
             verifier = verifier
-                .with_decryption_key_pem(pem.as_bytes())
+                .with_decryption_keys(&with_certificates)
                 .map_err(|e| SsoError::IdpConfig(e.to_string()))?;
         }
         Ok(self.keys.keep_verifier(cache_key, verifier, now))
@@ -839,6 +864,7 @@ mod tests {
             domain_hints: BTreeMap::from([("acme.example".into(), IdpId::parse("okta").unwrap())]),
             default_idp: Some(IdpId::parse("entra").unwrap()),
             session_ttl_secs: 3600,
+            rotation: Default::default(),
         };
         let q = |idp: Option<&str>, hint: Option<&str>| LoginQuery {
             idp: idp.map(Into::into),

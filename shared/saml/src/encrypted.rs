@@ -53,8 +53,23 @@ pub(crate) fn decrypt_assertion(
     let encrypted_data = check_structure(doc, encrypted_assertion)?;
     check_algorithms(doc, encrypted_assertion, encrypted_data, response_signed)?;
     let fragment = standalone(doc, encrypted_assertion)?;
-    let plaintext = decrypter.decrypt(&fragment)?;
+    let recipient = recipient_certificate(doc, encrypted_assertion);
+    let plaintext = decrypter.decrypt(&fragment, recipient.as_deref())?;
     String::from_utf8(plaintext).map_err(|_| Error::DecryptionFailed)
+}
+
+/// The certificate the sender named in an EncryptedKey's `KeyInfo/X509Data` (DER), if any:
+/// which of our keys to try first during a rollover. Unauthenticated, so only a hint.
+fn recipient_certificate(doc: &Document<'_>, encrypted_assertion: NodeId) -> Option<Vec<u8>> {
+    let key = doc
+        .descendants(encrypted_assertion)
+        .into_iter()
+        .find(|n| is(doc, *n, XENC, "EncryptedKey"))?;
+    let certificate = doc
+        .descendants(key)
+        .into_iter()
+        .find(|n| is(doc, *n, DSIG, "X509Certificate"))?;
+    crate::metadata::decode_certificate(&doc.text_content_deep(certificate))
 }
 
 fn check_structure(doc: &Document<'_>, encrypted_assertion: NodeId) -> Result<NodeId, Error> {

@@ -50,14 +50,14 @@ pub use logout::{
     logout_redirect_url, read_post, read_redirect, LogoutRequest, LogoutResponse, MessageKind,
     ReceivedLogoutRequest, ReceivedLogoutResponse, SignedMessage, STATUS_SUCCESS,
 };
-pub use metadata::{Endpoint, IdpMetadata};
+pub use metadata::{parse_duration, Endpoint, IdpMetadata, MetadataDocument};
 pub use replay::{InMemoryReplayCache, ReplayCache};
 pub use request::{
     new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest, RequestSigner, RSA_SHA256,
 };
 pub use sign::{OutgoingMessage, XmlSigner};
 pub use sp_metadata::SpMetadata;
-pub use verify::{Policy, ServiceProvider, TraceStep, Verifier};
+pub use verify::{DecryptionKey, Policy, ServiceProvider, TraceStep, Verifier};
 pub use xml::{HTTP_POST, HTTP_REDIRECT};
 
 /// Bounds on everything that comes from outside.

@@ -2,8 +2,9 @@
 //!
 //! Parsed with the same strict parser as Responses (DOCTYPE forbidden, size and depth
 //! limits). Only an `EntityDescriptor` with an `IDPSSODescriptor`, or an `EntitiesDescriptor`
-//! holding exactly one such entity, is accepted. Metadata signature verification and refresh
-//! belong to the rotation issue; here metadata is configuration the operator supplied.
+//! holding exactly one such entity, is accepted. [`MetadataDocument`] adds what the daily
+//! refresh needs: the document's `validUntil` and `cacheDuration`, and its signature checked
+//! against a configured metadata signing certificate.
 
 use crate::error::ConfigError;
 use crate::xml::{self, attr, child_elements, is, DSIG, MD};
@@ -175,10 +176,167 @@ fn certificates(
     out
 }
 
+impl IdpMetadata {
+    /// Whether `der` is an X.509 certificate whose key can verify signatures here.
+    pub fn signing_key_usable(der: &[u8]) -> Result<(), ConfigError> {
+        bergshamra::keys::loader::load_x509_cert_der(der)
+            .map(|_| ())
+            .map_err(|e| ConfigError::Metadata(format!("certificate: {e}")))
+    }
+}
+
 /// Base64 (with any whitespace) to DER bytes.
 pub(crate) fn decode_certificate(text: &str) -> Option<Vec<u8>> {
     let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact)
         .ok()
+}
+
+/// A metadata document as the refresh job reads it: the IdP's metadata, the document's
+/// validity (`validUntil`, `cacheDuration` on the root element, SAML Metadata §2.3.1), and
+/// whether its signature was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataDocument {
+    pub metadata: IdpMetadata,
+    pub valid_until: Option<time::OffsetDateTime>,
+    pub cache_duration: Option<std::time::Duration>,
+    pub signature_verified: bool,
+}
+
+const METADATA_SIGNABLE: &crate::profile::Signable =
+    &[(MD, "EntityDescriptor"), (MD, "EntitiesDescriptor")];
+
+impl MetadataDocument {
+    /// Parses `bytes`. With `signers` (DER certificates configured for this metadata), the
+    /// document must carry exactly one signature, on its root element, verifying with one of
+    /// them and covering the whole document; otherwise it is refused.
+    pub fn parse(
+        bytes: &[u8],
+        limits: &Limits,
+        signers: Option<&[Vec<u8>]>,
+    ) -> Result<Self, crate::Error> {
+        use crate::error::Error;
+        use crate::xmlsec::{BergshamraVerifier, SignatureOutcome, SignatureVerifier};
+        let metadata =
+            IdpMetadata::parse(bytes, limits).map_err(|e| Error::Malformed(e.to_string()))?;
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("not UTF-8".into()))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let doc = xml::parse_strict(text, limits)?;
+        let root = doc
+            .document_element()
+            .ok_or_else(|| Error::Malformed("empty document".into()))?;
+        let valid_until = match attr(&doc, root, "validUntil") {
+            Some(text) => Some(
+                crate::parse_instant(text)
+                    .ok_or_else(|| Error::Malformed("validUntil is not a UTC dateTime".into()))?,
+            ),
+            None => None,
+        };
+        let cache_duration =
+            match attr(&doc, root, "cacheDuration") {
+                Some(text) => Some(parse_duration(text).ok_or_else(|| {
+                    Error::Malformed("cacheDuration is not an xs:duration".into())
+                })?),
+                None => None,
+            };
+        let mut signature_verified = false;
+        if let Some(signers) = signers {
+            if signers.is_empty() {
+                return Err(Error::NoTrustedKeys);
+            }
+            crate::ids::check_unique_ids(&doc)?;
+            let sites = crate::profile::check_signatures_on(&doc, METADATA_SIGNABLE)?;
+            let site = match sites.as_slice() {
+                [site] if site.signed == root => *site,
+                [] => return Err(Error::SignatureInvalid("the metadata is not signed".into())),
+                _ => {
+                    return Err(Error::SignatureProfile(
+                        "one signature, on the root element".into(),
+                    ))
+                }
+            };
+            let verifier = BergshamraVerifier::new(signers)
+                .map_err(|e| Error::SignatureInvalid(format!("configured certificate: {e}")))?;
+            match verifier.verify_all(&doc)?.as_slice() {
+                [SignatureOutcome::Valid { signature, covers }]
+                    if *signature == site.signature && covers.as_slice() == [Some(root)] => {}
+                [SignatureOutcome::Invalid { reason }] => {
+                    return Err(Error::SignatureInvalid(reason.clone()))
+                }
+                _ => {
+                    return Err(Error::SignatureInvalid(
+                        "the signature does not cover the document".into(),
+                    ))
+                }
+            }
+            signature_verified = true;
+        }
+        Ok(Self {
+            metadata,
+            valid_until,
+            cache_duration,
+            signature_verified,
+        })
+    }
+}
+
+/// An `xs:duration` without years or months (`PnDTnHnMn.nS`; `P1D`, `PT6H`, `PT3600S`):
+/// those have no fixed length, and IdPs publish hours or days.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let rest = text.trim().strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let mut seconds = 0f64;
+    let mut any = false;
+    let mut take = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut number = String::new();
+        let mut allowed = units.iter();
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let (_, scale) = allowed.by_ref().find(|(unit, _)| *unit == c)?;
+            let value: f64 = number.parse().ok()?;
+            seconds += value * scale;
+            number.clear();
+            any = true;
+        }
+        number.is_empty().then_some(())
+    };
+    take(date, &[('D', 86_400.0)])?;
+    if let Some(time) = time {
+        take(time, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    (any && seconds.is_finite() && seconds < 1e10)
+        .then(|| std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_in_days_hours_minutes_seconds() {
+        assert_eq!(parse_duration("P1D").map(|d| d.as_secs()), Some(86_400));
+        assert_eq!(parse_duration("PT6H").map(|d| d.as_secs()), Some(21_600));
+        assert_eq!(
+            parse_duration("P1DT1H30M").map(|d| d.as_secs()),
+            Some(life())
+        );
+        assert_eq!(parse_duration("PT3600S").map(|d| d.as_secs()), Some(3_600));
+        for bad in [
+            "", "P", "PT", "1D", "P1Y", "P1M", "PT1D", "P1DT", "PxD", "P1H",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    fn life() -> u64 {
+        86_400 + 3_600 + 1_800
+    }
 }

@@ -51,6 +51,13 @@ pub struct TraceStep {
     pub outcome: String,
 }
 
+/// One SP decryption key: its private key PEM and, when known, its certificate (DER).
+#[derive(Clone, Copy)]
+pub struct DecryptionKey<'a> {
+    pub pem: &'a [u8],
+    pub certificate: Option<&'a [u8]>,
+}
+
 /// Verifies Responses from one IdP for one SP.
 pub struct Verifier {
     idp_entity_id: String,
@@ -100,8 +107,25 @@ impl Verifier {
     }
 
     /// Add the SP's RSA decryption key (PEM, PKCS#8 or PKCS#1).
-    pub fn with_decryption_key_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
-        self.decrypter = Some(Box::new(BergshamraDecrypter::from_pem(pem)?));
+    pub fn with_decryption_key_pem(self, pem: &[u8]) -> Result<Self, ConfigError> {
+        self.with_decryption_keys(&[DecryptionKey {
+            pem,
+            certificate: None,
+        }])
+    }
+
+    /// Add the SP's RSA decryption keys: during a rollover every published key (DESIGN.md
+    /// §6), the one whose certificate an EncryptedKey names tried first, the others in order.
+    pub fn with_decryption_keys(mut self, keys: &[DecryptionKey<'_>]) -> Result<Self, ConfigError> {
+        let mut decrypter = BergshamraDecrypter::new();
+        for key in keys {
+            decrypter.add_pem(key.pem, key.certificate.map(<[u8]>::to_vec))?;
+        }
+        self.decrypter = if keys.is_empty() {
+            None
+        } else {
+            Some(Box::new(decrypter))
+        };
         Ok(self)
     }
 

@@ -30,11 +30,12 @@ pub(crate) trait SignatureVerifier: Send + Sync {
     fn verify_all(&self, doc: &Document<'_>) -> Result<Vec<SignatureOutcome>, Error>;
 }
 
-/// XML-Enc decryption with the SP's private key.
+/// XML-Enc decryption with the SP's private keys.
 pub(crate) trait Decrypter: Send + Sync {
     /// Decrypt the single `xenc:EncryptedData` in `xml` and return the document with the
-    /// plaintext in its place.
-    fn decrypt(&self, xml: &str) -> Result<Vec<u8>, Error>;
+    /// plaintext in its place. `recipient` is the certificate (DER) the sender named in the
+    /// EncryptedKey's KeyInfo, if any: a hint for which key to try first, never a trust input.
+    fn decrypt(&self, xml: &str, recipient: Option<&[u8]>) -> Result<Vec<u8>, Error>;
 }
 
 /// bergshamra with only the IdP's metadata keys: `trusted_keys_only` (KeyInfo in the message
@@ -102,27 +103,54 @@ pub(crate) fn key_info_certificates(doc: &Document<'_>, signature: NodeId) -> Ve
 }
 
 pub(crate) struct BergshamraDecrypter {
-    keys: Vec<bergshamra::Key>,
+    /// Each private key with its certificate (DER) when known, in the order to try them.
+    keys: Vec<(bergshamra::Key, Option<Vec<u8>>)>,
 }
 
 impl BergshamraDecrypter {
-    /// An RSA private key in PEM, PKCS#8 or PKCS#1.
-    pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        Ok(Self {
-            keys: vec![rsa_private_key(pem)?],
-        })
+    pub(crate) fn new() -> Self {
+        Self { keys: Vec::new() }
     }
-}
 
-impl Decrypter for BergshamraDecrypter {
-    fn decrypt(&self, xml: &str) -> Result<Vec<u8>, Error> {
+    /// Adds an RSA private key in PEM, PKCS#8 or PKCS#1, with its certificate if known.
+    pub(crate) fn add_pem(
+        &mut self,
+        pem: &[u8],
+        certificate: Option<Vec<u8>>,
+    ) -> Result<(), ConfigError> {
+        self.keys.push((rsa_private_key(pem)?, certificate));
+        Ok(())
+    }
+
+    fn try_key(key: &bergshamra::Key, xml: &str) -> Result<Vec<u8>, Error> {
         let mut keys = KeysManager::new();
-        keys.add_keys(self.keys.iter().cloned());
+        keys.add_key(key.clone());
         let mut context = EncContext::new(keys);
         // Only inline CipherValue: a CipherReference would make us fetch or read something.
         context.disable_cipher_reference = true;
         context.max_pbkdf2_iterations = 0;
         bergshamra::decrypt_to_bytes(&context, xml).map_err(|_| Error::DecryptionFailed)
+    }
+}
+
+impl Decrypter for BergshamraDecrypter {
+    /// bergshamra opens an EncryptedKey with the first RSA key it holds, so during a key
+    /// rollover each key is tried on its own: the one whose certificate the sender named
+    /// first, then the others in order. RSA-OAEP fails closed on a wrong key, and the data
+    /// cipher is authenticated (GCM, or CBC only inside a verified Response signature).
+    fn decrypt(&self, xml: &str, recipient: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+        let named = |cert: &Option<Vec<u8>>| recipient.is_some() && cert.as_deref() == recipient;
+        let ordered = self
+            .keys
+            .iter()
+            .filter(|(_, cert)| named(cert))
+            .chain(self.keys.iter().filter(|(_, cert)| !named(cert)));
+        for (key, _) in ordered {
+            if let Ok(plaintext) = Self::try_key(key, xml) {
+                return Ok(plaintext);
+            }
+        }
+        Err(Error::DecryptionFailed)
     }
 }
 

@@ -52,6 +52,123 @@ mod fixtures {
     }
 }
 
+/// SP key rollover (issue 7): the verifier holds every published decryption key.
+mod rollover {
+    use super::support::{fixtures_dir, input_of, load_manifest, Case};
+    use saml::{DecryptionKey, FixedClock, IdpMetadata, InMemoryReplayCache, Limits, Verifier};
+    use std::time::Duration;
+
+    fn read(name: &str) -> Vec<u8> {
+        std::fs::read(fixtures_dir().join(name)).expect("fixture")
+    }
+
+    fn der(crt: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let text = String::from_utf8(read(crt)).expect("PEM");
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("base64")
+    }
+
+    fn verify_with(case: &Case, keys: &[DecryptionKey<'_>]) -> Result<String, String> {
+        let metadata = IdpMetadata::parse(&read(&case.metadata), &Limits::default()).expect("md");
+        let policy = saml::Policy {
+            clock_skew: Duration::from_secs(case.clock_skew),
+            ..saml::Policy::default()
+        };
+        let sp = saml::ServiceProvider {
+            entity_id: super::support::SP_ENTITY_ID.into(),
+            acs_url: super::support::ACS_URL.into(),
+        };
+        let verifier = Verifier::new(&metadata, sp, policy)
+            .expect("verifier")
+            .with_decryption_keys(keys)
+            .expect("keys");
+        let clock = FixedClock(super::support::instant(&case.now));
+        verifier
+            .verify(
+                &input_of(case),
+                case.request_id.as_deref(),
+                &clock,
+                &InMemoryReplayCache::default(),
+            )
+            .map(|a| a.name_id().value.clone())
+            .map_err(|e| e.code().to_owned())
+    }
+
+    fn encrypted_valid_cases() -> Vec<Case> {
+        let cases: Vec<Case> = load_manifest()
+            .into_iter()
+            .filter(|c| c.expect == "valid" && c.sp_key.as_deref() == Some("keys/sp-enc.key"))
+            .collect();
+        assert!(cases.len() >= 6, "{} encrypted cases", cases.len());
+        cases
+    }
+
+    /// Whichever key comes first and whether or not the sender named its certificate, an
+    /// assertion encrypted to any one of the published keys opens.
+    #[test]
+    fn an_assertion_encrypted_to_any_published_key_is_decrypted() {
+        let (other, enc) = (read("keys/sp-other.key"), read("keys/sp-enc.key"));
+        let (other_crt, enc_crt) = (der("keys/sp-other.crt"), der("keys/sp-enc.crt"));
+        let orders: [Vec<DecryptionKey<'_>>; 3] = [
+            vec![
+                DecryptionKey {
+                    pem: &other,
+                    certificate: None,
+                },
+                DecryptionKey {
+                    pem: &enc,
+                    certificate: None,
+                },
+            ],
+            vec![
+                DecryptionKey {
+                    pem: &other,
+                    certificate: Some(&other_crt),
+                },
+                DecryptionKey {
+                    pem: &enc,
+                    certificate: Some(&enc_crt),
+                },
+            ],
+            vec![
+                DecryptionKey {
+                    pem: &enc,
+                    certificate: Some(&enc_crt),
+                },
+                DecryptionKey {
+                    pem: &other,
+                    certificate: Some(&other_crt),
+                },
+            ],
+        ];
+        for case in encrypted_valid_cases() {
+            for keys in &orders {
+                let got = verify_with(&case, keys);
+                assert!(got.is_ok(), "{}: {got:?}", case.name);
+            }
+        }
+    }
+
+    /// A retired key is no longer offered, and the remaining ones do not open its assertions.
+    #[test]
+    fn without_the_recipient_key_decryption_fails() {
+        let other = read("keys/sp-other.key");
+        for case in encrypted_valid_cases() {
+            let got = verify_with(
+                &case,
+                &[DecryptionKey {
+                    pem: &other,
+                    certificate: None,
+                }],
+            );
+            assert_eq!(got, Err("decryption_failed".to_owned()), "{}", case.name);
+        }
+    }
+}
+
 mod replay {
     use super::support::{case_named, verifier_for, FailingReplayCache};
     use saml::{FixedClock, InMemoryReplayCache};

@@ -108,6 +108,7 @@ impl Acs {
                     metadata_url: None,
                     manual: None,
                     settings,
+                    metadata_signing_certificates: Vec::new(),
                 },
             )
             .await
@@ -122,6 +123,7 @@ impl Acs {
                     domain_hints: Default::default(),
                     default_idp: Some(okta()),
                     session_ttl_secs: 3600,
+                    rotation: Default::default(),
                 },
             )
             .await

@@ -48,7 +48,7 @@ pub fn case_named(name: &str) -> Case {
         .unwrap_or_else(|| panic!("no fixture case {name:?}"))
 }
 
-fn instant(text: &str) -> OffsetDateTime {
+pub fn instant(text: &str) -> OffsetDateTime {
     saml::parse_instant(text).unwrap_or_else(|| panic!("bad instant {text:?}"))
 }
 
