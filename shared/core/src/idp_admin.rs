@@ -83,6 +83,8 @@ pub struct IdpView {
 pub struct SpCertificate {
     pub id: String,
     pub usage: KeyUse,
+    /// `next` (published, not yet used), `active` or `retiring` (still published).
+    pub state: KeyState,
     pub certificate: String,
     pub not_after: String,
 }
@@ -405,6 +407,7 @@ impl IdpAdmin<'_> {
                     Some(SpCertificate {
                         id: k.id.clone(),
                         usage: k.usage,
+                        state: k.state,
                         certificate: k.certificate.clone()?,
                         not_after: k.not_after.clone(),
                     })
