@@ -351,3 +351,108 @@ async fn credential_secrets_are_encrypted_at_rest_under_the_configured_key() {
         .expect("describe");
     assert_eq!(described.kms_key_id(), Some(platform_key.as_str()));
 }
+
+/// The console's two routes over the real adapters: provisioning started from admin (the dev
+/// server's in-process invoker; `provisioning_unavailable` where there is none), and the audit
+/// search, newest first across DynamoDB pages, filtered, bounded.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_starts_provisioning_and_searches_the_audit_log() {
+    let h = Harness::new("console-routes").await;
+    let target = Target::start(200);
+    h.onboard("acme", &["127.0.0.1"]).await;
+    let secret = "console-route-secret-1";
+    let stored = h
+        .store("acme", &target.url(), &h.encrypt_for("acme", secret).await)
+        .await;
+    let id = id_of(&stored);
+    let path = format!("/admin/orgs/acme/credentials/{id}/provision");
+
+    let refused = h.call("POST", &path, Value::Null).await;
+    assert_eq!(refused.status, 501);
+    assert_eq!(refused.body["error"], "provisioning_unavailable");
+    assert!(target.requests().is_empty());
+
+    let mut admin = h.admin.clone();
+    admin.provisioner = Some(std::sync::Arc::new(samlgate_provision::InProcess(
+        h.provision_app("acme", None),
+    )));
+    let done = h.call_with(&admin, "POST", &path, Value::Null).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["outcome"]["status"], 200);
+    assert!(!done.body.to_string().contains(secret));
+    assert!(target.requests()[0].contains(&format!("SSWS {secret}\r\n")));
+    let unknown = h
+        .call_with(
+            &admin,
+            "POST",
+            "/admin/orgs/acme/credentials/c-000000000000000000000000/provision",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(unknown.body["error"], "credential_not_found");
+
+    // Enough events for two DynamoDB pages of the search (500 each).
+    let org = samlgate_core::model::OrgId::parse("acme").expect("org");
+    for i in 0..620 {
+        let event = samlgate_core::model::AuditEvent {
+            org: org.clone(),
+            at: format!("2030-01-01T00:{:02}:{:02}Z", i / 60, i % 60),
+            correlation_id: format!("bulk-{i:03}"),
+            actor: "test".into(),
+            action: if i % 100 == 0 {
+                "bulk.rare"
+            } else {
+                "bulk.common"
+            }
+            .into(),
+            outcome: samlgate_core::model::Outcome::Ok,
+            reason: None,
+            credential_id: None,
+            facts: Default::default(),
+        };
+        samlgate_core::ports::AuditLog::record(h.table.as_ref(), &event)
+            .await
+            .expect("record");
+    }
+    let search = |query: &str| {
+        let path = format!("/admin/orgs/acme/audit{query}");
+        let h = &h;
+        async move { h.call("GET", &path, Value::Null).await }
+    };
+    let rare = search("?action=bulk.rare").await;
+    assert_eq!(rare.status, 200, "{}", rare.body);
+    let ids: Vec<&str> = rare.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["correlation_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["bulk-600", "bulk-500", "bulk-400", "bulk-300", "bulk-200", "bulk-100", "bulk-000"]
+    );
+    assert_eq!(rare.body["scanned_all"], true);
+    let newest = search("?limit=2").await;
+    let ids: Vec<&str> = newest.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["correlation_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["bulk-619", "bulk-618"], "the newest first");
+    assert_eq!(newest.body["scanned_all"], false);
+    let provisioning = search("?action=credential.provision&outcome=ok").await;
+    assert_eq!(
+        provisioning.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        provisioning.body
+    );
+    for bad in ["?limit=0", "?outcome=maybe", "?who=me"] {
+        let reply = search(bad).await;
+        assert_eq!(reply.status, 400, "{bad}");
+        assert_eq!(reply.body["error"], "invalid_request");
+    }
+    let other = h.call("GET", "/admin/orgs/nobody/audit", Value::Null).await;
+    assert_eq!(other.body["error"], "org_not_found");
+}

@@ -16,6 +16,9 @@ const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddre
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 
 /// A demo user.
 pub struct User {
@@ -62,6 +65,11 @@ impl DemoIdp {
             params
                 .distinguished_name
                 .push(rcgen::DnType::CommonName, "samlgate demo IdP");
+            // Two years, like a real IdP's signing certificate (the console's rotation page
+            // shows it on its timeline).
+            let now = OffsetDateTime::now_utc();
+            params.not_before = now - time::Duration::days(1);
+            params.not_after = now + time::Duration::days(730);
             let cert = params.self_signed(&pair).map_err(|e| e.to_string())?;
             std::fs::write(&key_path, pair.serialize_pem()).map_err(|e| e.to_string())?;
             std::fs::write(&cert_path, cert.pem()).map_err(|e| e.to_string())?;
@@ -126,6 +134,45 @@ impl DemoIdp {
             hidden("acs_url", &parsed.acs_url),
             hidden("relay_state", relay_state.as_deref().unwrap_or("")),
         ))
+    }
+
+    /// `GET /demo-idp/metadata`: the IdP's metadata (entity ID, signing certificate, SSO
+    /// endpoint), so that the demo IdP can also be registered by metadata URL.
+    pub fn metadata(&self) -> Result<String, String> {
+        let der = pem::parse(&self.certificate_pem)
+            .map_err(|e| e.to_string())?
+            .into_contents();
+        let mut w = XmlWriter::new();
+        w.start_element(
+            "md:EntityDescriptor",
+            &[
+                ("xmlns:md", MD),
+                ("xmlns:ds", DS),
+                ("entityID", self.entity_id.as_str()),
+            ],
+        );
+        w.start_element(
+            "md:IDPSSODescriptor",
+            &[
+                ("protocolSupportEnumeration", SAMLP),
+                ("WantAuthnRequestsSigned", "false"),
+            ],
+        );
+        w.start_element("md:KeyDescriptor", &[("use", "signing")]);
+        w.start_element("ds:KeyInfo", &[]);
+        w.start_element("ds:X509Data", &[]);
+        text_element(&mut w, "ds:X509Certificate", &B64.encode(der));
+        w.end_element("ds:X509Data");
+        w.end_element("ds:KeyInfo");
+        w.end_element("md:KeyDescriptor");
+        text_element(&mut w, "md:NameIDFormat", EMAIL_FORMAT);
+        w.empty_element(
+            "md:SingleSignOnService",
+            &[("Binding", REDIRECT), ("Location", self.sso_url.as_str())],
+        );
+        w.end_element("md:IDPSSODescriptor");
+        w.end_element("md:EntityDescriptor");
+        Ok(w.into_string())
     }
 
     /// A signed Response (the assertion carries the signature) for `user`, base64.

@@ -2,7 +2,8 @@
 //! routes (`samlgate_core::routes`, the same table the template is checked against), over the
 //! AWS that `AWS_ENDPOINT_URL` points at (moto, started by `scripts/dev`). It creates a demo
 //! organisation, registers the built-in demo IdP through the admin handler, and serves a demo
-//! application page that shows the token it received.
+//! application page that shows the token it received, and the admin console (`console/`, built
+//! by `scripts/setup`) under `/console/`.
 
 mod demo_idp;
 
@@ -21,6 +22,7 @@ use samlgate_core::audit::Caller;
 use samlgate_core::key_policy::{render, PolicyInputs};
 use samlgate_core::model::OrgId;
 use samlgate_core::ports::{CreateKey, OrgReader};
+use samlgate_core::provision::ProvisionConfig;
 use samlgate_core::routes::{resolve, Function};
 use samlgate_core::sp_key::KeyCache;
 use samlgate_core::sso::PublicUrls;
@@ -46,6 +48,9 @@ pub struct Args {
     /// Account ID for the demo organisation's key policy.
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// The built admin console (`npm run build` in console/, which scripts/setup runs).
+    #[arg(long, default_value = "console/dist")]
+    console_dir: PathBuf,
 }
 
 struct Dev {
@@ -87,14 +92,33 @@ async fn serve(args: &Args) -> Result<(), String> {
     let kms = Arc::new(Kms::new(&config));
     let urls = PublicUrls::new(&base, true).map_err(|e| e.to_string())?;
     let clock: Arc<dyn saml::Clock> = Arc::new(saml::SystemClock);
+    let secrets = Arc::new(Secrets::new(&config));
+    // The console's "Provision" button: the provision handler in-process, for the demo
+    // organisation only, allowed to reach plain-HTTP targets on loopback (local mode).
+    let provision = samlgate_provision::App {
+        keys: kms.clone(),
+        secrets: secrets.clone(),
+        config: table.clone(),
+        audit: table.clone(),
+        clock: clock.clone(),
+        esdk: Arc::new(samlgate_core::esdk::EsdkDecrypter),
+        egress: Arc::new(samlgate_provision::HttpEgress::new()?),
+        settings: Arc::new(ProvisionConfig {
+            org: OrgId::parse(DEMO_ORG).map_err(|e| e.to_string())?,
+            allow_loopback_http: true,
+            fle: None,
+        }),
+    };
     let admin = AdminApp {
         keys: kms.clone(),
-        secrets: Arc::new(Secrets::new(&config)),
+        secrets,
         config: table.clone(),
         writer: table.clone(),
         audit: table.clone(),
+        audit_reader: table.clone(),
         clock: clock.clone(),
         fle: None,
+        provisioner: Some(Arc::new(samlgate_provision::InProcess(provision))),
         sso_config: table.clone(),
         sso_writer: table.clone(),
         fetcher: Arc::new(HttpFetcher::new()?),
@@ -135,8 +159,33 @@ async fn serve(args: &Args) -> Result<(), String> {
     println!("    SP metadata:     {base}/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata");
     println!("    JWKS:            {base}/.well-known/jwks.json");
     println!("    admin API:       {base}/admin/orgs/{DEMO_ORG}   (local mode: no authorizer)");
+    if args.console_dir.join("index.html").is_file() {
+        println!("    admin console:   {base}/console/#/o/{DEMO_ORG}");
+    } else {
+        println!(
+            "    admin console:   not built ({} has no index.html): run scripts/setup",
+            args.console_dir.display()
+        );
+    }
     println!("    stop with Ctrl-C");
-    let app = axum::Router::new().fallback(dispatch).with_state(dev);
+    let console = axum::Router::new()
+        .route(
+            "/console",
+            axum::routing::get(|| async { axum::response::Redirect::permanent("/console/") }),
+        )
+        .route_service(
+            "/console/",
+            tower_http::services::ServeFile::new(args.console_dir.join("index.html")),
+        )
+        .nest_service(
+            "/console/assets",
+            tower_http::services::ServeDir::new(args.console_dir.join("assets")),
+        )
+        .layer(axum::middleware::map_response(console_headers));
+    let app = axum::Router::new()
+        .merge(console)
+        .fallback(dispatch)
+        .with_state(dev);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -162,6 +211,28 @@ async fn admin_call(dev: &Dev, method: &str, path: &str, body: Value) -> Result<
     Ok(reply.body)
 }
 
+/// The console is static: its own scripts and styles only, API calls to this origin only, no
+/// framing, no caching of pages that show configuration.
+async fn console_headers(mut response: axum::response::Response) -> axum::response::Response {
+    const HEADERS: [(&str, &str); 5] = [
+        (
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ];
+    for (name, value) in HEADERS {
+        response
+            .headers_mut()
+            .insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
+}
+
 /// The demo organisation (its own KMS key with the real key policy), the demo IdP registered
 /// through the admin handler like any IdP, and SSO settings that return to the demo app.
 async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(), String> {
@@ -182,7 +253,9 @@ async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(),
             "POST",
             "/admin/orgs",
             json!({"org": DEMO_ORG, "name": "Demo organisation", "key_arn": key_arn,
-                   "provision_role_arn": principals.provision_role_arn}),
+                   "provision_role_arn": principals.provision_role_arn,
+                   // Provisioning from the console may reach targets on this machine only.
+                   "egress_allowlist": ["127.0.0.1"]}),
         )
         .await?;
     }
@@ -245,6 +318,12 @@ async fn dispatch(
     let query = parts.uri.query().unwrap_or("").to_owned();
     match (method.as_str(), path.as_str()) {
         ("GET", "/") => return html(StatusCode::OK, home(&dev)),
+        // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+        ("GET", "/favicon.ico") => {
+            let mut out = HttpResponse::new(AxumBody::empty());
+            *out.status_mut() = StatusCode::NO_CONTENT;
+            return out;
+        }
         ("POST", "/app/callback") => return html(StatusCode::OK, callback(&dev, &bytes).await),
         ("GET", "/demo-idp/sso") => {
             return match dev.idp.picker(&query, &dev.base) {
@@ -256,6 +335,22 @@ async fn dispatch(
             }
         }
         ("POST", "/demo-idp/sso") => return demo_idp_post(&dev, &bytes),
+        ("GET", "/demo-idp/metadata") => {
+            return match dev.idp.metadata() {
+                Ok(xml) => {
+                    let mut out = HttpResponse::new(AxumBody::from(xml));
+                    out.headers_mut().insert(
+                        "content-type",
+                        axum::http::HeaderValue::from_static("application/samlmetadata+xml"),
+                    );
+                    out
+                }
+                Err(e) => html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("demo IdP: {}", escape_html(&e)),
+                ),
+            }
+        }
         _ => {}
     }
     let Some(function) = resolve(&method, &path) else {
@@ -281,7 +376,9 @@ async fn dispatch(
     let response = match function {
         Function::Acs => samlgate_acs::handle(&dev.acs, lambda_request).await,
         Function::Metadata => samlgate_metadata::handle(&dev.metadata, lambda_request).await,
-        Function::Admin => samlgate_admin::handle(&dev.admin, lambda_request).await,
+        Function::Admin => {
+            samlgate_admin::handle(&dev.admin, with_request_id(lambda_request)).await
+        }
     };
     let (parts, body) = response.into_parts();
     let body = match body {
@@ -304,6 +401,19 @@ async fn dispatch(
     out
 }
 
+/// API Gateway gives every request an ID, which admin uses as the correlation ID of its audit
+/// items; the dev server does the same (without an authorizer identity: local mode).
+fn with_request_id(request: lambda_http::Request) -> lambda_http::Request {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt as _;
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = samlgate_core::model::random_hex(8)
+        .ok()
+        .map(|id| format!("dev-{id}"));
+    request.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
 fn home(dev: &Dev) -> String {
     let login = format!(
         "/o/{DEMO_ORG}/login?return_to={}",
@@ -315,7 +425,7 @@ fn home(dev: &Dev) -> String {
 <h1>samlgate demo app</h1>
 <p>This page stands for your application. "Sign in" sends you to samlgate (<code>GET /o/{DEMO_ORG}/login</code>), which sends a signed AuthnRequest to the demo IdP; the IdP posts a signed Response to samlgate's ACS, and samlgate posts a 5-minute ES256 token back here.</p>
 <p><a href="{login}"><button>Sign in</button></a></p>
-<ul><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li></ul>
+<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li></ul>
 </body></html>"#
     )
 }

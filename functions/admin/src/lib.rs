@@ -17,6 +17,8 @@
 //! | GET | `/admin/orgs/{org}/idps` | list IdPs |
 //! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
 //! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings |
+//! | POST | `/admin/orgs/{org}/credentials/{id}/provision` | run the organisation's provisioning for one credential |
+//! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `limit`) |
 //!
 //! The authorizer decides who may call admin at all; the handler decides which organisations
 //! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim
@@ -35,12 +37,13 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use saml::Clock;
 use samlgate_core::admin::{Admin, FleProvider};
 use samlgate_core::audit::Caller;
+use samlgate_core::audit_query::{self, AuditFilter};
 use samlgate_core::idp::IdpId;
 use samlgate_core::idp_admin::IdpAdmin;
 use samlgate_core::model::OrgId;
 use samlgate_core::ports::{
-    AuditLog, ConfigReader, ConfigWriter, GenerateDataKey, MetadataFetcher, SecretWriter,
-    SsoConfigReader, SsoConfigWriter,
+    AuditLog, AuditReader, ConfigReader, ConfigWriter, GenerateDataKey, MetadataFetcher,
+    ProvisionInvoker, SecretWriter, SsoConfigReader, SsoConfigWriter,
 };
 use samlgate_core::sso::PublicUrls;
 use samlgate_core::{intake_key, VaultError};
@@ -58,8 +61,12 @@ pub struct App {
     pub config: Arc<dyn ConfigReader>,
     pub writer: Arc<dyn ConfigWriter>,
     pub audit: Arc<dyn AuditLog>,
+    pub audit_reader: Arc<dyn AuditReader>,
     pub clock: Arc<dyn Clock>,
     pub fle: Option<FleProvider>,
+    /// Starts the organisation's provisioning function; `None` where admin cannot (the route
+    /// answers `provisioning_unavailable`).
+    pub provisioner: Option<Arc<dyn ProvisionInvoker>>,
     pub sso_config: Arc<dyn SsoConfigReader>,
     pub sso_writer: Arc<dyn SsoConfigWriter>,
     pub fetcher: Arc<dyn MetadataFetcher>,
@@ -213,7 +220,8 @@ fn parse_credential_form(body: &[u8]) -> Result<Value, VaultError> {
     Ok(Value::Object(fields))
 }
 
-/// Routes one request. `path` is the raw path, `body` the raw body.
+/// Routes one request. `path` is the raw path, with the query string if there is one; `body`
+/// the raw body.
 pub async fn route(
     app: &App,
     caller: &Caller,
@@ -238,6 +246,7 @@ async fn route_inner(
 ) -> Result<Reply, VaultError> {
     let admin = app.admin();
     let idps = app.idps();
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     // Every organisation in a path is checked against the caller's scope first.
     if let ["admin", "orgs", o, ..] = segments.as_slice() {
@@ -323,6 +332,28 @@ async fn route_inner(
         ("GET", ["admin", "orgs", o, "idps", i]) => {
             ok(200, idps.get_idp(&org(o)?, &idp(i)?).await?, caller)
         }
+        ("POST", ["admin", "orgs", o, "credentials", id, "provision"]) => {
+            let org = org(o)?;
+            admin.get_credential(&org, id).await?;
+            let invoker = app
+                .provisioner
+                .as_ref()
+                .ok_or(VaultError::ProvisioningUnavailable)?;
+            provision_reply(
+                invoker.invoke(&org, id, &caller.correlation_id).await?,
+                caller,
+            )
+        }
+        ("GET", ["admin", "orgs", o, "audit"]) => {
+            let org = org(o)?;
+            admin.get_org(&org).await?;
+            let filter = AuditFilter::from_query(query)?;
+            ok(
+                200,
+                audit_query::search(app.audit_reader.as_ref(), &org, &filter).await?,
+                caller,
+            )
+        }
         ("PUT", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
             200,
             idps.update_settings(caller, &org(o)?, &idp(i)?, parse_body(body)?)
@@ -334,6 +365,27 @@ async fn route_inner(
             body: json!({"error": "no_route", "message": "no such route", "correlation_id": caller.correlation_id}),
         },
     })
+}
+
+/// The provisioning function's answer, passed on: 200 with the outcome (status code and time,
+/// never the secret or the target's body), or 422 with its error code.
+fn provision_reply(answer: Value, caller: &Caller) -> Reply {
+    let correlation_id = answer["correlation_id"]
+        .as_str()
+        .unwrap_or(&caller.correlation_id)
+        .to_owned();
+    if answer["ok"] == true {
+        Reply {
+            status: 200,
+            body: json!({"ok": true, "outcome": answer["outcome"], "correlation_id": correlation_id}),
+        }
+    } else {
+        let code = answer["error"].as_str().unwrap_or("provisioning_failed");
+        Reply {
+            status: 422,
+            body: json!({"error": code, "message": "provisioning did not complete; the audit log has the details", "correlation_id": correlation_id}),
+        }
+    }
 }
 
 /// Who is calling, from the API Gateway authorizer: the IAM principal (the platform operator,
@@ -391,7 +443,10 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
                 &caller,
                 &scope,
                 request.method().as_str(),
-                request.uri().path(),
+                request
+                    .uri()
+                    .path_and_query()
+                    .map_or(request.uri().path(), |p| p.as_str()),
                 body,
             )
             .await

@@ -35,9 +35,13 @@ async fn main() -> Result<(), Error> {
         writer: table.clone(),
         sso_config: table.clone(),
         sso_writer: table.clone(),
-        audit: table,
+        audit: table.clone(),
+        audit_reader: table,
         clock: Arc::new(saml::SystemClock),
         fle,
+        // Starting an organisation's provision function from admin (lambda:InvokeFunction on
+        // each organisation's function) is not wired in AWS yet.
+        provisioner: None,
         fetcher: Arc::new(HttpFetcher::new()?),
         urls,
         local,

@@ -18,11 +18,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use saml::Clock;
 use samlgate_core::audit::Caller;
-use samlgate_core::ports::{AuditLog, ConfigReader, DecryptDataKey, SecretReader};
+use samlgate_core::model::OrgId;
+use samlgate_core::ports::{
+    AuditLog, ConfigReader, DecryptDataKey, ProvisionInvoker, SecretReader,
+};
 use samlgate_core::provision::{
     Egress, MessageDecrypter, OutboundRequest, ProvisionConfig, ProvisionRequest, Provisioner,
 };
-use samlgate_core::VaultError;
+use samlgate_core::{PortError, VaultError};
 use serde_json::{json, Value};
 
 /// provision's capabilities, built once per cold start.
@@ -78,6 +81,25 @@ pub async fn handle(app: &App, event: Value, request_id: &str) -> Value {
             tracing::warn!(code = e.code(), error = %e, %correlation_id, "provisioning failed");
             json!({"ok": false, "error": e.code(), "correlation_id": correlation_id})
         }
+    }
+}
+
+/// The provision handler called in-process as admin's [`ProvisionInvoker`]: what the dev
+/// server (and the end-to-end tests) wire in, where there is no Lambda to invoke. It answers
+/// exactly what the deployed function answers, with the same refusals (another organisation
+/// than the one configured: `wrong_organisation`).
+pub struct InProcess(pub App);
+
+#[async_trait]
+impl ProvisionInvoker for InProcess {
+    async fn invoke(
+        &self,
+        org: &OrgId,
+        credential_id: &str,
+        correlation_id: &str,
+    ) -> Result<Value, PortError> {
+        let event = json!({"org": org.to_string(), "credential_id": credential_id, "correlation_id": correlation_id});
+        Ok(handle(&self.0, event, correlation_id).await)
     }
 }
 

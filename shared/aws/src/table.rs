@@ -9,7 +9,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TransactWriteItem,
 };
 use samlgate_core::model::{AuditEvent, Credential, CredentialState, IntakeKey, Org, OrgId};
-use samlgate_core::ports::{AuditLog, ConfigReader, ConfigWriter, OrgReader};
+use samlgate_core::ports::{
+    AuditLog, AuditPage, AuditReader, ConfigReader, ConfigWriter, OrgReader,
+};
 use samlgate_core::{PortError, PortErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -434,6 +436,53 @@ impl AuditLog for Table {
         );
         let item = encode(OP, org_pk(&event.org), sk, event)?;
         self.put_new(OP, item).await
+    }
+}
+
+/// Newest first (the sort key starts with the event's time); the cursor is the last item's
+/// sort key, which the next page starts after.
+#[async_trait]
+impl AuditReader for Table {
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, PortError> {
+        const OP: &str = "dynamodb:Query";
+        let pk = org_pk(org);
+        let start = before.filter(|sk| sk.starts_with("AUDIT#")).map(|sk| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S("AUDIT#".into()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let events = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode(OP, item))
+            .collect::<Result<Vec<AuditEvent>, PortError>>()?;
+        Ok(AuditPage { events, next })
     }
 }
 

@@ -123,6 +123,8 @@ pub enum VaultError {
     MetadataInvalid(String),
     #[error("IdP metadata could not be fetched: {0}")]
     MetadataFetch(String),
+    #[error("this deployment cannot start provisioning from the admin API")]
+    ProvisioningUnavailable,
     #[error("{0}")]
     Port(#[from] PortError),
 }
@@ -152,6 +154,7 @@ impl VaultError {
             Self::SsoNotConfigured => "sso_not_configured",
             Self::MetadataInvalid(_) => "metadata_invalid",
             Self::MetadataFetch(_) => "metadata_fetch_failed",
+            Self::ProvisioningUnavailable => "provisioning_unavailable",
             Self::Port(e) => e.kind.code(),
         }
     }
@@ -176,6 +179,7 @@ impl VaultError {
             | Self::OrgInactive
             | Self::CredentialInactive
             | Self::IdpExists => 409,
+            Self::ProvisioningUnavailable => 501,
             Self::Port(e) => match e.kind {
                 PortErrorKind::Throttled => 429,
                 PortErrorKind::Conflict => 409,
@@ -211,6 +215,7 @@ impl VaultError {
         "sso_not_configured",
         "metadata_invalid",
         "metadata_fetch_failed",
+        "provisioning_unavailable",
         "key_access_denied",
         "key_disabled",
         "key_unavailable",
@@ -279,6 +284,7 @@ mod tests {
             VaultError::SsoNotConfigured,
             VaultError::MetadataInvalid(String::new()),
             VaultError::MetadataFetch(String::new()),
+            VaultError::ProvisioningUnavailable,
         ];
         for e in errors {
             assert!(VaultError::CODES.contains(&e.code()), "{}", e.code());

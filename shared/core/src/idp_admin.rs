@@ -77,6 +77,15 @@ pub struct IdpView {
     pub sp_metadata_url: String,
     pub login_url: String,
     pub sp_certificates: Vec<SpCertificate>,
+    /// The IdP's signing certificates: SHA-256 fingerprint and end of validity.
+    pub idp_certificates: Vec<IdpCertificate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpCertificate {
+    pub fingerprint: String,
+    /// `None` if the certificate cannot be read as X.509 (it is still trusted as a key).
+    pub not_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -411,6 +420,15 @@ impl IdpAdmin<'_> {
                         certificate: k.certificate.clone()?,
                         not_after: k.not_after.clone(),
                     })
+                })
+                .collect(),
+            idp_certificates: idp
+                .signing_certificates
+                .iter()
+                .filter_map(|c| B64.decode(c).ok())
+                .map(|der| IdpCertificate {
+                    fingerprint: sha256_hex(&der),
+                    not_after: crate::refresh::certificate_not_after(&der).map(format_instant),
                 })
                 .collect(),
             idp,

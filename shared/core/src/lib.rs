@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_query;
 pub mod context;
 pub mod egress;
 pub mod envelope;

@@ -117,6 +117,39 @@ pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditEvent) -> Result<(), PortError>;
 }
 
+/// One page of an organisation's audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Where the next (older) page starts; `None` at the oldest event.
+    pub next: Option<String>,
+}
+
+/// `dynamodb:Query` of an organisation's audit items, newest first. admin (the console).
+#[async_trait]
+pub trait AuditReader: Send + Sync {
+    /// Up to `limit` events, older than the cursor `before` from the previous page.
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, PortError>;
+}
+
+/// Runs the organisation's provisioning function for one credential and returns its answer
+/// (`{"ok": …, "outcome" | "error", "correlation_id"}`, never a secret). admin; locally the dev
+/// server runs the provision handler in-process.
+#[async_trait]
+pub trait ProvisionInvoker: Send + Sync {
+    async fn invoke(
+        &self,
+        org: &OrgId,
+        credential_id: &str,
+        correlation_id: &str,
+    ) -> Result<serde_json::Value, PortError>;
+}
+
 /// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.
 #[async_trait]
 pub trait SsoConfigReader: OrgReader {

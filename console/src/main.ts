@@ -1,0 +1,99 @@
+// The console's shell: a hash router (#/o/{org}/{section}[/{item}]), the navigation, and focus
+// management so that keyboard and screen-reader users land on each page's heading.
+
+import './style.css';
+import { h } from './dom';
+import { overview } from './pages/overview';
+import { idps, idpDetail } from './pages/idps';
+import { credentials } from './pages/credentials';
+import { rotation } from './pages/rotation';
+import { audit } from './pages/audit';
+import { link, ORG_ID, parse } from './route';
+
+const SECTIONS: [string, string][] = [
+  ['overview', 'Overview'],
+  ['idps', 'Identity providers'],
+  ['credentials', 'Credentials'],
+  ['rotation', 'Key rotation'],
+  ['audit', 'Audit log'],
+];
+
+const main = document.getElementById('main') as HTMLElement;
+const nav = document.getElementById('nav') as HTMLElement;
+const orgLabel = document.getElementById('org-label') as HTMLElement;
+
+function chooseOrg(): void {
+  nav.replaceChildren();
+  orgLabel.textContent = '';
+  const id = h('input', { id: 'org', name: 'org', required: true, pattern: '[a-z][a-z0-9\\-]{0,31}', maxlength: 32, autocomplete: 'off' });
+  const form = h(
+    'form',
+    {
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const org = id.value.trim();
+        if (ORG_ID.test(org)) location.hash = link(org, 'overview');
+        else id.setAttribute('aria-invalid', 'true');
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: 'org' }, 'Organisation ID'), id),
+    h('button', { type: 'submit' }, 'Open'),
+  );
+  main.replaceChildren(h('h1', {}, 'samlgate console'), form);
+}
+
+/** Renders the page the hash names; after navigation (not on first load, so that the skip link
+ * stays the first stop) focus moves to the new content. */
+async function render(moveFocus: boolean): Promise<void> {
+  const route = parse(location.hash);
+  if (!route) return chooseOrg();
+  orgLabel.textContent = `Organisation: ${route.org}`;
+  nav.replaceChildren(
+    h(
+      'ul',
+      {},
+      ...SECTIONS.map(([section, label]) =>
+        h(
+          'li',
+          {},
+          h('a', { href: link(route.org, section), 'aria-current': section === route.section ? 'page' : null }, label),
+        ),
+      ),
+    ),
+  );
+  const page = h('div', { class: 'page' });
+  main.replaceChildren(page);
+  main.setAttribute('aria-busy', 'true');
+  try {
+    switch (route.section) {
+      case 'overview':
+        await overview(page, route);
+        break;
+      case 'idps':
+        await (route.item ? idpDetail(page, route, route.item) : idps(page, route));
+        break;
+      case 'credentials':
+        await credentials(page, route);
+        break;
+      case 'rotation':
+        await rotation(page, route);
+        break;
+      case 'audit':
+        await audit(page, route);
+        break;
+      default:
+        page.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, 'There is no such section.'));
+    }
+  } catch (e) {
+    const text = e instanceof Error && 'describe' in e ? (e as { describe(): string }).describe() : String(e);
+    page.append(h('p', { class: 'notice error', role: 'alert' }, `Could not load this page: ${text}`));
+  } finally {
+    main.removeAttribute('aria-busy');
+  }
+  const heading = main.querySelector('h1');
+  document.title = `${heading?.textContent ?? 'samlgate'} · samlgate console`;
+  if (moveFocus) main.focus();
+}
+
+window.addEventListener('hashchange', () => void render(true));
+void render(false);

@@ -1,0 +1,226 @@
+import { api, ApiError, orgPath, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
+import {
+  checkbox,
+  date,
+  facts,
+  field,
+  formChecked,
+  formValue,
+  h,
+  input,
+  notice,
+  select,
+  table,
+  textarea,
+} from '../dom';
+import { link, type Route } from '../route';
+
+const describe = (e: unknown): string => (e instanceof ApiError ? e.describe() : String(e));
+
+export async function idps(page: HTMLElement, route: Route): Promise<void> {
+  const { idps } = await api<{ idps: Idp[] }>('GET', orgPath(route.org, '/idps'));
+  page.append(
+    h('h1', {}, 'Identity providers'),
+    table(
+      'Identity providers of this organisation',
+      ['IdP', 'Entity ID', 'Source', 'Signing certificates', 'Updated'],
+      idps.map((idp) => [
+        h('a', { href: link(route.org, 'idps', idp.idp) }, idp.idp),
+        h('code', {}, idp.entity_id),
+        idp.metadata_url ? `metadata URL (${idp.metadata_url})` : 'uploaded or manual',
+        idp.signing_certificates.length,
+        date(idp.updated_at),
+      ]),
+    ),
+    addForm(route),
+  );
+}
+
+function addForm(route: Route): HTMLElement {
+  const result = h('div', { class: 'result' });
+  const source = (value: string, label: string, checked = false) =>
+    h(
+      'div',
+      { class: 'check' },
+      h('input', { type: 'radio', name: 'source', id: `source-${value}`, value, checked }),
+      h('label', { for: `source-${value}` }, label),
+    );
+  const form: HTMLFormElement = h(
+    'form',
+    { id: 'add-idp', novalidate: false },
+    h('h2', {}, 'Add an identity provider'),
+    field('IdP ID', input('idp-id', { required: true, pattern: '[a-z][a-z0-9\\-]{0,31}', maxlength: 32, autocomplete: 'off' }), 'A lower-case letter, then up to 31 lower-case letters, digits and dashes; it becomes part of the SP URLs.'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Source'),
+      source('url', 'From a metadata URL', true),
+      source('xml', 'From a metadata XML file'),
+      source('manual', 'From manual fields'),
+    ),
+    h('div', { class: 'source source-url' }, field('Metadata URL', input('metadata-url', { type: 'url' }), 'https only (plain http to loopback in local mode); fetched by samlgate with size and time limits, and refreshed daily.')),
+    h('div', { class: 'source source-xml', hidden: true }, field('Metadata file', input('metadata-file', { type: 'file', accept: '.xml,application/samlmetadata+xml,text/xml' }))),
+    h(
+      'div',
+      { class: 'source source-manual', hidden: true },
+      field('Entity ID', input('manual-entity-id')),
+      field('Single sign-on URL (Redirect)', input('manual-sso-url', { type: 'url' })),
+      field('Single logout URL (optional)', input('manual-slo-url', { type: 'url' })),
+      field('Signing certificate (PEM)', textarea('manual-certificate', '', { rows: 6 })),
+    ),
+    h('button', { type: 'submit' }, 'Add identity provider'),
+    result,
+  );
+  form.addEventListener('change', () => {
+    const chosen = (form.elements.namedItem('source') as RadioNodeList).value;
+    for (const el of form.querySelectorAll<HTMLElement>('.source')) {
+      el.hidden = !el.classList.contains(`source-${chosen}`);
+    }
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void (async () => {
+      const chosen = (form.elements.namedItem('source') as RadioNodeList).value;
+      const body: Record<string, unknown> = { idp: formValue(form, 'idp-id') };
+      try {
+        if (chosen === 'url') body.metadata_url = formValue(form, 'metadata-url');
+        if (chosen === 'xml') {
+          const file = (form.elements.namedItem('metadata-file') as HTMLInputElement).files?.[0];
+          if (!file) throw new Error('choose a metadata file');
+          if (file.size > 512 * 1024) throw new Error('the metadata file is larger than 512 KiB');
+          body.metadata_xml = await file.text();
+        }
+        if (chosen === 'manual') {
+          body.manual = {
+            entity_id: formValue(form, 'manual-entity-id'),
+            sso_url: formValue(form, 'manual-sso-url'),
+            slo_url: formValue(form, 'manual-slo-url') || undefined,
+            certificates: [formValue(form, 'manual-certificate')],
+          };
+        }
+        await api('POST', orgPath(route.org, '/idps'), body);
+        location.hash = link(route.org, 'idps', String(body.idp));
+      } catch (err) {
+        notice(result, 'error', `Not added: ${describe(err)}`);
+      }
+    })();
+  });
+  return form;
+}
+
+export async function idpDetail(page: HTMLElement, route: Route, id: string): Promise<void> {
+  const [idp, sso] = await Promise.all([
+    api<IdpView>('GET', orgPath(route.org, `/idps/${encodeURIComponent(id)}`)),
+    api<SsoSettings>('GET', orgPath(route.org, '/sso')).catch(() => null),
+  ]);
+  page.append(
+    h('h1', {}, `Identity provider ${idp.idp}`),
+    facts([
+      ['Entity ID', h('code', {}, idp.entity_id)],
+      ['Metadata URL', idp.metadata_url ? h('code', {}, idp.metadata_url) : 'none (uploaded or manual)'],
+      ['Last metadata check', date(idp.refresh?.checked_at)],
+      ['Version', idp.version],
+      ['Updated', date(idp.updated_at)],
+    ]),
+    h('h2', {}, 'Enter these at the identity provider'),
+    h('p', {}, 'Or give the IdP the SP metadata URL: it always lists every published certificate.'),
+    copyable('SP entity ID (audience)', 'sp-entity-id', idp.sp_entity_id),
+    copyable('ACS URL (HTTP-POST)', 'acs-url', idp.acs_url),
+    copyable('Single logout URL', 'slo-url', idp.slo_url),
+    copyable('SP metadata URL', 'sp-metadata-url', idp.sp_metadata_url),
+    testSignIn(idp, sso),
+    settingsForm(route, idp),
+  );
+}
+
+function copyable(label: string, id: string, value: string): HTMLElement {
+  const el = input(id, { readonly: true, value, class: 'copy' });
+  el.addEventListener('focus', () => el.select());
+  return field(label, el);
+}
+
+function testSignIn(idp: IdpView, sso: SsoSettings | null): HTMLElement {
+  const urls = sso?.return_urls ?? [];
+  if (urls.length === 0) {
+    return h('section', {}, h('h2', {}, 'Test sign-in'), h('p', {}, 'Add an allowed return URL in the SSO settings to test a sign-in.'));
+  }
+  const target = select('test-return-to', urls.map((u) => [u, u]));
+  const go = h('button', { type: 'button', id: 'test-sign-in' }, 'Test sign-in');
+  go.addEventListener('click', () => {
+    const url = new URL(idp.login_url, location.origin);
+    url.searchParams.set('idp', idp.idp);
+    url.searchParams.set('return_to', target.value);
+    window.open(url.toString(), '_blank', 'noopener');
+  });
+  return h(
+    'section',
+    {},
+    h('h2', {}, 'Test sign-in'),
+    h('p', {}, 'Opens a sign-in through this IdP in a new tab; the token goes to the return URL you choose.'),
+    field('Return URL', target),
+    go,
+  );
+}
+
+function settingsForm(route: Route, idp: IdpView): HTMLElement {
+  const s = idp.settings;
+  const result = h('div', { class: 'result' });
+  const form: HTMLFormElement = h(
+    'form',
+    { id: 'idp-settings' },
+    h('h2', {}, 'Settings'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Attribute mapping (SAML attribute name → identity)'),
+      field('Subject', input('map-subject', { value: s.mapping.subject ?? '' }), 'Empty: the NameID.'),
+      field('Email', input('map-email', { value: s.mapping.email ?? '' })),
+      field('Name', input('map-name', { value: s.mapping.name ?? '' })),
+      field('Groups', input('map-groups', { value: s.mapping.groups ?? '' })),
+    ),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Match rules (a sign-in that fails one is refused)'),
+      field('Subject pattern', input('rule-subject', { value: s.rules.subject_pattern ?? '' }), 'A regular expression the subject must match.'),
+      field('Required group', input('rule-group', { value: s.rules.required_group ?? '' })),
+      field('Authentication context classes', textarea('rule-authn', s.rules.authn_context.join('\n'), { rows: 3 }), 'One AuthnContextClassRef per line; empty accepts any.'),
+    ),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Protocol'),
+      checkbox('allow-idp-initiated', 'Allow IdP-initiated sign-in', s.allow_idp_initiated),
+      checkbox('require-encrypted', 'Require encrypted assertions', s.require_encrypted_assertions),
+      checkbox('sign-requests', 'Sign AuthnRequests', s.sign_requests),
+      field('Request binding', select('request-binding', [['redirect', 'HTTP-Redirect'], ['post', 'HTTP-POST']], s.request_binding)),
+      field('Clock skew (seconds)', input('clock-skew', { type: 'number', min: 0, max: 600, value: s.clock_skew_secs })),
+      field('NameID format', input('name-id-format', { value: s.name_id_format ?? '' }), 'Empty: the IdP chooses.'),
+    ),
+    h('button', { type: 'submit' }, 'Save settings'),
+    result,
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const opt = (name: string) => formValue(form, name) || null;
+    const settings: IdpSettings = {
+      ...s,
+      clock_skew_secs: Number(formValue(form, 'clock-skew')),
+      allow_idp_initiated: formChecked(form, 'allow-idp-initiated'),
+      require_encrypted_assertions: formChecked(form, 'require-encrypted'),
+      sign_requests: formChecked(form, 'sign-requests'),
+      request_binding: formValue(form, 'request-binding'),
+      name_id_format: opt('name-id-format'),
+      mapping: { subject: opt('map-subject'), email: opt('map-email'), name: opt('map-name'), groups: opt('map-groups') },
+      rules: {
+        subject_pattern: opt('rule-subject'),
+        required_group: opt('rule-group'),
+        authn_context: formValue(form, 'rule-authn').split('\n').map((x) => x.trim()).filter(Boolean),
+      },
+    };
+    void api('PUT', orgPath(route.org, `/idps/${encodeURIComponent(idp.idp)}/settings`), settings)
+      .then(() => notice(result, 'ok', 'Settings saved.'))
+      .catch((err) => notice(result, 'error', `Not saved: ${describe(err)}`));
+  });
+  return form;
+}
