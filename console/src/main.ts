@@ -45,8 +45,15 @@ function chooseOrg(): void {
 /** Renders the page the hash names; after navigation (not on first load, so that the skip link
  * stays the first stop) focus moves to the new content. */
 async function render(moveFocus: boolean): Promise<void> {
-  const route = parse(location.hash);
-  if (!route) return chooseOrg();
+  // `data-rendered` names the hash whose page is complete (tests and tools wait for it).
+  const hash = location.hash;
+  delete document.body.dataset.rendered;
+  const route = parse(hash);
+  if (!route) {
+    chooseOrg();
+    document.body.dataset.rendered = hash;
+    return;
+  }
   orgLabel.textContent = `Organisation: ${route.org}`;
   nav.replaceChildren(
     h(
@@ -93,6 +100,7 @@ async function render(moveFocus: boolean): Promise<void> {
   const heading = main.querySelector('h1');
   document.title = `${heading?.textContent ?? 'samlgate'} · samlgate console`;
   if (moveFocus) main.focus();
+  document.body.dataset.rendered = hash;
 }
 
 window.addEventListener('hashchange', () => void render(true));

@@ -98,9 +98,16 @@ function watch(p) {
   p.on('pageerror', (e) => problems.push(`${p.url()}: ${e.message}`));
 }
 
+/** Waits until the console has finished rendering the page its URL names. */
+async function rendered(p = page) {
+  await p.waitForFunction(() => document.body.dataset.rendered === location.hash);
+}
+
+/** A fresh load of a console page (a goto to the same URL and hash would not reload it). */
 async function open(hash) {
+  await page.goto('about:blank');
   await page.goto(`${BASE}/console/${hash}`);
-  await page.waitForFunction(() => !document.getElementById('main')?.hasAttribute('aria-busy'));
+  await rendered();
   await page.locator('main h1').first().waitFor();
 }
 
@@ -144,7 +151,8 @@ test('the console works end to end, and the canary never leaves the page in the 
     assert.deepEqual(seen, ['Overview', 'Identity providers', 'Credentials', 'Key rotation', 'Audit log']);
     // Enter follows the focused link, and focus moves to the new page's content.
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => location.hash.endsWith('/audit') && !document.getElementById('main')?.hasAttribute('aria-busy'));
+    await page.waitForFunction(() => location.hash.endsWith('/audit'));
+    await rendered();
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
   });
 
@@ -154,6 +162,7 @@ test('the console works end to end, and the canary never leaves the page in the 
     await page.getByLabel('Metadata URL', { exact: true }).fill(`${BASE}/demo-idp/metadata`);
     await page.getByRole('button', { name: 'Add identity provider' }).click();
     await page.waitForFunction(() => location.hash.endsWith('/idps/demo-metadata'));
+    await rendered();
     await page.getByRole('heading', { name: 'Identity provider demo-metadata' }).waitFor();
     assert.equal(await page.getByLabel('ACS URL (HTTP-POST)').inputValue(), `${BASE}/o/${ORG}/idp/demo-metadata/acs`);
     assert.equal(await page.getByLabel('SP metadata URL').inputValue(), `${BASE}/o/${ORG}/idp/demo-metadata/metadata`);
@@ -282,20 +291,20 @@ test('the console works end to end, and the canary never leaves the page in the 
     await page.getByLabel('Action starts with').fill('credential.provision');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForFunction(() => location.hash.includes('action=credential.provision'));
-    await page.locator('main table tbody tr').first().waitFor();
+    await rendered();
     const actions = await page.locator('main table tbody tr td:nth-child(2)').allTextContents();
     assert.ok(actions.length >= 2 && actions.every((a) => a.startsWith('credential.provision')), actions.join());
     // One request's correlation ID shows its every step (the KMS decrypts of provisioning).
     await page.locator('main table tbody tr td:nth-child(6) a').first().click();
     await page.waitForFunction(() => location.hash.includes('correlation_id='));
-    await page.locator('main table tbody tr').first().waitFor();
+    await rendered();
     const steps = await page.locator('main table tbody tr td:nth-child(2)').allTextContents();
     assert.ok(steps.includes('kms.decrypt') && steps.includes('credential.provision'), steps.join());
     await open(`#/o/${ORG}/audit`);
     await page.getByLabel('Outcome').selectOption('error');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForFunction(() => location.hash.includes('outcome=error'));
-    await page.locator('main table tbody tr, main p.empty').first().waitFor();
+    await rendered();
     const outcomes = await page.locator('main table tbody tr td:nth-child(3)').allTextContents();
     assert.ok(outcomes.every((o) => o === 'error'), outcomes.join());
     await open(`#/o/${ORG}/audit`);

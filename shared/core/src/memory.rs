@@ -15,8 +15,8 @@ use crate::error::{PortError, PortErrorKind};
 use crate::idp::{Idp, IdpId, SsoSettings};
 use crate::model::{AuditEvent, Org, OrgId};
 use crate::ports::{
-    AuditLog, AuditPage, AuditReader, DataKey, DecryptDataKey, GenerateDataKey, JwksReader,
-    LoginStateStore, OrgReader, ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
+    AuditLog, DataKey, DecryptDataKey, GenerateDataKey, JwksReader, LoginStateStore, OrgReader,
+    ReplayStore, SessionStore, SsoConfigReader, SsoConfigWriter,
 };
 use crate::sp_key::SpKey;
 use crate::sso::{LoginState, Session};
@@ -268,29 +268,6 @@ impl AuditLog for MemoryStore {
     async fn record(&self, event: &AuditEvent) -> Result<(), PortError> {
         lock!(self.audit, "put").push(event.clone());
         Ok(())
-    }
-}
-
-/// Newest first; the cursor is the number of the organisation's events already returned.
-#[async_trait]
-impl AuditReader for MemoryStore {
-    async fn audit_page(
-        &self,
-        org: &OrgId,
-        before: Option<&str>,
-        limit: usize,
-    ) -> Result<AuditPage, PortError> {
-        let skip: usize = before.and_then(|b| b.parse().ok()).unwrap_or(0);
-        let audit = lock!(self.audit, "query");
-        let mine: Vec<&AuditEvent> = audit.iter().rev().filter(|e| &e.org == org).collect();
-        let events: Vec<AuditEvent> = mine
-            .iter()
-            .skip(skip)
-            .take(limit)
-            .map(|e| (*e).clone())
-            .collect();
-        let next = (skip + events.len() < mine.len()).then(|| (skip + events.len()).to_string());
-        Ok(AuditPage { events, next })
     }
 }
 

@@ -223,7 +223,6 @@ pub fn read_post(
     certificates: &[Vec<u8>],
     limits: &Limits,
 ) -> Result<SignedMessage, Error> {
-    use crate::xmlsec::{BergshamraVerifier, SignatureOutcome, SignatureVerifier};
     if certificates.is_empty() {
         return Err(Error::NoTrustedKeys);
     }
@@ -239,31 +238,13 @@ pub fn read_post(
     } else {
         return Err(Error::Malformed("not a logout message".into()));
     };
-    crate::ids::check_unique_ids(&doc)?;
-    let sites = crate::profile::check_signatures_on(&doc, crate::profile::LOGOUT_SIGNABLE)?;
-    let site = match sites.as_slice() {
-        [site] if site.signed == root => *site,
-        [] => return Err(Error::SignatureInvalid("the message is not signed".into())),
-        _ => {
-            return Err(Error::SignatureProfile(
-                "one signature, on the message itself".into(),
-            ))
-        }
-    };
-    let verifier = BergshamraVerifier::new(certificates)
-        .map_err(|e| Error::SignatureInvalid(format!("configured certificate: {e}")))?;
-    match verifier.verify_all(&doc)?.as_slice() {
-        [SignatureOutcome::Valid { signature, covers }]
-            if *signature == site.signature && covers.as_slice() == [Some(root)] => {}
-        [SignatureOutcome::Invalid { reason }] => {
-            return Err(Error::SignatureInvalid(reason.clone()))
-        }
-        _ => {
-            return Err(Error::SignatureInvalid(
-                "the signature does not cover the message".into(),
-            ))
-        }
-    }
+    crate::profile::verify_root_signature(
+        &doc,
+        root,
+        crate::profile::LOGOUT_SIGNABLE,
+        certificates,
+        "message",
+    )?;
     Ok(SignedMessage {
         kind,
         xml: text.into_owned(),

@@ -217,7 +217,6 @@ impl MetadataDocument {
         signers: Option<&[Vec<u8>]>,
     ) -> Result<Self, crate::Error> {
         use crate::error::Error;
-        use crate::xmlsec::{BergshamraVerifier, SignatureOutcome, SignatureVerifier};
         let metadata =
             IdpMetadata::parse(bytes, limits).map_err(|e| Error::Malformed(e.to_string()))?;
         let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("not UTF-8".into()))?;
@@ -242,34 +241,13 @@ impl MetadataDocument {
             };
         let mut signature_verified = false;
         if let Some(signers) = signers {
-            if signers.is_empty() {
-                return Err(Error::NoTrustedKeys);
-            }
-            crate::ids::check_unique_ids(&doc)?;
-            let sites = crate::profile::check_signatures_on(&doc, METADATA_SIGNABLE)?;
-            let site = match sites.as_slice() {
-                [site] if site.signed == root => *site,
-                [] => return Err(Error::SignatureInvalid("the metadata is not signed".into())),
-                _ => {
-                    return Err(Error::SignatureProfile(
-                        "one signature, on the root element".into(),
-                    ))
-                }
-            };
-            let verifier = BergshamraVerifier::new(signers)
-                .map_err(|e| Error::SignatureInvalid(format!("configured certificate: {e}")))?;
-            match verifier.verify_all(&doc)?.as_slice() {
-                [SignatureOutcome::Valid { signature, covers }]
-                    if *signature == site.signature && covers.as_slice() == [Some(root)] => {}
-                [SignatureOutcome::Invalid { reason }] => {
-                    return Err(Error::SignatureInvalid(reason.clone()))
-                }
-                _ => {
-                    return Err(Error::SignatureInvalid(
-                        "the signature does not cover the document".into(),
-                    ))
-                }
-            }
+            crate::profile::verify_root_signature(
+                &doc,
+                root,
+                METADATA_SIGNABLE,
+                signers,
+                "metadata",
+            )?;
             signature_verified = true;
         }
         Ok(Self {

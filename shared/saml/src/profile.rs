@@ -221,3 +221,43 @@ fn check_algorithms(doc: &Document<'_>, signature: NodeId) -> Result<(), Error> 
     }
     Ok(())
 }
+
+/// Verifies a document that must carry exactly one signature, on its root element, whose one
+/// Reference covers that root, by one of `certificates`: logout messages over HTTP-POST and
+/// signed metadata. `what` names the document in the error messages.
+pub(crate) fn verify_root_signature(
+    doc: &Document<'_>,
+    root: NodeId,
+    signable: &Signable,
+    certificates: &[Vec<u8>],
+    what: &str,
+) -> Result<(), Error> {
+    use crate::xmlsec::{BergshamraVerifier, SignatureOutcome, SignatureVerifier};
+    if certificates.is_empty() {
+        return Err(Error::NoTrustedKeys);
+    }
+    crate::ids::check_unique_ids(doc)?;
+    let sites = check_signatures_on(doc, signable)?;
+    let site = match sites.as_slice() {
+        [site] if site.signed == root => *site,
+        [] => return Err(Error::SignatureInvalid(format!("the {what} is not signed"))),
+        _ => {
+            return Err(Error::SignatureProfile(format!(
+                "one signature, on the {what}'s root element"
+            )))
+        }
+    };
+    let verifier = BergshamraVerifier::new(certificates)
+        .map_err(|e| Error::SignatureInvalid(format!("configured certificate: {e}")))?;
+    match verifier.verify_all(doc)?.as_slice() {
+        [SignatureOutcome::Valid { signature, covers }]
+            if *signature == site.signature && covers.as_slice() == [Some(root)] =>
+        {
+            Ok(())
+        }
+        [SignatureOutcome::Invalid { reason }] => Err(Error::SignatureInvalid(reason.clone())),
+        _ => Err(Error::SignatureInvalid(format!(
+            "the signature does not cover the {what}"
+        ))),
+    }
+}
