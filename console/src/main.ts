@@ -44,8 +44,13 @@ function chooseOrg(): void {
 
 /** Renders the page the hash names; after navigation (not on first load, so that the skip link
  * stays the first stop) focus moves to the new content. */
+let generation = 0;
+
 async function render(moveFocus: boolean): Promise<void> {
-  // `data-rendered` names the hash whose page is complete (tests and tools wait for it).
+  // `data-rendered` names the hash whose page is complete (tests and tools wait for it). Only
+  // the latest render may finish: an older one that completes late changes nothing.
+  const mine = ++generation;
+  const current = () => mine === generation;
   const hash = location.hash;
   delete document.body.dataset.rendered;
   const route = parse(hash);
@@ -68,6 +73,7 @@ async function render(moveFocus: boolean): Promise<void> {
       ),
     ),
   );
+  // Each render fills its own container, which is on the page only while it is the latest.
   const page = h('div', { class: 'page' });
   main.replaceChildren(page);
   main.setAttribute('aria-busy', 'true');
@@ -94,14 +100,23 @@ async function render(moveFocus: boolean): Promise<void> {
   } catch (e) {
     const text = e instanceof Error && 'describe' in e ? (e as { describe(): string }).describe() : String(e);
     page.append(h('p', { class: 'notice error', role: 'alert' }, `Could not load this page: ${text}`));
-  } finally {
-    main.removeAttribute('aria-busy');
   }
+  if (!current()) return;
+  main.removeAttribute('aria-busy');
   const heading = main.querySelector('h1');
   document.title = `${heading?.textContent ?? 'samlgate'} · samlgate console`;
   if (moveFocus) main.focus();
   document.body.dataset.rendered = hash;
 }
 
-window.addEventListener('hashchange', () => void render(true));
+// Only hashes of the router's own shape (`#/o/…`, or none) are pages; any other fragment is
+// an in-page anchor.
+window.addEventListener('hashchange', () => {
+  if (location.hash === '' || location.hash.startsWith('#/')) void render(true);
+});
+// The skip link moves focus to the content without touching the URL (the router owns it).
+document.querySelector('.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
 void render(false);

@@ -389,7 +389,24 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
             Value::Null,
         )
         .await;
+    assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["error"], "credential_not_found");
+    // admin records who asked; provision records what it did, under the same correlation ID.
+    let audit = h.audit_items("acme").await;
+    let asked: Vec<&Value> = audit
+        .iter()
+        .filter(|a| a["action"] == "credential.provision_request")
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    let done = asked
+        .iter()
+        .find(|a| a["outcome"] == "ok")
+        .expect("the request that ran");
+    assert_ne!(done["actor"], "provision");
+    assert!(audit
+        .iter()
+        .any(|a| a["action"] == "credential.provision"
+            && a["correlation_id"] == done["correlation_id"]));
 
     // Enough events for two DynamoDB pages of the search (500 each).
     let org = samlgate_core::model::OrgId::parse("acme").expect("org");
@@ -441,12 +458,18 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
         .collect();
     assert_eq!(ids, ["bulk-619", "bulk-618"], "the newest first");
     assert_eq!(newest.body["scanned_all"], false);
+    // The prefix matches both steps of the one provisioning that ran.
     let provisioning = search("?action=credential.provision&outcome=ok").await;
+    let mut actions: Vec<&str> = provisioning.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    actions.sort_unstable();
     assert_eq!(
-        provisioning.body["events"].as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        provisioning.body
+        actions,
+        ["credential.provision", "credential.provision_request"]
     );
     for bad in ["?limit=0", "?outcome=maybe", "?who=me"] {
         let reply = search(bad).await;

@@ -25,14 +25,18 @@ const INJECT: [string, string][] = [
   ['json_field', 'A field of the JSON body (name below)'],
 ];
 
-/** A secret input: no `name` (never part of a native form submission), no autocomplete. */
-function secretInput(id: string): HTMLInputElement {
-  return h('input', { id, type: 'password', autocomplete: 'off', spellcheck: 'false', required: true });
+/** A secret field: no `name` (never part of a native form submission), masked by CSS, and a
+ * textarea rather than a password input, so that a pasted PEM keeps its line breaks and the
+ * browser's password manager does not offer to keep a copy. */
+function secretInput(id: string): HTMLTextAreaElement {
+  return h('textarea', { id, class: 'secret', rows: 3, autocomplete: 'off', spellcheck: 'false', required: true });
 }
 
-async function sealed(org: string, secretField: HTMLInputElement): Promise<string> {
-  const key = await api<IntakeKey>('GET', orgPath(org, '/intake-key'));
+/** Encrypts the field's value to the organisation's intake key and clears the field, whatever
+ * happens. */
+async function sealed(org: string, secretField: HTMLTextAreaElement): Promise<string> {
   try {
+    const key = await api<IntakeKey>('GET', orgPath(org, '/intake-key'));
     return await encryptCredential(org, key, secretField.value);
   } finally {
     secretField.value = '';

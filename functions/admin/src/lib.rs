@@ -332,18 +332,13 @@ async fn route_inner(
         ("GET", ["admin", "orgs", o, "idps", i]) => {
             ok(200, idps.get_idp(&org(o)?, &idp(i)?).await?, caller)
         }
-        ("POST", ["admin", "orgs", o, "credentials", id, "provision"]) => {
-            let org = org(o)?;
-            admin.get_credential(&org, id).await?;
-            let invoker = app
-                .provisioner
-                .as_ref()
-                .ok_or(VaultError::ProvisioningUnavailable)?;
-            provision_reply(
-                invoker.invoke(&org, id, &caller.correlation_id).await?,
-                caller,
-            )
-        }
+        ("POST", ["admin", "orgs", o, "credentials", id, "provision"]) => ok(
+            200,
+            admin
+                .request_provisioning(caller, &org(o)?, id, app.provisioner.as_deref())
+                .await?,
+            caller,
+        ),
         ("GET", ["admin", "orgs", o, "audit"]) => {
             let org = org(o)?;
             admin.get_org(&org).await?;
@@ -365,27 +360,6 @@ async fn route_inner(
             body: json!({"error": "no_route", "message": "no such route", "correlation_id": caller.correlation_id}),
         },
     })
-}
-
-/// The provisioning function's answer, passed on: 200 with the outcome (status code and time,
-/// never the secret or the target's body), or 422 with its error code.
-fn provision_reply(answer: Value, caller: &Caller) -> Reply {
-    let correlation_id = answer["correlation_id"]
-        .as_str()
-        .unwrap_or(&caller.correlation_id)
-        .to_owned();
-    if answer["ok"] == true {
-        Reply {
-            status: 200,
-            body: json!({"ok": true, "outcome": answer["outcome"], "correlation_id": correlation_id}),
-        }
-    } else {
-        let code = answer["error"].as_str().unwrap_or("provisioning_failed");
-        Reply {
-            status: 422,
-            body: json!({"error": code, "message": "provisioning did not complete; the audit log has the details", "correlation_id": correlation_id}),
-        }
-    }
 }
 
 /// Who is calling, from the API Gateway authorizer: the IAM principal (the platform operator,

@@ -430,7 +430,7 @@ impl AuditLog for Table {
         // condition makes sure none ever overwrites another.
         let sk = format!(
             "AUDIT#{}#{}#{:08x}",
-            event.at,
+            sortable_instant(&event.at),
             event.correlation_id,
             next_sequence()
         );
@@ -486,8 +486,50 @@ impl AuditReader for Table {
     }
 }
 
+/// An RFC 3339 UTC instant with its fraction padded to nanoseconds
+/// (`2026-01-01T00:00:07.5Z` → `2026-01-01T00:00:07.500000000Z`), so that sort keys sort in
+/// time order: RFC 3339 text with fractions of varying length does not (`07.5Z` sorts after
+/// `07.51Z`, `07Z` after `07.1Z`). Anything else is kept as it is.
+fn sortable_instant(at: &str) -> String {
+    let Some(body) = at.strip_suffix('Z') else {
+        return at.to_owned();
+    };
+    let (seconds, fraction) = body.split_once('.').unwrap_or((body, ""));
+    if seconds.len() != 19 || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return at.to_owned();
+    }
+    format!("{seconds}.{fraction:0<9}Z")
+}
+
 fn next_sequence() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static SEQ: AtomicU32 = AtomicU32::new(0);
     SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sortable_instant;
+
+    #[test]
+    fn audit_sort_keys_sort_in_time_order() {
+        let times = [
+            "2026-01-01T00:00:06.999Z",
+            "2026-01-01T00:00:07Z",
+            "2026-01-01T00:00:07.1Z",
+            "2026-01-01T00:00:07.5Z",
+            "2026-01-01T00:00:07.51Z",
+            "2026-01-01T00:00:07.999999999Z",
+            "2026-01-01T00:00:08Z",
+        ];
+        let keys: Vec<String> = times.iter().map(|t| sortable_instant(t)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(
+            sortable_instant("2026-01-01T00:00:07.5Z"),
+            "2026-01-01T00:00:07.500000000Z"
+        );
+        assert_eq!(sortable_instant("not a time"), "not a time");
+    }
 }

@@ -15,7 +15,9 @@ use crate::model::{
     new_credential_id, Credential, CredentialKind, CredentialState, Injection, Org, OrgId,
     OrgStatus, ProvisioningAction,
 };
-use crate::ports::{AuditLog, ConfigReader, ConfigWriter, GenerateDataKey, SecretWriter};
+use crate::ports::{
+    AuditLog, ConfigReader, ConfigWriter, GenerateDataKey, ProvisionInvoker, SecretWriter,
+};
 use crate::{egress, envelope, intake_key};
 
 /// Recovery window for deleted credentials' secrets.
@@ -30,6 +32,15 @@ pub struct FleProvider {
 }
 
 /// admin's capabilities, one per IAM permission group.
+/// What admin answers when provisioning ran: the provision function's outcome (status code
+/// and time; never the secret or the target's body).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProvisionStarted {
+    pub ok: bool,
+    pub outcome: serde_json::Value,
+    pub correlation_id: String,
+}
+
 pub struct Admin<'a> {
     pub keys: &'a dyn GenerateDataKey,
     pub secrets: &'a dyn SecretWriter,
@@ -473,6 +484,55 @@ impl Admin<'_> {
             .outcome(org, caller, "credential.delete", Some(id), &result)
             .await;
         result
+    }
+
+    /// Runs the organisation's provisioning for one active credential on behalf of `caller`.
+    /// admin records who asked (`credential.provision_request`); the provision function
+    /// records what it did, under the same correlation ID. Its refusal comes back as the
+    /// error its code names.
+    pub async fn request_provisioning(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        id: &str,
+        invoker: Option<&dyn ProvisionInvoker>,
+    ) -> Result<ProvisionStarted> {
+        let result = self
+            .request_provisioning_inner(caller, org, id, invoker)
+            .await;
+        self.auditor()
+            .outcome(
+                org,
+                caller,
+                "credential.provision_request",
+                Some(id),
+                &result,
+            )
+            .await;
+        result
+    }
+
+    async fn request_provisioning_inner(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        id: &str,
+        invoker: Option<&dyn ProvisionInvoker>,
+    ) -> Result<ProvisionStarted> {
+        if self.get_credential(org, id).await?.state != CredentialState::Active {
+            return Err(VaultError::CredentialInactive);
+        }
+        let invoker = invoker.ok_or(VaultError::ProvisioningUnavailable)?;
+        let answer = invoker.invoke(org, id, &caller.correlation_id).await?;
+        if answer["ok"] == true {
+            return Ok(ProvisionStarted {
+                ok: true,
+                outcome: answer["outcome"].clone(),
+                correlation_id: caller.correlation_id.clone(),
+            });
+        }
+        let code = answer["error"].as_str().unwrap_or_default();
+        Err(VaultError::from_code(code).unwrap_or(VaultError::TargetFailed(String::new())))
     }
 
     async fn delete_credential_inner(&self, org: &OrgId, id: &str) -> Result<Credential> {

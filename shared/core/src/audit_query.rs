@@ -113,14 +113,17 @@ pub async fn search(
     let mut scanned = 0;
     loop {
         let page = reader.audit_page(org, cursor.as_deref(), PAGE).await?;
-        scanned += page.events.len();
-        for event in page.events {
+        let in_page = page.events.len();
+        scanned += in_page;
+        let last_page = page.next.is_none();
+        for (i, event) in page.events.into_iter().enumerate() {
             if filter.matches(&event) {
                 events.push(event);
                 if events.len() == filter.limit {
                     return Ok(AuditResults {
                         events,
-                        scanned_all: false,
+                        // The limit met exactly at the oldest event still read it all.
+                        scanned_all: last_page && i + 1 == in_page,
                     });
                 }
             }
@@ -250,6 +253,15 @@ mod tests {
             .map(|e| e.correlation_id.as_str())
             .collect();
         assert_eq!(ids, ["corr-1199", "corr-1198", "corr-1197"]);
+
+        let exact = AuditFilter {
+            limit: 3,
+            ..AuditFilter::default()
+        };
+        let small = Log((0..3).map(|i| event(i, "sso.login", Outcome::Ok)).collect());
+        let found = search(&small, &org, &exact).await.unwrap();
+        assert_eq!(found.events.len(), 3);
+        assert!(found.scanned_all, "the limit met at the oldest event");
 
         let other = search(
             &store,

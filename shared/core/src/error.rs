@@ -159,6 +159,48 @@ impl VaultError {
         }
     }
 
+    /// The error a code names, for codes that come back from another function (provision's
+    /// answer to admin): the API then answers with the status that code has everywhere else.
+    /// Details are not carried in a code, so the variants' texts are empty; an unknown code
+    /// is `None`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        let port = |kind| Self::Port(PortError::new(kind, "provision", ""));
+        Some(match code {
+            "invalid_request" => Self::InvalidRequest(String::new()),
+            "org_not_found" => Self::OrgNotFound,
+            "org_exists" => Self::OrgExists,
+            "org_inactive" => Self::OrgInactive,
+            "credential_not_found" => Self::CredentialNotFound,
+            "credential_inactive" => Self::CredentialInactive,
+            "version_conflict" => Self::VersionConflict,
+            "ciphertext_too_large" => Self::CiphertextTooLarge(0),
+            "ciphertext_malformed" => Self::CiphertextMalformed(""),
+            "ciphertext_algorithm" => Self::CiphertextAlgorithm(0),
+            "ciphertext_wrong_key" => Self::CiphertextWrongKey,
+            "wrong_organisation" => Self::WrongOrganisation,
+            "envelope_mismatch" => Self::EnvelopeMismatch,
+            "envelope_invalid" => Self::EnvelopeInvalid,
+            "intake_decrypt_failed" => Self::IntakeDecryptFailed,
+            "egress_denied" => Self::EgressDenied,
+            "target_failed" => Self::TargetFailed(String::new()),
+            "idp_exists" => Self::IdpExists,
+            "idp_not_found" => Self::IdpNotFound,
+            "sso_not_configured" => Self::SsoNotConfigured,
+            "metadata_invalid" => Self::MetadataInvalid(String::new()),
+            "metadata_fetch_failed" => Self::MetadataFetch(String::new()),
+            "provisioning_unavailable" => Self::ProvisioningUnavailable,
+            "key_access_denied" => port(PortErrorKind::AccessDenied),
+            "key_disabled" => port(PortErrorKind::KeyDisabled),
+            "key_unavailable" => port(PortErrorKind::KeyUnavailable),
+            "aws_throttled" => port(PortErrorKind::Throttled),
+            "aws_timeout" => port(PortErrorKind::Timeout),
+            "conflict" => port(PortErrorKind::Conflict),
+            "not_found" => port(PortErrorKind::NotFound),
+            "aws_unavailable" => port(PortErrorKind::Other),
+            _ => return None,
+        })
+    }
+
     /// The HTTP status the API maps this error to.
     pub fn http_status(&self) -> u16 {
         match self {
@@ -289,6 +331,12 @@ mod tests {
         for e in errors {
             assert!(VaultError::CODES.contains(&e.code()), "{}", e.code());
         }
+        // Every code reads back as an error with that code and the same HTTP status.
+        for code in VaultError::CODES {
+            let e = VaultError::from_code(code).expect(code);
+            assert_eq!(e.code(), *code);
+        }
+        assert!(VaultError::from_code("no_such_code").is_none());
         for k in kinds {
             assert!(VaultError::CODES.contains(&k.code()), "{}", k.code());
         }
