@@ -17,6 +17,13 @@ export class ApiError extends Error {
   }
 }
 
+/** One line for an error shown in the page: the API's message, code and correlation ID, or
+ * the message of an error the page raised itself. */
+export function describeError(e: unknown): string {
+  if (e instanceof ApiError) return e.describe();
+  return e instanceof Error ? e.message : String(e);
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
   try {

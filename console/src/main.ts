@@ -2,6 +2,7 @@
 // management so that keyboard and screen-reader users land on each page's heading.
 
 import './style.css';
+import { describeError } from './api';
 import { h } from './dom';
 import { overview } from './pages/overview';
 import { idps, idpDetail } from './pages/idps';
@@ -98,8 +99,7 @@ async function render(moveFocus: boolean): Promise<void> {
         page.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, 'There is no such section.'));
     }
   } catch (e) {
-    const text = e instanceof Error && 'describe' in e ? (e as { describe(): string }).describe() : String(e);
-    page.append(h('p', { class: 'notice error', role: 'alert' }, `Could not load this page: ${text}`));
+    page.append(h('p', { class: 'notice error', role: 'alert' }, `Could not load this page: ${describeError(e)}`));
   }
   if (!current()) return;
   main.removeAttribute('aria-busy');

@@ -3,12 +3,11 @@
 // `name`, so even a form submitted without this script would not carry it, and it is cleared as
 // soon as the ciphertext exists.
 
-import { api, ApiError, orgPath, type Credential, type IntakeKey } from '../api';
+import { api, describeError, orgPath, type Credential, type IntakeKey } from '../api';
 import { date, field, formValue, h, input, notice, select, setFlash, table, takeFlash, textarea } from '../dom';
 import { encryptCredential } from '../encrypt';
 import type { Route } from '../route';
 
-const describe = (e: unknown): string => (e instanceof ApiError ? e.describe() : e instanceof Error ? e.message : String(e));
 
 const KINDS: [string, string][] = [
   ['api_token', 'API token'],
@@ -84,7 +83,7 @@ function actions(route: Route, c: Credential, result: HTMLElement): HTMLElement 
       .then((r) =>
         notice(result, 'ok', `Provisioned ${c.name}: the target answered ${r.outcome?.status} in ${r.outcome?.elapsed_ms} ms (correlation ID ${r.correlation_id}).`),
       )
-      .catch((e) => notice(result, 'error', `Provisioning ${c.name} failed: ${describe(e)}`))
+      .catch((e) => notice(result, 'error', `Provisioning ${c.name} failed: ${describeError(e)}`))
       .finally(() => (provision.disabled = false));
   });
   const remove = h('button', { type: 'button', 'data-action': 'delete', 'aria-label': `Delete ${c.name}` }, 'Delete');
@@ -95,7 +94,7 @@ function actions(route: Route, c: Credential, result: HTMLElement): HTMLElement 
         setFlash(`Deleted ${c.name}.`);
         window.dispatchEvent(new HashChangeEvent('hashchange'));
       })
-      .catch((e) => notice(result, 'error', `Not deleted: ${describe(e)}`));
+      .catch((e) => notice(result, 'error', `Not deleted: ${describeError(e)}`));
   });
   const secret = secretInput(`update-${c.id}`);
   const update: HTMLFormElement = h(
@@ -110,7 +109,7 @@ function actions(route: Route, c: Credential, result: HTMLElement): HTMLElement 
     void sealed(route.org, secret)
       .then((ciphertext) => api<Credential>('PUT', path, { ciphertext }))
       .then((r) => notice(result, 'ok', `${c.name} is now at version ${r.version}.`))
-      .catch((err) => notice(result, 'error', `Not replaced: ${describe(err)}`));
+      .catch((err) => notice(result, 'error', `Not replaced: ${describeError(err)}`));
   });
   return h('div', { class: 'actions' }, provision, remove, h('details', {}, h('summary', {}, 'Replace value'), update));
 }
@@ -171,7 +170,7 @@ function createForm(route: Route): HTMLElement {
         window.dispatchEvent(new HashChangeEvent('hashchange'));
       } catch (err) {
         secret.value = '';
-        notice(local, 'error', `Not stored: ${describe(err)}`);
+        notice(local, 'error', `Not stored: ${describeError(err)}`);
       }
     })();
   });

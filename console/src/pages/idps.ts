@@ -1,4 +1,4 @@
-import { api, ApiError, orgPath, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
+import { api, describeError, orgPath, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
 import {
   checkbox,
   date,
@@ -15,7 +15,6 @@ import {
 } from '../dom';
 import { link, type Route } from '../route';
 
-const describe = (e: unknown): string => (e instanceof ApiError ? e.describe() : String(e));
 
 export async function idps(page: HTMLElement, route: Route): Promise<void> {
   const { idps } = await api<{ idps: Idp[] }>('GET', orgPath(route.org, '/idps'));
@@ -101,7 +100,7 @@ function addForm(route: Route): HTMLElement {
         await api('POST', orgPath(route.org, '/idps'), body);
         location.hash = link(route.org, 'idps', String(body.idp));
       } catch (err) {
-        notice(result, 'error', `Not added: ${describe(err)}`);
+        notice(result, 'error', `Not added: ${describeError(err)}`);
       }
     })();
   });
@@ -220,7 +219,7 @@ function settingsForm(route: Route, idp: IdpView): HTMLElement {
     };
     void api('PUT', orgPath(route.org, `/idps/${encodeURIComponent(idp.idp)}/settings`), settings)
       .then(() => notice(result, 'ok', 'Settings saved.'))
-      .catch((err) => notice(result, 'error', `Not saved: ${describe(err)}`));
+      .catch((err) => notice(result, 'error', `Not saved: ${describeError(err)}`));
   });
   return form;
 }

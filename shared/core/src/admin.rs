@@ -31,7 +31,6 @@ pub struct FleProvider {
     pub key_name: String,
 }
 
-/// admin's capabilities, one per IAM permission group.
 /// What admin answers when provisioning ran: the provision function's outcome (status code
 /// and time; never the secret or the target's body).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -41,6 +40,7 @@ pub struct ProvisionStarted {
     pub correlation_id: String,
 }
 
+/// admin's capabilities, one per IAM permission group.
 pub struct Admin<'a> {
     pub keys: &'a dyn GenerateDataKey,
     pub secrets: &'a dyn SecretWriter,

@@ -239,7 +239,6 @@ impl MetadataDocument {
                 })?),
                 None => None,
             };
-        let mut signature_verified = false;
         if let Some(signers) = signers {
             crate::profile::verify_root_signature(
                 &doc,
@@ -248,13 +247,13 @@ impl MetadataDocument {
                 signers,
                 "metadata",
             )?;
-            signature_verified = true;
         }
         Ok(Self {
             metadata,
             valid_until,
             cache_duration,
-            signature_verified,
+            // Reached only if the signature, when signers were given, verified.
+            signature_verified: signers.is_some(),
         })
     }
 }
