@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use samlgate_core::model::OrgId;
+use samlgate_domain::ids::OrgId;
 use zeroize::Zeroizing;
 
 use crate::output::usage;
@@ -80,7 +80,7 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
     };
-    match rt.block_on(samlgate_core::esdk::encrypt(
+    match rt.block_on(samlgate_vault::esdk::encrypt(
         &pem, &namespace, &name, &context, &secret,
     )) {
         Ok(message) => {

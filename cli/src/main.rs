@@ -2,13 +2,7 @@
 //!
 //! Exit codes are a contract (scripts depend on them): 0 valid/done, 1 rejected/refused, 2 usage
 //! or configuration error. Parsing the command line and reading files happen here; every
-//! decision about a Response is made by `samlgate-saml`, every vault decision by `samlgate-core`.
-
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
+//! decision about a Response is made by `samlgate-saml`, every other decision by the context crates (`samlgate-sso`, `samlgate-idp`, `samlgate-vault`).
 
 mod dev;
 mod encrypt;

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
-use samlgate_core::admin::{Admin, NewOrg};
-use samlgate_core::audit::Caller;
-use samlgate_core::intake_key;
-use samlgate_core::key_policy::{render, PolicyInputs};
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::CreateKey;
-use samlgate_core::VaultError;
+use samlgate_deploy::key_policy::{render, PolicyInputs};
+use samlgate_domain::audit::Caller;
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::ports::CreateKey;
+use samlgate_domain::VaultError;
+use samlgate_vault::admin::{Admin, NewOrg};
+use samlgate_vault::intake_key;
 use serde_json::json;
 
 use crate::output::{emit, fail, usage};
@@ -112,7 +112,7 @@ async fn create(args: &CreateArgs) -> ExitCode {
         }
     }
     // Refuse early, before a key is made for nothing (registration checks again, atomically).
-    match samlgate_core::ports::OrgReader::get_org(table.as_ref(), &org).await {
+    match samlgate_domain::ports::OrgReader::get_org(table.as_ref(), &org).await {
         Ok(Some(_)) => return fail(&VaultError::OrgExists),
         Ok(None) => {}
         Err(e) => return fail(&VaultError::from(e)),
@@ -140,7 +140,7 @@ async fn create(args: &CreateArgs) -> ExitCode {
         config: table.as_ref(),
         writer: table.as_ref(),
         audit: table.as_ref(),
-        clock: &saml::SystemClock,
+        clock: &samlgate_domain::clock::SystemClock,
         fle: None,
     };
     let caller = Caller {
@@ -185,7 +185,7 @@ async fn show_intake_key(args: &TableArgs) -> ExitCode {
         config: &table,
         writer: &table,
         audit: &table,
-        clock: &saml::SystemClock,
+        clock: &samlgate_domain::clock::SystemClock,
         fle: None,
     };
     match admin

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use samlgate_core::VaultError;
+use samlgate_domain::VaultError;
 use serde_json::json;
 
 pub fn emit(value: &serde_json::Value) -> ExitCode {

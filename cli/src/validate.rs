@@ -3,11 +3,18 @@
 //! stdout: `{"status":"valid",…}` (exit 0) or `{"status":"rejected","error":code,"detail":…}`
 //! (exit 1). Usage errors, unreadable files, unparsable metadata or SP keys: a message on
 //! stderr and exit 2. `--explain` prints each pipeline step on stderr.
+//!
+//! One-time use runs as in acs: the verified assertion is recorded in a replay store (here the
+//! in-memory twin, so it remembers this process only) before it is read, and `--explain`
+//! reports that step as it ran.
 
 use saml::{
-    format_instant, parse_instant, Clock, Error, FixedClock, IdpMetadata, InMemoryReplayCache,
-    Limits, Policy, ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
+    format_instant, parse_instant, Clock, Error, FixedClock, IdpMetadata, Limits, Policy,
+    ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
 };
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::memory::MemoryStore;
+use samlgate_domain::one_time::FreshAssertion;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -129,25 +136,43 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(bytes) => bytes,
         Err(message) => return usage_error(&message),
     };
-    let replay = InMemoryReplayCache::default();
     let request_id = args.request_id.as_deref();
-    let result = if args.explain {
-        let (result, steps) =
-            verifier.verify_traced(&response, request_id, clock.as_ref(), &replay);
+    let verified = if args.explain {
+        let (result, steps) = verifier.verify_traced(&response, request_id, clock.as_ref());
         for step in steps {
             eprintln!("{:<28} {}", step.step, step.outcome);
         }
         result
     } else {
-        verifier.verify(&response, request_id, clock.as_ref(), &replay)
+        verifier.verify(&response, request_id, clock.as_ref())
     };
+    let result = verified.and_then(|assertion| first_use(assertion, args.explain));
     match result {
         Ok(assertion) => print_json(&valid(&assertion), ExitCode::SUCCESS),
         Err(error) => rejected(&error),
     }
 }
 
-fn valid(assertion: &VerifiedAssertion) -> Valid<'_> {
+/// One-time use (Profiles §4.1.4.5), recorded the way acs records it, in a replay store that
+/// lives for this process.
+fn first_use(assertion: VerifiedAssertion, explain: bool) -> Result<FreshAssertion, Error> {
+    let store = MemoryStore::default();
+    let org = OrgId::parse("cli").map_err(|e| Error::ReplayCacheUnavailable(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::ReplayCacheUnavailable(e.to_string()))?;
+    let result = runtime.block_on(FreshAssertion::record(&store, &org, assertion));
+    if explain {
+        let outcome = match &result {
+            Ok(_) => "first use (in-memory store: this process only)".to_owned(),
+            Err(e) => format!("rejected: {} ({e})", e.code()),
+        };
+        eprintln!("{:<28} {outcome}", "7 replay");
+    }
+    result
+}
+
+fn valid(assertion: &FreshAssertion) -> Valid<'_> {
     Valid {
         status: "valid",
         name_id: &assertion.name_id().value,

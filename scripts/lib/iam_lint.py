@@ -1,4 +1,4 @@
-"""IAM linting of every policy document in the CloudFormation templates (issue 6).
+"""IAM linting of every policy document in the CloudFormation templates (least privilege, DESIGN.md §3).
 
 Reads each template with cfn-lint's decoder (which understands the short-form tags), finds
 every policy document (role trust and inline policies, AWS::IAM::RolePolicy, KMS key

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::timeout::TimeoutConfig;
 use samlgate_aws::{config_loader, Kms, Secrets};
-use samlgate_core::ports::{DecryptDataKey, GenerateDataKey, SecretReader};
-use samlgate_core::VaultError;
+use samlgate_domain::ports::{DecryptDataKey, GenerateDataKey, SecretReader};
+use samlgate_domain::VaultError;
 
 use crate::support::*;
 
@@ -30,7 +30,7 @@ async fn config_for(endpoint: &Target, attempt_timeout: Duration) -> aws_config:
         .await
 }
 
-fn code(e: samlgate_core::PortError) -> &'static str {
+fn code(e: samlgate_domain::PortError) -> &'static str {
     VaultError::from(e).code()
 }
 

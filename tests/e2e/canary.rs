@@ -1,4 +1,4 @@
-//! Issue 4 §5: plant a random canary, run every flow (failing ones too), then look for it
+//! No secret in the clear: plant a random canary, run every flow (failing ones too), then look for it
 //! everywhere it must not be.
 
 use base64::engine::general_purpose::STANDARD as B64;

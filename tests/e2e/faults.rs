@@ -1,14 +1,17 @@
-//! Issue 4 §5, faults: a wrapper over every port that fails chosen operations with chosen AWS
+//! Faults: a wrapper over every port that fails chosen operations with chosen AWS
 //! failures. Each failure must end in a clean, audited error code, with nothing partially
 //! written and nothing retried behind the caller's back.
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use samlgate_core::context::EncryptionContext;
-use samlgate_core::model::{AuditEvent, Credential, CredentialState, IntakeKey, Org, OrgId};
-use samlgate_core::ports::*;
-use samlgate_core::{PortError, PortErrorKind};
+use samlgate_domain::audit::AuditEvent;
+use samlgate_domain::context::EncryptionContext;
+use samlgate_domain::credential::{Credential, CredentialState};
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::org::{IntakeKey, Org};
+use samlgate_domain::ports::*;
+use samlgate_domain::{PortError, PortErrorKind};
 use serde_json::Value;
 use zeroize::Zeroizing;
 

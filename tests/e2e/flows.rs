@@ -122,7 +122,7 @@ async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
         "admin without FLE configured"
     );
     let mut admin = h.admin.clone();
-    admin.fle = Some(samlgate_core::admin::FleProvider {
+    admin.fle = Some(samlgate_domain::config::FleNames {
         provider_id: "samlgate-fle".into(),
         key_name: "fle-key-1".into(),
     });
@@ -136,7 +136,7 @@ async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
         )
         .await;
     assert_eq!(stored.status, 201, "{}", stored.body);
-    let fle = samlgate_core::provision::FleKey {
+    let fle = samlgate_vault::provision::FleKey {
         provider_id: "samlgate-fle".into(),
         key_name: "fle-key-1".into(),
         private_key_pem: zeroize::Zeroizing::new(fle_private.into_bytes()),
@@ -333,12 +333,12 @@ async fn registration_proves_the_key_and_leaves_nothing_on_failure() {
 /// encrypted at rest under the platform key, not the account's `aws/secretsmanager` key.
 #[tokio::test(flavor = "multi_thread")]
 async fn credential_secrets_are_encrypted_at_rest_under_the_configured_key() {
-    use samlgate_core::ports::SecretWriter;
+    use samlgate_domain::ports::SecretWriter;
     let h = Harness::new("at-rest").await;
     // Any key moto knows will do: the point is which key Secrets Manager is told to use.
     let platform_key = h.create_org_key("at-rest").await;
     let secrets = samlgate_aws::Secrets::new(&h.sdk).with_at_rest_key(Some(platform_key.clone()));
-    let org = samlgate_core::model::OrgId::parse("at-rest").expect("org");
+    let org = samlgate_domain::ids::OrgId::parse("at-rest").expect("org");
     let created = secrets
         .create_secret("samlgate/at-rest/credentials/c1", &org, "envelope")
         .await
@@ -409,9 +409,9 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
             && a["correlation_id"] == done["correlation_id"]));
 
     // Enough events for two DynamoDB pages of the search (500 each).
-    let org = samlgate_core::model::OrgId::parse("acme").expect("org");
+    let org = samlgate_domain::ids::OrgId::parse("acme").expect("org");
     for i in 0..620 {
-        let event = samlgate_core::model::AuditEvent {
+        let event = samlgate_domain::audit::AuditEvent {
             org: org.clone(),
             at: format!("2030-01-01T00:{:02}:{:02}Z", i / 60, i % 60),
             correlation_id: format!("bulk-{i:03}"),
@@ -422,12 +422,12 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
                 "bulk.common"
             }
             .into(),
-            outcome: samlgate_core::model::Outcome::Ok,
+            outcome: samlgate_domain::audit::Outcome::Ok,
             reason: None,
             credential_id: None,
             facts: Default::default(),
         };
-        samlgate_core::ports::AuditLog::record(h.table.as_ref(), &event)
+        samlgate_domain::ports::AuditLog::record(h.table.as_ref(), &event)
             .await
             .expect("record");
     }

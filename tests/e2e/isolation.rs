@@ -102,32 +102,3 @@ async fn another_orgs_provision_cannot_decrypt_and_moved_ciphertexts_fail() {
     );
     assert!(target.requests().is_empty(), "nothing may reach the target");
 }
-
-/// admin is built from `GenerateDataKey` and `SecretWriter` only; its crate does not even link
-/// the ESDK or name a decrypting port (scripts/check-deps checks the dependency side too).
-#[test]
-fn admin_has_no_capability_that_decrypts() {
-    let src =
-        std::fs::read_to_string(repo_root().join("functions/admin/src/lib.rs")).expect("admin src");
-    for forbidden in [
-        "DecryptDataKey",
-        "SecretReader",
-        "MessageDecrypter",
-        "esdk::",
-    ] {
-        assert!(!src.contains(forbidden), "admin names {forbidden}");
-    }
-    let core_admin =
-        std::fs::read_to_string(repo_root().join("shared/core/src/admin.rs")).expect("core admin");
-    for forbidden in [
-        "DecryptDataKey",
-        "SecretReader",
-        "MessageDecrypter",
-        "envelope::open",
-    ] {
-        assert!(
-            !core_admin.contains(forbidden),
-            "core::admin names {forbidden}"
-        );
-    }
-}

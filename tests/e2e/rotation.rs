@@ -1,4 +1,4 @@
-//! Rotation and metadata refresh end to end (issue 7 §4): the real rotate job, acs and
+//! Rotation and metadata refresh end to end: the real rotate job, acs and
 //! metadata handlers over the real DynamoDB/KMS adapters against moto, an injected clock, and
 //! a third-party IdP (`tests/fixtures/rotation_idp.py`: python-xmlsec signs and encrypts, lxml
 //! reads our metadata, pyca/cryptography checks our request signatures). The refresh tests
@@ -13,15 +13,17 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use samlgate_acs::App as AcsApp;
 use samlgate_aws::http::HttpFetcher;
-use samlgate_core::idp::{Idp, IdpId, SsoSettings};
-use samlgate_core::model::{Org, OrgId};
-use samlgate_core::ports::{OrgReader, SpKeyStore, SsoConfigReader};
-use samlgate_core::refresh::certificate_not_after;
-use samlgate_core::sp_key::{KeyCache, KeyState, KeyUse, SpKey};
-use samlgate_core::sso::PublicUrls;
-use samlgate_core::PortError;
+use samlgate_domain::idp::{Idp, SsoSettings};
+use samlgate_domain::ids::{IdpId, OrgId};
+use samlgate_domain::org::Org;
+use samlgate_domain::ports::{OrgReader, SpKeyStore, SsoConfigReader};
+use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
+use samlgate_domain::urls::PublicUrls;
+use samlgate_domain::PortError;
+use samlgate_idp::refresh::certificate_not_after;
 use samlgate_metadata::App as MetadataApp;
 use samlgate_rotate::App as RotateApp;
+use samlgate_sso::KeyCache;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -152,7 +154,7 @@ impl FlakyKeys {
     fn check(&self) -> Result<(), PortError> {
         if *self.failing.lock().expect("flag") {
             return Err(PortError::new(
-                samlgate_core::PortErrorKind::Other,
+                samlgate_domain::PortErrorKind::Other,
                 "dynamodb:TransactWriteItems",
                 "injected failure",
             ));
@@ -187,7 +189,7 @@ fn of(keys: &[SpKey], usage: KeyUse, state: KeyState) -> Vec<&SpKey> {
         .collect()
 }
 
-/// Two years of daily runs (issue 7 §4). Every day: exactly one active key per use; the
+/// Two years of daily runs. Every day: exactly one active key per use; the
 /// published metadata holds usable certificates; our AuthnRequest is signed by the active key
 /// and verifies for an IdP whose copy of our metadata is 29 days old; an assertion encrypted
 /// to the certificate that was active 29 days ago (an IdP still on last year's certificate,
@@ -503,7 +505,7 @@ impl MetadataServer {
                         s.requests += 1;
                         (s.body.clone(), s.delay_ms)
                     };
-                    let etag = format!("\"{}\"", samlgate_core::model::sha256_hex(&body));
+                    let etag = format!("\"{}\"", samlgate_domain::ids::sha256_hex(&body));
                     let matches = head.lines().any(|l| {
                         l.strip_prefix("if-none-match:")
                             .is_some_and(|v| v.trim() == etag.to_ascii_lowercase())
@@ -533,7 +535,7 @@ impl MetadataServer {
     }
 }
 
-/// Refresh (issue 7 §2): unchanged (304 after the first ETag), a certificate added, one
+/// Refresh: unchanged (304 after the first ETag), a certificate added, one
 /// removed, one that would remove every key, a changed entity ID, an expired document, a
 /// wrong or missing metadata signature, an oversized and a slow document: each the right
 /// outcome, the right audit reason, and the stored configuration only changed when applied.
@@ -597,7 +599,7 @@ async fn metadata_refresh_applies_safe_changes_and_refuses_the_rest() {
                 .expect("stored")
         }
     };
-    let fingerprint = |name: &str| samlgate_core::model::sha256_hex(&base64_decode(&cert(name)));
+    let fingerprint = |name: &str| samlgate_domain::ids::sha256_hex(&base64_decode(&cert(name)));
     let outcome_of = |output: &samlgate_rotate::RunOutput, idp: &str| -> (String, Option<String>) {
         let r = output
             .refresh

@@ -1,4 +1,4 @@
-//! SSO end to end with pysaml2 as the IdP (issue 5 §5).
+//! SSO end to end with pysaml2 as the IdP.
 
 use serde_json::{json, Value};
 

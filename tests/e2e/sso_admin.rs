@@ -1,8 +1,8 @@
-//! IdP configuration through the admin handler (issue 5 §1): every way registration can be
+//! IdP configuration through the admin handler: every way registration can be
 //! refused leaves nothing behind; callers act only on their own organisation.
 
 use samlgate_admin::{route, Scope};
-use samlgate_core::model::OrgId;
+use samlgate_domain::ids::OrgId;
 use serde_json::{json, Value};
 
 use crate::sso_support::*;

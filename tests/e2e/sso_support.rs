@@ -8,9 +8,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 
 use samlgate_acs::{App as AcsApp, Page};
-use samlgate_core::sp_key::KeyCache;
-use samlgate_core::sso::PublicUrls;
+use samlgate_domain::urls::PublicUrls;
 use samlgate_metadata::App as MetadataApp;
+use samlgate_sso::KeyCache;
 use serde_json::{json, Value};
 
 use crate::support::{repo_root, Harness, BASE_URL};

@@ -13,13 +13,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use samlgate_admin::{route, App as AdminApp, HttpFetcher, Reply, Scope};
 use samlgate_aws::{Kms, Secrets, Table};
-use samlgate_core::audit::Caller;
-use samlgate_core::esdk::EsdkDecrypter;
-use samlgate_core::key_policy::{render, PolicyInputs};
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::CreateKey;
-use samlgate_core::provision::{FleKey, ProvisionConfig};
+use samlgate_deploy::key_policy::{render, PolicyInputs};
+use samlgate_domain::audit::Caller;
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::ports::CreateKey;
 use samlgate_provision::{App as ProvisionApp, HttpEgress};
+use samlgate_vault::esdk::EsdkDecrypter;
+use samlgate_vault::provision::{FleKey, ProvisionConfig};
 use serde_json::{json, Value};
 
 pub const ACCOUNT: &str = "123456789012";
@@ -242,7 +242,7 @@ impl Harness {
             sso_config: table.clone(),
             sso_writer: table.clone(),
             fetcher: Arc::new(HttpFetcher::new().expect("http client")),
-            urls: samlgate_core::sso::PublicUrls::new(BASE_URL, false).expect("base URL"),
+            urls: samlgate_domain::urls::PublicUrls::new(BASE_URL, false).expect("base URL"),
             local: true,
         };
         Self {
@@ -323,7 +323,7 @@ impl Harness {
             .into_iter()
             .collect();
         let message =
-            samlgate_core::esdk::encrypt(&pem, &namespace, &name, &ctx, secret.as_bytes())
+            samlgate_vault::esdk::encrypt(&pem, &namespace, &name, &ctx, secret.as_bytes())
                 .await
                 .expect("esdk encrypt");
         B64.encode(message)
@@ -433,7 +433,7 @@ impl Harness {
 
 /// A fresh RSA-3072 key pair as (private PKCS#8 PEM, public SPKI PEM), e.g. a CloudFront FLE key.
 pub fn rsa_key_pair() -> (String, String) {
-    let (private, public) = samlgate_core::intake_key::new_rsa_key_pair().expect("rsa");
+    let (private, public) = samlgate_vault::intake_key::new_rsa_key_pair().expect("rsa");
     (private.to_string(), public)
 }
 

@@ -1,4 +1,4 @@
-//! Issue 6: the deployed templates against the code. The HttpApi's routes are the route table
+//! The deployed templates against the code. The HttpApi's routes are the route table
 //! the dev server uses; org-template.yaml's key policy is the text `samlgate org create`
 //! renders, and the key-policy matrix holds for it; every role grants only what DESIGN.md §3
 //! lets its function do; every function gets the environment its main.rs reads.
@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use samlgate_core::key_policy::{matrix_violations, render_from, PolicyInputs, TEMPLATE};
-use samlgate_core::model::OrgId;
-use samlgate_core::routes::{Auth, Function, ROUTES};
+use samlgate_deploy::key_policy::{matrix_violations, render_from, PolicyInputs, TEMPLATE};
+use samlgate_deploy::routes::{Auth, Function, ROUTES};
+use samlgate_domain::ids::OrgId;
 use serde_json::{json, Value};
 
 fn root() -> &'static Path {
@@ -317,8 +317,9 @@ fn every_role_grants_only_what_design_section_3_allows() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Each environment variable a function's main.rs reads is set for it by its template
-/// (SAMLGATE_LOCAL is for local development only and must not be).
+/// Each environment variable a function's main.rs reads (through the settings it uses of
+/// `samlgate_domain::config::Config`) is set for it by its template (SAMLGATE_LOCAL is for
+/// local development only and must not be).
 #[test]
 fn every_function_gets_the_environment_its_main_reads() {
     let platform = load("template.yaml");
@@ -336,7 +337,8 @@ fn every_function_gets_the_environment_its_main_reads() {
         ("rotate", &platform, "RotateFunction", true),
         ("provision", &org, "ProvisionFunction", false),
     ];
-    let reads = regex::Regex::new(r#"env::var\("([A-Z_]+)"\)"#).expect("regex");
+    use samlgate_domain::config::Config;
+    let uses = regex::Regex::new(r"\bsettings\.([a-z_]+)").expect("regex");
     for (crate_dir, template, id, uses_globals) in cases {
         let main =
             std::fs::read_to_string(root().join(format!("functions/{crate_dir}/src/main.rs")))
@@ -350,14 +352,31 @@ fn every_function_gets_the_environment_its_main_reads() {
             set.extend(globals.iter().cloned());
         }
         assert!(!set.contains("SAMLGATE_LOCAL"), "{id} sets SAMLGATE_LOCAL");
-        for name in reads.captures_iter(&main).map(|c| c[1].to_owned()) {
-            if name != "SAMLGATE_LOCAL" {
+        assert!(
+            main.contains("Config::from_env()"),
+            "{id}: main.rs reads its environment elsewhere"
+        );
+        assert!(
+            !main.contains("env::var"),
+            "{id}: main.rs reads the environment itself"
+        );
+        let mut used = 0;
+        for field in uses.captures_iter(&main).map(|c| c[1].to_owned()) {
+            let (_, names) = Config::SOURCES
+                .iter()
+                .find(|(f, _)| *f == field)
+                .unwrap_or_else(|| {
+                    panic!("{id}: settings.{field} has no entry in Config::SOURCES")
+                });
+            used += 1;
+            for name in names.iter().filter(|n| **n != "SAMLGATE_LOCAL") {
                 assert!(
-                    set.contains(&name),
+                    set.contains(*name),
                     "{id}: main.rs reads {name}, the template does not set it"
                 );
             }
         }
+        assert!(used > 0, "{id}: main.rs uses no setting");
     }
 }
 
@@ -369,7 +388,7 @@ fn the_table_is_the_one_the_code_expects() {
         table["KeySchema"],
         json!([{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
     );
-    // shared/aws/src/sso_table.rs: login state, replay entries and sessions expire by it.
+    // shared/aws/src/keys.rs: login state, replay entries and sessions expire by it.
     assert_eq!(
         table["TimeToLiveSpecification"],
         json!({"AttributeName": "expires_at", "Enabled": true})

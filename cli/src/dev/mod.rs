@@ -1,5 +1,5 @@
 //! `samlgate dev`: one local HTTP server that mounts every function's handler on the API's
-//! routes (`samlgate_core::routes`, the same table the template is checked against), over the
+//! routes (`samlgate_deploy::routes`, the same table the template is checked against), over the
 //! AWS that `AWS_ENDPOINT_URL` points at (moto, started by `scripts/dev`). It creates a demo
 //! organisation, registers the built-in demo IdP through the admin handler, and serves a demo
 //! application page that shows the token it received, and the admin console (`console/`, built
@@ -18,14 +18,15 @@ use axum::http::{Request as HttpRequest, Response as HttpResponse, StatusCode};
 use samlgate_acs::escape_html;
 use samlgate_admin::{App as AdminApp, HttpFetcher, Scope};
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
-use samlgate_core::audit::Caller;
-use samlgate_core::key_policy::{render, PolicyInputs};
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::{CreateKey, OrgReader};
-use samlgate_core::provision::ProvisionConfig;
-use samlgate_core::routes::{resolve, Function};
-use samlgate_core::sp_key::KeyCache;
-use samlgate_core::sso::PublicUrls;
+use samlgate_deploy::key_policy::{render, PolicyInputs};
+use samlgate_deploy::routes::{resolve, Function};
+use samlgate_domain::audit::Caller;
+use samlgate_domain::clock::{Clock, SystemClock};
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::ports::{CreateKey, OrgReader};
+use samlgate_domain::urls::PublicUrls;
+use samlgate_sso::KeyCache;
+use samlgate_vault::provision::ProvisionConfig;
 use serde_json::{json, Value};
 
 use demo_idp::{DemoIdp, USERS};
@@ -91,7 +92,7 @@ async fn serve(args: &Args) -> Result<(), String> {
     table.create().await.map_err(|e| e.to_string())?;
     let kms = Arc::new(Kms::new(&config));
     let urls = PublicUrls::new(&base, true).map_err(|e| e.to_string())?;
-    let clock: Arc<dyn saml::Clock> = Arc::new(saml::SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets = Arc::new(Secrets::new(&config));
     // The console's "Provision" button: the provision handler in-process, for the demo
     // organisation only, allowed to reach plain-HTTP targets on loopback (local mode).
@@ -101,7 +102,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         config: table.clone(),
         audit: table.clone(),
         clock: clock.clone(),
-        esdk: Arc::new(samlgate_core::esdk::EsdkDecrypter),
+        esdk: Arc::new(samlgate_vault::esdk::EsdkDecrypter),
         egress: Arc::new(samlgate_provision::HttpEgress::new()?),
         settings: Arc::new(ProvisionConfig {
             org: OrgId::parse(DEMO_ORG).map_err(|e| e.to_string())?,
@@ -408,7 +409,7 @@ fn with_request_id(request: lambda_http::Request) -> lambda_http::Request {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt as _;
     let mut context = ApiGatewayV2httpRequestContext::default();
-    context.request_id = samlgate_core::model::random_hex(8)
+    context.request_id = samlgate_domain::ids::random_hex(8)
         .ok()
         .map(|id| format!("dev-{id}"));
     request.with_request_context(RequestContext::ApiGatewayV2(context))

@@ -1,8 +1,11 @@
-//! Issue 5 §5: the acs POST handler in-process over in-memory ports, against validation alone
-//! (the core verifier on the same Response, same keys, same clock), in one run. Target: the
+//! The acs POST handler in-process over in-memory ports, against validation alone (the SAML
+//! core's verifier on the same Response, same keys, same clock), in one run. Target: the
 //! handler's overhead (state, replay, mapping, session, token, audit, form) ≤ 20 %.
 //!
 //!     cargo bench -p samlgate-acs
+
+// Test code: a failed assumption is the test failing (the workspace denies these elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/support/mod.rs"]
 #[allow(dead_code)]
@@ -11,7 +14,7 @@ mod support;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use samlgate_core::idp::IdpSettings;
+use samlgate_domain::idp::IdpSettings;
 use support::*;
 
 fn bench(c: &mut Criterion) {
@@ -43,15 +46,11 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("acs");
     group.bench_function("verify only (baseline)", |b| {
-        b.iter_batched(
-            saml::InMemoryReplayCache::default,
-            |replay| {
-                verifier
-                    .verify(posted.as_bytes(), Some(REQUEST_ID), &clock, &replay)
-                    .unwrap()
-            },
-            BatchSize::SmallInput,
-        )
+        b.iter(|| {
+            verifier
+                .verify(posted.as_bytes(), Some(REQUEST_ID), &clock)
+                .unwrap()
+        })
     });
     let n = AtomicU64::new(0);
     group.bench_function("acs POST handler (in-memory ports)", |b| {
@@ -85,8 +84,8 @@ fn bench(c: &mut Criterion) {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         ((), pair.serialize_pem())
     };
-    let signer = samlgate_core::token::TokenSigner::from_pem(&pem, "tk-bench").unwrap();
-    let claims: samlgate_core::token::Claims = serde_json::from_value(serde_json::json!({
+    let signer = samlgate_sso::token::TokenSigner::from_pem(&pem, "tk-bench").unwrap();
+    let claims: samlgate_sso::token::Claims = serde_json::from_value(serde_json::json!({
         "iss": "https://sp.example.com/o/acme", "aud": "acme-app", "sub": "alice@example.com",
         "email": "alice@example.com", "groups": ["admins", "engineering"], "org": "acme",
         "idp": "okta", "sid": "s-1", "iat": 1, "nbf": 1, "exp": 301, "jti": "j"

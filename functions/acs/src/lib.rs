@@ -1,4 +1,4 @@
-//! The acs function's HTTP layer: parse the request, call [`samlgate_core::sso::Sso`], map
+//! The acs function's HTTP layer: parse the request, call [`samlgate_sso::Sso`], map
 //! the result to a redirect, an auto-submitting form, or a generic error page. Routes:
 //!
 //! | method | path | |
@@ -11,32 +11,27 @@
 //! The browser never learns why a login failed: it sees a generic page with the correlation
 //! ID, and the audit log holds the reason code.
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
-
 mod html;
 
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use saml::Clock;
-use samlgate_core::audit::Caller;
-use samlgate_core::idp::IdpId;
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::{
+use samlgate_domain::audit::Caller;
+use samlgate_domain::clock::Clock;
+use samlgate_domain::ids::{IdpId, OrgId};
+use samlgate_domain::ports::{
     AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
 };
-use samlgate_core::slo::{Incoming, SloDelivery, SloQuery};
-use samlgate_core::sp_key::KeyCache;
-use samlgate_core::sso::{LoginDelivery, LoginQuery, PublicUrls, Sso, SsoError};
+use samlgate_domain::urls::PublicUrls;
+use samlgate_domain::VaultError;
+use samlgate_sso::login::{LoginDelivery, LoginQuery};
+use samlgate_sso::logout::{Incoming, SloDelivery, SloQuery};
+use samlgate_sso::{KeyCache, Sso, SsoError};
 
 pub use html::{escape as escape_html, Page};
 
 /// Largest form body read (the SAMLResponse limit plus RelayState).
-pub const MAX_BODY_BYTES: usize = samlgate_core::sso::MAX_SAML_RESPONSE + 4096;
+pub const MAX_BODY_BYTES: usize = samlgate_sso::MAX_SAML_RESPONSE + 4096;
 
 /// acs's capabilities, built once per cold start. `kms` may only Decrypt `purpose=sp-key`
 /// (the key policy), and nothing here can read a credential.
@@ -103,12 +98,12 @@ fn caller(correlation_id: &str) -> Caller {
 }
 
 fn org_id(text: &str) -> Result<OrgId, SsoError> {
-    OrgId::parse(text).map_err(|_| SsoError::OrgNotFound)
+    OrgId::parse(text).map_err(|_| VaultError::OrgNotFound.into())
 }
 
 async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Result<Page, SsoError> {
     if query.len() > 8192 {
-        return Err(SsoError::InvalidRequest("query is too long".into()));
+        return Err(SsoError::invalid("query is too long"));
     }
     let mut parsed = LoginQuery::default();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -119,7 +114,7 @@ async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Resul
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(SsoError::InvalidRequest(format!("{name} given twice")));
+            return Err(SsoError::invalid(format!("{name} given twice")));
         }
     }
     let org = org_id(org)?;
@@ -151,7 +146,7 @@ async fn consume(
 ) -> Result<Page, SsoError> {
     let (response, relay_state) = saml_form(body, &["SAMLResponse"])?;
     let org = org_id(org)?;
-    let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
+    let idp = IdpId::parse(idp).map_err(|_| SsoError::from(VaultError::IdpNotFound))?;
     let delivery = app
         .sso()
         .consume(
@@ -177,13 +172,13 @@ async fn logout(
     body: Option<&[u8]>,
 ) -> Result<Page, SsoError> {
     if query.len() > 64 * 1024 {
-        return Err(SsoError::InvalidRequest("query is too long".into()));
+        return Err(SsoError::invalid("query is too long"));
     }
     let posted = body
         .map(|b| saml_form(b, &["SAMLRequest", "SAMLResponse"]))
         .transpose()?;
     let org = org_id(org)?;
-    let idp = IdpId::parse(idp).map_err(|_| SsoError::IdpNotFound)?;
+    let idp = IdpId::parse(idp).map_err(|_| SsoError::from(VaultError::IdpNotFound))?;
     let parsed = SloQuery::parse(query);
     let form = posted
         .as_ref()
@@ -208,7 +203,7 @@ async fn logout(
 /// most once, from a body of at most [`MAX_BODY_BYTES`].
 fn saml_form(body: &[u8], names: &[&str]) -> Result<(String, Option<String>), SsoError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(SsoError::InvalidRequest("body is too large".into()));
+        return Err(SsoError::invalid("body is too large"));
     }
     let (mut message, mut relay_state) = (None, None);
     for (name, value) in url::form_urlencoded::parse(body) {
@@ -218,11 +213,11 @@ fn saml_form(body: &[u8], names: &[&str]) -> Result<(String, Option<String>), Ss
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(SsoError::InvalidRequest(format!("{name} given twice")));
+            return Err(SsoError::invalid(format!("{name} given twice")));
         }
     }
-    let message = message
-        .ok_or_else(|| SsoError::InvalidRequest(format!("{} is missing", names.join(" or "))))?;
+    let message =
+        message.ok_or_else(|| SsoError::invalid(format!("{} is missing", names.join(" or "))))?;
     Ok((message, relay_state))
 }
 
@@ -237,7 +232,7 @@ fn correlation_id(request: &Request) -> String {
     if let Some(ctx) = request.lambda_context_ref() {
         return ctx.request_id.clone();
     }
-    samlgate_core::model::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
+    samlgate_domain::ids::random_hex(8).unwrap_or_else(|_| "0".repeat(16))
 }
 
 /// The Lambda entry point.

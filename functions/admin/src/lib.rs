@@ -1,4 +1,5 @@
-//! The admin function's HTTP layer: parse the request, call [`samlgate_core::admin::Admin`],
+//! The admin function's HTTP layer: parse the request, call the vault
+//! ([`samlgate_vault::admin::Admin`]) or the IdP lifecycle ([`samlgate_idp::admin::IdpAdmin`]),
 //! map the result. The routes (HttpApi, IAM or JWT authorizer in front):
 //!
 //! | method | path | |
@@ -24,29 +25,24 @@
 //! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim
 //! names, an IAM caller (the platform operator) on any.
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
-
 use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use saml::Clock;
-use samlgate_core::admin::{Admin, FleProvider};
-use samlgate_core::audit::Caller;
-use samlgate_core::audit_query::{self, AuditFilter};
-use samlgate_core::idp::IdpId;
-use samlgate_core::idp_admin::IdpAdmin;
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::{
+use samlgate_domain::audit::Caller;
+use samlgate_domain::clock::Clock;
+use samlgate_domain::config::FleNames;
+use samlgate_domain::ids::{IdpId, OrgId};
+use samlgate_domain::ports::{
     AuditLog, AuditReader, ConfigReader, ConfigWriter, GenerateDataKey, MetadataFetcher,
     ProvisionInvoker, SecretWriter, SsoConfigReader, SsoConfigWriter,
 };
-use samlgate_core::sso::PublicUrls;
-use samlgate_core::{intake_key, VaultError};
+use samlgate_domain::urls::PublicUrls;
+use samlgate_domain::VaultError;
+use samlgate_idp::admin::IdpAdmin;
+use samlgate_vault::admin::Admin;
+use samlgate_vault::audit_query::{self, AuditFilter};
+use samlgate_vault::intake_key;
 use serde_json::{json, Value};
 
 /// Largest request body admin reads (a 64 KiB ciphertext in base64, plus metadata).
@@ -63,7 +59,7 @@ pub struct App {
     pub audit: Arc<dyn AuditLog>,
     pub audit_reader: Arc<dyn AuditReader>,
     pub clock: Arc<dyn Clock>,
-    pub fle: Option<FleProvider>,
+    pub fle: Option<FleNames>,
     /// Starts the organisation's provisioning function; `None` where admin cannot (the route
     /// answers `provisioning_unavailable`).
     pub provisioner: Option<Arc<dyn ProvisionInvoker>>,
@@ -147,10 +143,7 @@ fn error_reply(error: &VaultError, caller: &Caller) -> Reply {
 fn ok(status: u16, value: impl serde::Serialize, caller: &Caller) -> Reply {
     match serde_json::to_value(value) {
         Ok(body) => Reply { status, body },
-        Err(_) => error_reply(
-            &VaultError::InvalidRequest("unserialisable reply".into()),
-            caller,
-        ),
+        Err(_) => error_reply(&VaultError::Internal("serialisation"), caller),
     }
 }
 
@@ -280,7 +273,7 @@ async fn route_inner(
         ),
         ("POST", ["admin", "orgs", o, "credentials", "form"]) => {
             let form = serde_json::to_vec(&parse_credential_form(body)?)
-                .map_err(|_| VaultError::InvalidRequest("unreadable form".into()))?;
+                .map_err(|_| VaultError::Internal("serialisation"))?;
             ok(
                 201,
                 admin

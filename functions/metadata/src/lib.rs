@@ -5,22 +5,15 @@
 //! | GET | `/o/{org}/idp/{idp}/metadata` | SP metadata for one IdP (every non-retired certificate) |
 //! | GET | `/.well-known/jwks.json` | the public keys that sign application tokens |
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
-
 use std::sync::Arc;
 
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use samlgate_core::idp::IdpId;
-use samlgate_core::model::{OrgId, OrgStatus};
-use samlgate_core::ports::{JwksReader, SsoConfigReader};
-use samlgate_core::sp_key::KeyUse;
-use samlgate_core::sso::PublicUrls;
-use samlgate_core::{PortError, VaultError};
+use samlgate_domain::ids::{IdpId, OrgId};
+use samlgate_domain::ports::{JwksReader, SsoConfigReader};
+use samlgate_domain::sp_key::KeyUse;
+use samlgate_domain::urls::PublicUrls;
+use samlgate_domain::{PortError, VaultError};
 use serde_json::json;
 
 #[derive(Clone)]
@@ -69,10 +62,11 @@ async fn sp_metadata(app: &App, org: &str, idp: &str) -> Result<Document, VaultE
         OrgId::parse(org).map_err(not_found)?,
         IdpId::parse(idp).map_err(not_found)?,
     );
-    match app.config.get_org(&org).await? {
-        Some(o) if o.status == OrgStatus::Active => {}
-        _ => return Err(VaultError::IdpNotFound),
-    }
+    // An unknown or inactive organisation looks like an unknown IdP: nothing to publish.
+    app.config.active_org(&org).await.map_err(|e| match e {
+        VaultError::OrgNotFound | VaultError::OrgInactive => VaultError::IdpNotFound,
+        other => other,
+    })?;
     let record = app
         .config
         .idp(&org, &idp)

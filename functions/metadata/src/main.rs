@@ -4,19 +4,19 @@ use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
 use samlgate_aws::{sdk_config, Table};
-use samlgate_core::sso::PublicUrls;
+use samlgate_domain::config::Config;
 use samlgate_metadata::{handle, App};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
+    let settings = Config::from_env()?;
     let config = sdk_config().await;
-    let table = Arc::new(Table::new(&config, std::env::var("SAMLGATE_TABLE")?));
-    let local = std::env::var("SAMLGATE_LOCAL").is_ok_and(|v| v == "1");
+    let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         config: table.clone(),
         jwks: table,
-        urls: PublicUrls::new(&std::env::var("SAMLGATE_BASE_URL")?, local)?,
+        urls: settings.public_urls()?,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

@@ -6,26 +6,19 @@
 //! asynchronous invoke that failed would be retried by Lambda, and a refused or failed
 //! provisioning must not be repeated behind the caller's back.
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use saml::Clock;
-use samlgate_core::audit::Caller;
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::{
-    AuditLog, ConfigReader, DecryptDataKey, ProvisionInvoker, SecretReader,
+use samlgate_domain::audit::Caller;
+use samlgate_domain::clock::Clock;
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::ports::{
+    AuditLog, ConfigReader, DecryptDataKey, Egress, MessageDecrypter, OutboundRequest,
+    ProvisionInvoker, SecretReader,
 };
-use samlgate_core::provision::{
-    Egress, MessageDecrypter, OutboundRequest, ProvisionConfig, ProvisionRequest, Provisioner,
-};
-use samlgate_core::{PortError, VaultError};
+use samlgate_domain::{PortError, VaultError};
+use samlgate_vault::provision::{ProvisionConfig, ProvisionRequest, Provisioner};
 use serde_json::{json, Value};
 
 /// provision's capabilities, built once per cold start.
@@ -103,22 +96,18 @@ impl ProvisionInvoker for InProcess {
     }
 }
 
-/// Egress over reqwest: no redirects (a redirect could carry the secret to another host), no
-/// proxy from the environment, a 10 s total timeout, and the body is never read.
+/// Egress over the hardened client (`samlgate_aws::http::hardened_client`: no redirects, which
+/// could carry the secret to another host; no proxy from the environment), a 10 s total
+/// timeout, and the body is never read.
 pub struct HttpEgress {
     client: reqwest::Client,
 }
 
 impl HttpEgress {
     pub fn new() -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { client })
+        Ok(Self {
+            client: samlgate_aws::http::hardened_client(Duration::from_secs(10))?,
+        })
     }
 }
 

@@ -4,37 +4,34 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
-use samlgate_core::esdk::EsdkDecrypter;
-use samlgate_core::model::OrgId;
-use samlgate_core::provision::{FleKey, ProvisionConfig};
+use samlgate_domain::clock::SystemClock;
+use samlgate_domain::config::Config;
 use samlgate_provision::{handle, App, HttpEgress};
+use samlgate_vault::esdk::EsdkDecrypter;
+use samlgate_vault::provision::{FleKey, ProvisionConfig};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
+    let settings = Config::from_env()?;
     let config = sdk_config().await;
-    let org = OrgId::parse(&std::env::var("SAMLGATE_ORG")?)?;
-    let table = Arc::new(Table::new(&config, std::env::var("SAMLGATE_TABLE")?));
+    let table = Arc::new(Table::new(&config, &settings.table));
     let secrets = Secrets::new(&config);
     // CloudFront field-level encryption (optional): the deployment's FLE private key, kept in
     // Secrets Manager and readable by provisioning roles only.
-    let fle = match (
-        std::env::var("SAMLGATE_FLE_PROVIDER_ID"),
-        std::env::var("SAMLGATE_FLE_KEY_NAME"),
-        std::env::var("SAMLGATE_FLE_PRIVATE_KEY_SECRET"),
-    ) {
-        (Ok(provider_id), Ok(key_name), Ok(secret_id)) => Some(FleKey {
-            provider_id,
-            key_name,
-            private_key_pem: Zeroizing::new(secrets.get_current(&secret_id).await?.into_bytes()),
+    let fle = match (&settings.fle, &settings.fle_private_key_secret) {
+        (Some(names), Some(secret_id)) => Some(FleKey {
+            provider_id: names.provider_id.clone(),
+            key_name: names.key_name.clone(),
+            private_key_pem: Zeroizing::new(secrets.get_current(secret_id).await?.into_bytes()),
         }),
         _ => None,
     };
-    let settings = ProvisionConfig {
-        org,
-        allow_loopback_http: std::env::var("SAMLGATE_LOCAL").is_ok_and(|v| v == "1"),
+    let provision = ProvisionConfig {
+        org: settings.org()?,
+        allow_loopback_http: settings.local,
         fle,
     };
     let app = App {
@@ -42,10 +39,10 @@ async fn main() -> Result<(), Error> {
         secrets: Arc::new(secrets),
         config: table.clone(),
         audit: table,
-        clock: Arc::new(saml::SystemClock),
+        clock: Arc::new(SystemClock),
         esdk: Arc::new(EsdkDecrypter),
         egress: Arc::new(HttpEgress::new()?),
-        settings: Arc::new(settings),
+        settings: Arc::new(provision),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let app = app.clone();

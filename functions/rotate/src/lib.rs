@@ -1,25 +1,19 @@
-//! The rotate function (issue 7), daily from EventBridge Scheduler: SP key rotation
-//! (`samlgate_core::rotation`), IdP metadata refresh (`samlgate_core::refresh`), and the
-//! expiry and change metrics the template's alarms watch, as Embedded Metric Format lines.
-//! It wraps new keys under organisation keys (GenerateDataKey, `purpose=sp-key`) and never
-//! decrypts anything.
-
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
+//! The rotate function, daily from EventBridge Scheduler: SP key rotation and IdP metadata
+//! refresh (`samlgate_idp::daily`), and the expiry and change metrics the template's alarms
+//! watch, as Embedded Metric Format lines. It wraps new keys under organisation keys
+//! (GenerateDataKey, `purpose=sp-key`) and never decrypts anything.
 
 use std::sync::Arc;
 
-use saml::Clock;
-use samlgate_core::audit::Caller;
-use samlgate_core::ports::{
+use samlgate_domain::audit::Caller;
+use samlgate_domain::clock::Clock;
+use samlgate_domain::ports::{
     AuditLog, GenerateDataKey, MetadataFetcher, OrgDirectory, SpKeyStore, SsoConfigReader,
     SsoConfigWriter,
 };
-use samlgate_core::refresh::{Outcome, Refresh, RefreshReport};
-use samlgate_core::rotation::{active_orgs, Rotation, RotationReport};
+use samlgate_idp::daily::Daily;
+use samlgate_idp::refresh::{Outcome, Refresh, RefreshReport};
+use samlgate_idp::rotation::{Rotation, RotationReport};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -63,53 +57,39 @@ pub struct RunOutput {
     pub refresh: RefreshReport,
 }
 
-/// One daily run over every active organisation: SP key rotation, then metadata refresh. A
-/// failure in one organisation or IdP is counted, audited and logged, and the run goes on;
-/// only a failure to list the organisations fails the run (EventBridge Scheduler retries).
+/// One daily run over every active organisation (`Daily::run`: SP key rotation, then
+/// metadata refresh), and its summary.
 pub async fn run(app: &App, event: &Value, correlation_id: &str) -> Result<RunOutput, String> {
     parse_event(event)?;
     let caller = Caller {
         actor: "samlgate-rotate".into(),
         correlation_id: correlation_id.to_owned(),
     };
-    let rotator = Rotation {
-        keys: app.kms.as_ref(),
+    let daily = Daily {
         orgs: app.orgs.as_ref(),
         config: app.config.as_ref(),
-        store: app.sp_keys.as_ref(),
-        audit: app.audit.as_ref(),
-        clock: app.clock.as_ref(),
-        caller: &caller,
+        rotation: Rotation {
+            keys: app.kms.as_ref(),
+            config: app.config.as_ref(),
+            store: app.sp_keys.as_ref(),
+            audit: app.audit.as_ref(),
+            clock: app.clock.as_ref(),
+            caller: &caller,
+        },
+        refresh: Refresh {
+            config: app.config.as_ref(),
+            writer: app.writer.as_ref(),
+            fetcher: app.fetcher.as_ref(),
+            audit: app.audit.as_ref(),
+            clock: app.clock.as_ref(),
+            caller: &caller,
+            allow_loopback_http: app.allow_loopback_http,
+        },
     };
-    let refresher = Refresh {
-        orgs: app.orgs.as_ref(),
-        config: app.config.as_ref(),
-        writer: app.writer.as_ref(),
-        fetcher: app.fetcher.as_ref(),
-        audit: app.audit.as_ref(),
-        clock: app.clock.as_ref(),
-        caller: &caller,
-        allow_loopback_http: app.allow_loopback_http,
-    };
-    let (mut rotation, mut refresh) = (RotationReport::default(), RefreshReport::default());
-    let orgs = active_orgs(app.orgs.as_ref(), app.config.as_ref())
+    let (rotation, refresh) = daily
+        .run()
         .await
         .map_err(|e| format!("rotate_unavailable: {e}"))?;
-    for org in orgs {
-        // One listing of the organisation's IdPs for both jobs. Rotation first: it needs
-        // only the table and KMS; the refresh needs the network.
-        let idps = match app.config.list_idps(&org.org).await {
-            Ok(idps) => idps,
-            Err(e) => {
-                rotation.failures += 1;
-                tracing::error!(code = "rotate_unavailable", org = %org.org, error = %e, "IdPs could not be listed");
-                continue;
-            }
-        };
-        let ids: Vec<_> = idps.iter().map(|i| i.idp.clone()).collect();
-        rotator.org(&org, &ids, &mut rotation).await;
-        refresher.org(&idps, &mut refresh).await;
-    }
     let summary = json!({
         "action": "daily",
         "orgs": rotation.orgs,
@@ -224,9 +204,8 @@ mod tests {
 
     #[test]
     fn metrics_are_embedded_metric_format_with_and_without_dimensions() {
-        use samlgate_core::idp::IdpId;
-        use samlgate_core::model::OrgId;
-        use samlgate_core::rotation::SpIdpReport;
+        use samlgate_domain::ids::{IdpId, OrgId};
+        use samlgate_idp::rotation::SpIdpReport;
         let output = RunOutput {
             summary: json!({}),
             rotation: RotationReport {

@@ -7,14 +7,17 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use samlgate_aws::http::HttpFetcher;
 use samlgate_aws::{sdk_config, Kms, Table};
+use samlgate_domain::clock::SystemClock;
+use samlgate_domain::config::Config;
 use samlgate_rotate::{emf_lines, run, App};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
+    let settings = Config::from_env()?;
     let config = sdk_config().await;
-    let table = Arc::new(Table::new(&config, std::env::var("SAMLGATE_TABLE")?));
+    let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         orgs: table.clone(),
         config: table.clone(),
@@ -23,8 +26,8 @@ async fn main() -> Result<(), Error> {
         kms: Arc::new(Kms::new(&config)),
         fetcher: Arc::new(HttpFetcher::new()?),
         audit: table,
-        clock: Arc::new(saml::SystemClock),
-        allow_loopback_http: std::env::var("SAMLGATE_LOCAL").is_ok_and(|v| v == "1"),
+        clock: Arc::new(SystemClock),
+        allow_loopback_http: settings.local,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let app = app.clone();

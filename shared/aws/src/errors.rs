@@ -2,7 +2,7 @@
 //! operations, never payloads).
 
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use samlgate_core::{PortError, PortErrorKind};
+use samlgate_domain::{PortError, PortErrorKind};
 
 pub(crate) fn map<E, R>(operation: &'static str, err: SdkError<E, R>) -> PortError
 where

@@ -4,8 +4,22 @@
 
 use std::time::Duration;
 
-use samlgate_core::ports::{Fetched, MetadataFetcher};
-use samlgate_core::{PortError, PortErrorKind};
+use samlgate_domain::ports::{Fetched, MetadataFetcher};
+use samlgate_domain::{PortError, PortErrorKind};
+
+/// The one way samlgate builds an HTTP client for a destination it does not control (IdP
+/// metadata URLs; provisioning targets): no redirects (a redirect could carry a secret or a
+/// request to another host), no proxy from the environment, `total` for the whole exchange and
+/// at most 3 s to connect.
+pub fn hardened_client(total: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(total)
+        .connect_timeout(total.min(Duration::from_secs(3)))
+        .build()
+        .map_err(|e| e.to_string())
+}
 
 pub struct HttpFetcher {
     client: reqwest::Client,
@@ -21,14 +35,9 @@ impl HttpFetcher {
     }
 
     pub fn with_timeout(total: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(total)
-            .connect_timeout(total.min(Duration::from_secs(3)))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { client })
+        Ok(Self {
+            client: hardened_client(total)?,
+        })
     }
 
     async fn get(

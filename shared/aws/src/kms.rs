@@ -1,12 +1,15 @@
-//! KMS: GenerateDataKey (admin, rotate), Decrypt pinned to one key (provision, acs), CreateKey
-//! (local onboarding only).
+//! KMS: GenerateDataKey (admin, rotate), Decrypt pinned to one key (acs, provision: the
+//! `decrypt` feature), CreateKey (local onboarding only).
 
 use async_trait::async_trait;
+#[cfg(feature = "decrypt")]
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
-use samlgate_core::context::EncryptionContext;
-use samlgate_core::ports::{CreateKey, DataKey, DecryptDataKey, GenerateDataKey};
-use samlgate_core::{PortError, PortErrorKind};
+use samlgate_domain::context::EncryptionContext;
+#[cfg(feature = "decrypt")]
+use samlgate_domain::ports::DecryptDataKey;
+use samlgate_domain::ports::{CreateKey, DataKey, GenerateDataKey};
+use samlgate_domain::{PortError, PortErrorKind};
 use zeroize::Zeroizing;
 
 use crate::errors::map;
@@ -60,6 +63,7 @@ impl GenerateDataKey for Kms {
     }
 }
 
+#[cfg(feature = "decrypt")]
 #[async_trait]
 impl DecryptDataKey for Kms {
     async fn decrypt_data_key(

@@ -1,17 +1,30 @@
-//! The core ports over the AWS SDK (DESIGN.md §2 `shared/aws`). Every adapter talks to the real
-//! service API, so tests run them against moto (`AWS_ENDPOINT_URL`) rather than a mock.
+//! The kernel's ports over the AWS SDK (DESIGN.md §2 `shared/aws`). Every adapter talks to the
+//! real service API, so tests run them against moto (`AWS_ENDPOINT_URL`) rather than a mock.
+//!
+//! Two capabilities are features, so that a function that must never have them cannot link
+//! them (`scripts/check-deps` proves it from `cargo tree`):
+//!
+//! | feature | adapter | enabled by |
+//! |---|---|---|
+//! | `decrypt` | `Kms` as `DecryptDataKey` (`kms:Decrypt`) | acs, provision |
+//! | `secret-read` | `Secrets` as `SecretReader` (`secretsmanager:GetSecretValue`) | provision |
+//!
+//! The table's items: one module per record (`orgs`, `credentials`, `idps`, `sp_keys`,
+//! `logins`, `replay`, `sessions`, `audit`), every key named in `keys`.
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![forbid(unsafe_code)]
-
+mod audit;
+mod credentials;
 mod errors;
 pub mod http;
+mod idps;
+pub mod keys;
 pub mod kms;
+mod logins;
+mod orgs;
+mod replay;
 pub mod secrets;
-mod sso_table;
+mod sessions;
+mod sp_keys;
 pub mod table;
 
 use std::time::Duration;

@@ -1,11 +1,13 @@
 //! Secrets Manager: admin writes (create, new version, schedule deletion); provision reads one
-//! exact version.
+//! exact version (the `secret-read` feature).
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
-use samlgate_core::model::OrgId;
-use samlgate_core::ports::{SecretReader, SecretVersion, SecretWriter};
-use samlgate_core::{PortError, PortErrorKind};
+use samlgate_domain::ids::OrgId;
+#[cfg(feature = "secret-read")]
+use samlgate_domain::ports::SecretReader;
+use samlgate_domain::ports::{SecretVersion, SecretWriter};
+use samlgate_domain::{PortError, PortErrorKind};
 
 use crate::errors::map;
 
@@ -47,6 +49,7 @@ fn version(
     }
 }
 
+#[cfg(feature = "secret-read")]
 impl Secrets {
     /// The current version of a deployment-level secret (the FLE private key), read once at
     /// cold start. Not a port: credentials are always read by exact version.
@@ -130,6 +133,7 @@ impl SecretWriter for Secrets {
     }
 }
 
+#[cfg(feature = "secret-read")]
 #[async_trait]
 impl SecretReader for Secrets {
     async fn get_secret_version(&self, arn: &str, version_id: &str) -> Result<String, PortError> {

@@ -44,6 +44,8 @@ pub struct VerifiedAssertion {
     pub(crate) authn_context: Option<String>,
     pub(crate) authn_instant: Option<OffsetDateTime>,
     pub(crate) not_on_or_after: OffsetDateTime,
+    /// `not_on_or_after` plus the clock skew: until then the assertion could still validate.
+    pub(crate) remember_until: OffsetDateTime,
     pub(crate) session_not_on_or_after: Option<OffsetDateTime>,
     pub(crate) in_response_to: Option<String>,
     pub(crate) attributes: Vec<Attribute>,
@@ -52,7 +54,26 @@ pub struct VerifiedAssertion {
     pub(crate) encrypted: bool,
 }
 
+/// What one-time use must remember of an assertion (Profiles §4.1.4.5): its issuer and ID,
+/// until it could no longer validate anyway. The verifier does not remember anything itself;
+/// the caller records this and only then uses the assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayKey<'a> {
+    pub issuer: &'a str,
+    pub assertion_id: &'a str,
+    /// The assertion's `NotOnOrAfter` plus the IdP's clock skew.
+    pub until: OffsetDateTime,
+}
+
 impl VerifiedAssertion {
+    /// What must be remembered so that this assertion is accepted only once.
+    pub fn replay_key(&self) -> ReplayKey<'_> {
+        ReplayKey {
+            issuer: &self.issuer,
+            assertion_id: &self.assertion_id,
+            until: self.remember_until,
+        }
+    }
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -320,6 +341,7 @@ pub(crate) fn check_and_read(
         authn_context,
         authn_instant: instant(doc, authn, "AuthnInstant")?,
         not_on_or_after,
+        remember_until: not_on_or_after + expected.skew,
         session_not_on_or_after,
         in_response_to,
         attributes,

@@ -69,7 +69,7 @@ fn recipient_certificate(doc: &Document<'_>, encrypted_assertion: NodeId) -> Opt
         .descendants(key)
         .into_iter()
         .find(|n| is(doc, *n, DSIG, "X509Certificate"))?;
-    crate::metadata::decode_certificate(&doc.text_content_deep(certificate))
+    crate::xmlsec::decode_certificate(&doc.text_content_deep(certificate))
 }
 
 fn check_structure(doc: &Document<'_>, encrypted_assertion: NodeId) -> Result<NodeId, Error> {

@@ -131,29 +131,91 @@ fn text(w: &mut XmlWriter, name: &str, value: &str) {
     w.end_element(name);
 }
 
-/// Which message a Redirect-binding query carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageKind {
-    Request,
-    Response,
+/// What a logout message from the IdP must say about itself: its Issuer (the IdP's entity
+/// ID), its Destination (our SLO URL from configuration) and, for a LogoutRequest, a
+/// `NotOnOrAfter` that has not passed (Core §3.7.1), all with the IdP's clock skew.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutExpected<'a> {
+    pub issuer: &'a str,
+    pub destination: &'a str,
+    pub now: OffsetDateTime,
+    pub clock_skew: std::time::Duration,
 }
 
-/// A logout message whose signature verified (query signature or enveloped XML signature).
+/// A LogoutRequest whose signature verified and whose Issuer, Destination and validity were
+/// checked. Only [`read_redirect`] and [`read_post`] build one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedMessage {
-    pub kind: MessageKind,
-    pub xml: String,
-    pub relay_state: Option<String>,
+pub struct VerifiedLogoutRequest {
+    id: String,
+    name_id: String,
+    session_indexes: Vec<String>,
 }
 
-/// Reads a Redirect-binding query: the signature must verify with one of `certificates`
-/// (DER, from the IdP's metadata) over the octets exactly as received; then the message is
-/// inflated (bounded) and returned as XML text.
+impl VerifiedLogoutRequest {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn name_id(&self) -> &str {
+        &self.name_id
+    }
+    /// The sessions to end; empty means every session of the NameID (Core §3.7.1).
+    pub fn session_indexes(&self) -> &[String] {
+        &self.session_indexes
+    }
+}
+
+/// A LogoutResponse whose signature verified and whose Issuer and Destination were checked.
+/// Only [`read_redirect`] and [`read_post`] build one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedLogoutResponse {
+    in_response_to: String,
+    status: String,
+}
+
+impl VerifiedLogoutResponse {
+    /// The ID of our LogoutRequest this answers (from signed content).
+    pub fn in_response_to(&self) -> &str {
+        &self.in_response_to
+    }
+    /// The top-level StatusCode value.
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+}
+
+/// Which verified message arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutMessage {
+    Request(VerifiedLogoutRequest),
+    Response(VerifiedLogoutResponse),
+}
+
+/// A verified logout message and the RelayState that came with it (covered by the query
+/// signature on the Redirect binding; not signed on the POST binding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedLogout {
+    message: LogoutMessage,
+    relay_state: Option<String>,
+}
+
+impl VerifiedLogout {
+    pub fn message(&self) -> &LogoutMessage {
+        &self.message
+    }
+    pub fn relay_state(&self) -> Option<&str> {
+        self.relay_state.as_deref()
+    }
+}
+
+/// Reads a Redirect-binding query (Bindings §3.4.4.1): the signature must verify with one of
+/// `certificates` (DER, from the IdP's metadata) over the octets exactly as received; then the
+/// message is inflated (bounded), parsed and checked against `expected`.
 pub fn read_redirect(
     query: &str,
     certificates: &[Vec<u8>],
+    expected: &LogoutExpected<'_>,
     limits: &Limits,
-) -> Result<SignedMessage, Error> {
+) -> Result<VerifiedLogout, Error> {
     if query.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             size: query.len(),
@@ -175,11 +237,6 @@ pub fn read_redirect(
         }
     }
     let (name, raw_message) = message.ok_or_else(|| Error::Malformed("no SAML message".into()))?;
-    let kind = if name == "SAMLRequest" {
-        MessageKind::Request
-    } else {
-        MessageKind::Response
-    };
     let (_, raw_sig_alg) =
         sig_alg.ok_or_else(|| Error::SignatureInvalid("the message is not signed".into()))?;
     let (_, raw_signature) =
@@ -206,23 +263,37 @@ pub fn read_redirect(
             "the query signature does not verify with any metadata certificate".into(),
         ));
     }
-    let xml = crate::input::inflate_redirect(&decode_component(raw_message)?, limits)?;
-    Ok(SignedMessage {
-        kind,
-        xml,
+    let xml_text = crate::input::inflate_redirect(&decode_component(raw_message)?, limits)?;
+    let doc = xml::parse_strict(&xml_text, limits)?;
+    let root = doc
+        .document_element()
+        .ok_or_else(|| Error::Malformed("empty document".into()))?;
+    // The parameter name is not signed content's word on what the message is: the root is.
+    let wanted = if name == "SAMLRequest" {
+        "LogoutRequest"
+    } else {
+        "LogoutResponse"
+    };
+    if !xml::is(&doc, root, SAMLP, wanted) {
+        return Err(Error::Malformed(format!("not a {wanted}")));
+    }
+    Ok(VerifiedLogout {
+        message: read_message(&doc, root, expected)?,
         relay_state: relay.map(|(_, r)| decode_component(r)).transpose()?,
     })
 }
 
 /// Reads a logout message posted with the HTTP-POST binding (Bindings §3.5): strict parse,
 /// unique IDs, the signature profile, and exactly one signature, on the root element, that
-/// verifies with one of `certificates` and covers the root.
+/// verifies with one of `certificates` and covers the root; then the message is checked
+/// against `expected`, from the same parsed document.
 pub fn read_post(
     encoded: &str,
     relay_state: Option<&str>,
     certificates: &[Vec<u8>],
+    expected: &LogoutExpected<'_>,
     limits: &Limits,
-) -> Result<SignedMessage, Error> {
+) -> Result<VerifiedLogout, Error> {
     if certificates.is_empty() {
         return Err(Error::NoTrustedKeys);
     }
@@ -231,13 +302,10 @@ pub fn read_post(
     let root = doc
         .document_element()
         .ok_or_else(|| Error::Malformed("empty document".into()))?;
-    let kind = if xml::is(&doc, root, SAMLP, "LogoutRequest") {
-        MessageKind::Request
-    } else if xml::is(&doc, root, SAMLP, "LogoutResponse") {
-        MessageKind::Response
-    } else {
+    if !xml::is(&doc, root, SAMLP, "LogoutRequest") && !xml::is(&doc, root, SAMLP, "LogoutResponse")
+    {
         return Err(Error::Malformed("not a logout message".into()));
-    };
+    }
     crate::profile::verify_root_signature(
         &doc,
         root,
@@ -245,9 +313,8 @@ pub fn read_post(
         certificates,
         "message",
     )?;
-    Ok(SignedMessage {
-        kind,
-        xml: text.into_owned(),
+    Ok(VerifiedLogout {
+        message: read_message(&doc, root, expected)?,
         relay_state: relay_state.map(str::to_owned),
     })
 }
@@ -259,107 +326,79 @@ fn decode_component(raw: &str) -> Result<String, Error> {
         .map_err(|_| Error::Malformed("query component is not UTF-8".into()))
 }
 
-/// What an IdP's LogoutRequest asks (after [`read_redirect`] verified it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedLogoutRequest {
-    pub id: String,
-    pub name_id: String,
-    pub session_indexes: Vec<String>,
-}
-
-/// What an IdP's LogoutResponse says (after [`read_redirect`] verified it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedLogoutResponse {
-    pub in_response_to: String,
-    pub status: String,
-}
-
-/// Checks every logout message shares: the root element, Issuer and Destination.
-fn read_common<'a>(
-    doc: &'a uppsala::Document<'a>,
-    local: &str,
-    issuer: &str,
-    destination: &str,
-) -> Result<uppsala::NodeId, Error> {
-    let root = doc
-        .document_element()
-        .filter(|r| xml::is(doc, *r, SAMLP, local))
-        .ok_or_else(|| Error::Malformed(format!("not a {local}")))?;
+/// The checks every logout message shares (Issuer, Destination), then the request's or the
+/// response's own fields, from the verified root.
+fn read_message(
+    doc: &uppsala::Document<'_>,
+    root: uppsala::NodeId,
+    expected: &LogoutExpected<'_>,
+) -> Result<LogoutMessage, Error> {
     let found = xml::optional_child(doc, root, SAML, "Issuer")?
         .map(|n| doc.text_content_deep(n))
         .unwrap_or_default();
-    if found != issuer {
+    if found != expected.issuer {
         return Err(Error::IssuerMismatch(found));
     }
     match xml::attr(doc, root, "Destination") {
-        Some(d) if d == destination => Ok(root),
-        other => Err(Error::DestinationMismatch(other.unwrap_or("").to_owned())),
+        Some(d) if d == expected.destination => {}
+        other => return Err(Error::DestinationMismatch(other.unwrap_or("").to_owned())),
+    }
+    if xml::is(doc, root, SAMLP, "LogoutRequest") {
+        read_request(doc, root, expected).map(LogoutMessage::Request)
+    } else {
+        read_response(doc, root).map(LogoutMessage::Response)
     }
 }
 
-impl ReceivedLogoutRequest {
-    /// Parses a verified LogoutRequest: from `issuer`, to `destination` (our SLO URL from
-    /// configuration), not expired.
-    pub fn parse(
-        xml_text: &str,
-        issuer: &str,
-        destination: &str,
-        now: OffsetDateTime,
-        skew: std::time::Duration,
-        limits: &Limits,
-    ) -> Result<Self, Error> {
-        let doc = xml::parse_strict(xml_text, limits)?;
-        let root = read_common(&doc, "LogoutRequest", issuer, destination)?;
-        if let Some(limit) = xml::attr(&doc, root, "NotOnOrAfter") {
-            let limit = parse_instant(limit)
-                .ok_or_else(|| Error::Malformed("NotOnOrAfter is not a time".into()))?;
-            if now - skew >= limit {
-                return Err(Error::Expired("LogoutRequest"));
-            }
+/// Core §3.7.1: not expired, a NameID, its ID and SessionIndexes.
+fn read_request(
+    doc: &uppsala::Document<'_>,
+    root: uppsala::NodeId,
+    expected: &LogoutExpected<'_>,
+) -> Result<VerifiedLogoutRequest, Error> {
+    if let Some(limit) = xml::attr(doc, root, "NotOnOrAfter") {
+        let limit = parse_instant(limit)
+            .ok_or_else(|| Error::Malformed("NotOnOrAfter is not a time".into()))?;
+        if expected.now - expected.clock_skew >= limit {
+            return Err(Error::Expired("LogoutRequest"));
         }
-        let name_id = xml::optional_child(&doc, root, SAML, "NameID")?
-            .map(|n| doc.text_content_deep(n))
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Error::Malformed("LogoutRequest has no NameID".into()))?;
-        Ok(Self {
-            id: xml::attr(&doc, root, "ID")
-                .ok_or_else(|| Error::Malformed("LogoutRequest has no ID".into()))?
-                .to_owned(),
-            name_id,
-            session_indexes: xml::children_named(&doc, root, SAMLP, "SessionIndex")
-                .into_iter()
-                .map(|n| doc.text_content_deep(n))
-                .collect(),
-        })
     }
+    let name_id = xml::optional_child(doc, root, SAML, "NameID")?
+        .map(|n| doc.text_content_deep(n))
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::Malformed("LogoutRequest has no NameID".into()))?;
+    Ok(VerifiedLogoutRequest {
+        id: xml::attr(doc, root, "ID")
+            .ok_or_else(|| Error::Malformed("LogoutRequest has no ID".into()))?
+            .to_owned(),
+        name_id,
+        session_indexes: xml::children_named(doc, root, SAMLP, "SessionIndex")
+            .into_iter()
+            .map(|n| doc.text_content_deep(n))
+            .collect(),
+    })
 }
 
-impl ReceivedLogoutResponse {
-    /// Parses a verified LogoutResponse: from `issuer`, to `destination`.
-    pub fn parse(
-        xml_text: &str,
-        issuer: &str,
-        destination: &str,
-        limits: &Limits,
-    ) -> Result<Self, Error> {
-        let doc = xml::parse_strict(xml_text, limits)?;
-        let root = read_common(&doc, "LogoutResponse", issuer, destination)?;
-        let status = xml::optional_child(&doc, root, SAMLP, "Status")?
-            .and_then(|s| {
-                xml::optional_child(&doc, s, SAMLP, "StatusCode")
-                    .ok()
-                    .flatten()
-            })
-            .and_then(|c| xml::attr(&doc, c, "Value"))
-            .ok_or_else(|| Error::Malformed("LogoutResponse has no StatusCode".into()))?
-            .to_owned();
-        Ok(Self {
-            in_response_to: xml::attr(&doc, root, "InResponseTo")
-                .ok_or_else(|| Error::InResponseToMismatch("absent".into()))?
-                .to_owned(),
-            status,
+/// Core §3.7.2 / §3.2.2: InResponseTo and the top-level StatusCode.
+fn read_response(
+    doc: &uppsala::Document<'_>,
+    root: uppsala::NodeId,
+) -> Result<VerifiedLogoutResponse, Error> {
+    let status = xml::optional_child(doc, root, SAMLP, "Status")?
+        .and_then(|s| {
+            xml::optional_child(doc, s, SAMLP, "StatusCode")
+                .ok()
+                .flatten()
         })
-    }
+        .and_then(|c| xml::attr(doc, c, "Value"))
+        .ok_or_else(|| Error::Malformed("LogoutResponse has no StatusCode".into()))?
+        .to_owned();
+    Ok(VerifiedLogoutResponse {
+        in_response_to: xml::attr(doc, root, "InResponseTo")
+            .ok_or_else(|| Error::InResponseToMismatch("absent".into()))?
+            .to_owned(),
+        status,
+    })
 }
 
 /// A Redirect-binding URL for a message we send (the same encoding and query signature as
@@ -420,39 +459,47 @@ mod tests {
         let url = request_url();
         let query = url.split_once('?').unwrap().1;
         let limits = Limits::default();
-        let message = read_redirect(query, &[cert("keys/idp-rsa.crt")], &limits).unwrap();
-        assert_eq!(message.kind, MessageKind::Request);
-        assert_eq!(message.relay_state.as_deref(), Some("r s"));
-        let parsed = ReceivedLogoutRequest::parse(
-            &message.xml,
-            "https://idp.example.com/saml",
-            "https://sp.example.com/o/acme/idp/okta/slo",
-            time::macros::datetime!(2026-01-01 0:00 UTC),
-            std::time::Duration::from_secs(180),
-            &limits,
-        )
-        .unwrap();
-        assert_eq!(parsed.name_id, "alice@example.com");
-        assert_eq!(parsed.session_indexes, vec!["_s1".to_owned()]);
+        let expected = LogoutExpected {
+            issuer: "https://idp.example.com/saml",
+            destination: "https://sp.example.com/o/acme/idp/okta/slo",
+            now: time::macros::datetime!(2026-01-01 0:00 UTC),
+            clock_skew: std::time::Duration::from_secs(180),
+        };
+        let read = |query: &str, crt: &str| read_redirect(query, &[cert(crt)], &expected, &limits);
+        let message = read(query, "keys/idp-rsa.crt").unwrap();
+        assert_eq!(message.relay_state(), Some("r s"));
+        let LogoutMessage::Request(parsed) = message.message() else {
+            panic!("not a request: {message:?}");
+        };
+        assert_eq!(parsed.name_id(), "alice@example.com");
+        assert_eq!(parsed.session_indexes(), ["_s1".to_owned()]);
 
         let tampered = query.replace("RelayState=r%20s", "RelayState=r%20t");
         assert!(matches!(
-            read_redirect(&tampered, &[cert("keys/idp-rsa.crt")], &limits),
+            read(&tampered, "keys/idp-rsa.crt"),
             Err(Error::SignatureInvalid(_))
         ));
         assert!(matches!(
-            read_redirect(query, &[cert("keys/attacker.crt")], &limits),
+            read(query, "keys/attacker.crt"),
             Err(Error::SignatureInvalid(_))
         ));
         let unsigned = query.split("&SigAlg=").next().unwrap();
         assert!(matches!(
-            read_redirect(unsigned, &[cert("keys/idp-rsa.crt")], &limits),
+            read(unsigned, "keys/idp-rsa.crt"),
             Err(Error::SignatureInvalid(_))
         ));
         let sha1 = query.replace("xmldsig-more%23rsa-sha256", "xmldsig%23rsa-sha1");
         assert!(matches!(
-            read_redirect(&sha1, &[cert("keys/idp-rsa.crt")], &limits),
+            read(&sha1, "keys/idp-rsa.crt"),
             Err(Error::AlgorithmForbidden(_))
+        ));
+        let elsewhere = LogoutExpected {
+            destination: "https://sp.example.com/o/other/idp/okta/slo",
+            ..expected
+        };
+        assert!(matches!(
+            read_redirect(query, &[cert("keys/idp-rsa.crt")], &elsewhere, &limits),
+            Err(Error::DestinationMismatch(_))
         ));
     }
 }

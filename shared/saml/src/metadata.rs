@@ -8,8 +8,8 @@
 
 use crate::error::ConfigError;
 use crate::xml::{self, attr, child_elements, is, DSIG, MD};
+use crate::xmlsec::decode_certificate;
 use crate::Limits;
-use base64::Engine;
 use uppsala::{Document, NodeId};
 
 /// A protocol endpoint (`SingleSignOnService`, `SingleLogoutService`).
@@ -185,23 +185,35 @@ impl IdpMetadata {
     }
 }
 
-/// Base64 (with any whitespace) to DER bytes.
-pub(crate) fn decode_certificate(text: &str) -> Option<Vec<u8>> {
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
-}
-
 /// A metadata document as the refresh job reads it: the IdP's metadata, the document's
 /// validity (`validUntil`, `cacheDuration` on the root element, SAML Metadata §2.3.1), and
 /// whether its signature was verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataDocument {
-    pub metadata: IdpMetadata,
-    pub valid_until: Option<time::OffsetDateTime>,
-    pub cache_duration: Option<std::time::Duration>,
-    pub signature_verified: bool,
+    metadata: IdpMetadata,
+    valid_until: Option<time::OffsetDateTime>,
+    cache_duration: Option<std::time::Duration>,
+    signature_verified: bool,
+}
+
+impl MetadataDocument {
+    /// The IdP's metadata the document holds.
+    pub fn metadata(&self) -> &IdpMetadata {
+        &self.metadata
+    }
+    /// The root element's `validUntil`.
+    pub fn valid_until(&self) -> Option<time::OffsetDateTime> {
+        self.valid_until
+    }
+    /// The root element's `cacheDuration`.
+    pub fn cache_duration(&self) -> Option<std::time::Duration> {
+        self.cache_duration
+    }
+    /// Whether the document's signature was checked (and verified) against configured
+    /// signers.
+    pub fn signature_verified(&self) -> bool {
+        self.signature_verified
+    }
 }
 
 const METADATA_SIGNABLE: &crate::profile::Signable =

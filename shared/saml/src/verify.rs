@@ -6,7 +6,6 @@ use crate::clock::Clock;
 use crate::error::{ConfigError, Error};
 use crate::metadata::IdpMetadata;
 use crate::profile::{self, SignatureSite};
-use crate::replay::ReplayCache;
 use crate::xml::{self, is, SAML, SAMLP, XENC};
 use crate::xmlsec::{
     self, BergshamraDecrypter, BergshamraVerifier, Decrypter, SignatureOutcome, SignatureVerifier,
@@ -133,14 +132,17 @@ impl Verifier {
     ///
     /// `request_id` is the ID of the AuthnRequest this login answers, from server-side
     /// state; `None` means an unsolicited (IdP-initiated) response is expected.
+    ///
+    /// One-time use is the caller's step: the result says what to remember
+    /// ([`VerifiedAssertion::replay_key`]), and nothing may use the assertion before the
+    /// caller has recorded it.
     pub fn verify(
         &self,
         input: &[u8],
         request_id: Option<&str>,
         clock: &dyn Clock,
-        replay: &dyn ReplayCache,
     ) -> Result<VerifiedAssertion, Error> {
-        self.run(input, request_id, clock, replay, &mut |_, _| {})
+        self.run(input, request_id, clock, &mut |_, _| {})
     }
 
     /// `verify`, also returning each step's outcome.
@@ -149,10 +151,9 @@ impl Verifier {
         input: &[u8],
         request_id: Option<&str>,
         clock: &dyn Clock,
-        replay: &dyn ReplayCache,
     ) -> (Result<VerifiedAssertion, Error>, Vec<TraceStep>) {
         let mut steps = Vec::new();
-        let result = self.run(input, request_id, clock, replay, &mut |step, outcome| {
+        let result = self.run(input, request_id, clock, &mut |step, outcome| {
             steps.push(TraceStep { step, outcome })
         });
         if let Err(error) = &result {
@@ -169,7 +170,6 @@ impl Verifier {
         input: &[u8],
         request_id: Option<&str>,
         clock: &dyn Clock,
-        replay: &dyn ReplayCache,
         trace: &mut dyn FnMut(&'static str, String),
     ) -> Result<VerifiedAssertion, Error> {
         let limits = &self.policy.limits;
@@ -288,22 +288,8 @@ impl Verifier {
             assertion::describe_window(&claims),
         );
 
-        // Profiles §4.1.4.5: one-time use, remembered until the assertion could not
-        // validate any more anyway.
-        let expires_at = claims.not_on_or_after + skew;
-        match replay.insert_once(
-            &claims.issuer,
-            &claims.assertion_id,
-            expires_at,
-            expected.now,
-        ) {
-            Ok(true) => {}
-            Ok(false) => return Err(Error::Replayed(claims.assertion_id)),
-            Err(why) => return Err(Error::ReplayCacheUnavailable(why)),
-        }
-        trace("7 replay", "first use".into());
-
-        // 8. The output: `VerifiedAssertion` has no public constructor.
+        // 8. The output: `VerifiedAssertion` has no public constructor. One-time use
+        // (Profiles §4.1.4.5) is the caller's step, on `replay_key()`.
         Ok(claims)
     }
 

@@ -98,7 +98,7 @@ pub(crate) fn key_info_certificates(doc: &Document<'_>, signature: NodeId) -> Ve
     doc.descendants(signature)
         .into_iter()
         .filter(|n| xml::is(doc, *n, DSIG, "X509Certificate"))
-        .filter_map(|n| crate::metadata::decode_certificate(&doc.text_content_deep(n)))
+        .filter_map(|n| decode_certificate(&doc.text_content_deep(n)))
         .collect()
 }
 
@@ -240,4 +240,13 @@ pub(crate) fn to_pkcs8_der(pem: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         .ok()?,
         _ => return None,
     }))
+}
+
+/// Base64 (with any whitespace) to DER bytes.
+pub(crate) fn decode_certificate(text: &str) -> Option<Vec<u8>> {
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
 }

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use samlgate_acs::{route, App, Page};
-use samlgate_core::audit::Caller;
-use samlgate_core::idp::{IdpId, IdpSettings, SsoSettings};
-use samlgate_core::idp_admin::{IdpAdmin, NewIdp};
-use samlgate_core::memory::{LocalKms, MemoryStore};
-use samlgate_core::model::{AuditEvent, Org, OrgId, OrgStatus};
-use samlgate_core::ports::MetadataFetcher;
-use samlgate_core::sp_key::KeyCache;
-use samlgate_core::sso::{LoginState, PublicUrls};
-use samlgate_core::PortError;
+use samlgate_domain::audit::{AuditEvent, Caller};
+use samlgate_domain::idp::{IdpSettings, SsoSettings};
+use samlgate_domain::ids::{IdpId, OrgId};
+use samlgate_domain::memory::{LocalKms, MemoryFetcher, MemoryStore};
+use samlgate_domain::org::{Org, OrgStatus};
+use samlgate_domain::session::LoginState;
+use samlgate_domain::urls::PublicUrls;
+use samlgate_idp::admin::{IdpAdmin, NewIdp};
+use samlgate_sso::KeyCache;
 use serde_json::Value;
 
 pub const BASE: &str = "https://sp.example.com";
@@ -33,19 +33,6 @@ pub fn fixture(path: &str) -> PathBuf {
 
 pub fn response(name: &str) -> String {
     B64.encode(std::fs::read(fixture(&format!("responses/{name}.xml"))).expect("fixture"))
-}
-
-struct NoFetch;
-
-#[async_trait::async_trait]
-impl MetadataFetcher for NoFetch {
-    async fn fetch(&self, _: &str, _: usize) -> Result<Vec<u8>, PortError> {
-        Err(PortError::new(
-            samlgate_core::PortErrorKind::Other,
-            "fetch",
-            "offline",
-        ))
-    }
 }
 
 pub struct Acs {
@@ -87,7 +74,7 @@ impl Acs {
             keys: kms.as_ref(),
             config: store.as_ref(),
             writer: store.as_ref(),
-            fetcher: &NoFetch,
+            fetcher: &MemoryFetcher::default(),
             audit: store.as_ref(),
             clock: &clock,
             urls: &urls,

@@ -1,8 +1,6 @@
 //! Loads `fixtures/manifest.json` (written by fixtures/generate.py) and runs cases.
 
-use saml::{
-    FixedClock, IdpMetadata, InMemoryReplayCache, Limits, Policy, ServiceProvider, Verifier,
-};
+use saml::{FixedClock, IdpMetadata, Limits, Policy, ServiceProvider, Verifier};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -91,26 +89,7 @@ pub fn verifier_for(case: &Case) -> (Verifier, Vec<u8>, FixedClock) {
 pub fn run_case(case: &Case) -> Result<String, String> {
     let (verifier, input, clock) = verifier_for(case);
     verifier
-        .verify(
-            &input,
-            case.request_id.as_deref(),
-            &clock,
-            &InMemoryReplayCache::default(),
-        )
+        .verify(&input, case.request_id.as_deref(), &clock)
         .map(|a| a.name_id().value.clone())
         .map_err(|e| e.code().to_owned())
-}
-
-pub struct FailingReplayCache;
-
-impl saml::ReplayCache for FailingReplayCache {
-    fn insert_once(
-        &self,
-        _: &str,
-        _: &str,
-        _: OffsetDateTime,
-        _: OffsetDateTime,
-    ) -> Result<bool, String> {
-        Err("unreachable".into())
-    }
 }

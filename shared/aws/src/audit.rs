@@ -1,0 +1,128 @@
+//! Audit items (`ORG#{org}` / `AUDIT#{time}#{corr}#{seq}`): written once each, read newest
+//! first for the console's search.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use samlgate_domain::audit::AuditEvent;
+use samlgate_domain::ids::OrgId;
+use samlgate_domain::ports::{AuditLog, AuditPage, AuditReader};
+use samlgate_domain::PortError;
+
+use crate::errors::map;
+use crate::keys::{org_pk, AUDIT_PREFIX};
+use crate::table::{decode, encode, Table};
+
+#[async_trait]
+impl AuditLog for Table {
+    async fn record(&self, event: &AuditEvent) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        // Several events of one request share time and correlation ID (which is per request,
+        // so per process); a process-wide sequence number keeps each its own item, and the
+        // condition makes sure none ever overwrites another.
+        let sk = format!(
+            "{AUDIT_PREFIX}{}#{}#{:08x}",
+            sortable_instant(&event.at),
+            event.correlation_id,
+            next_sequence()
+        );
+        let item = encode(OP, org_pk(&event.org), sk, event)?;
+        self.put_new(OP, item).await
+    }
+}
+
+/// Newest first (the sort key starts with the event's time); the cursor is the last item's
+/// sort key, which the next page starts after.
+#[async_trait]
+impl AuditReader for Table {
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, PortError> {
+        const OP: &str = "dynamodb:Query";
+        let pk = org_pk(org);
+        let start = before.filter(|sk| sk.starts_with(AUDIT_PREFIX)).map(|sk| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+            ])
+        });
+        let out = self
+            .client()
+            .query()
+            .table_name(self.name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(AUDIT_PREFIX.into()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let events = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode(OP, item))
+            .collect::<Result<Vec<AuditEvent>, PortError>>()?;
+        Ok(AuditPage { events, next })
+    }
+}
+
+/// An RFC 3339 UTC instant with its fraction padded to nanoseconds
+/// (`2026-01-01T00:00:07.5Z` → `2026-01-01T00:00:07.500000000Z`), so that sort keys sort in
+/// time order: RFC 3339 text with fractions of varying length does not (`07.5Z` sorts after
+/// `07.51Z`, `07Z` after `07.1Z`). Anything else is kept as it is.
+fn sortable_instant(at: &str) -> String {
+    let Some(body) = at.strip_suffix('Z') else {
+        return at.to_owned();
+    };
+    let (seconds, fraction) = body.split_once('.').unwrap_or((body, ""));
+    if seconds.len() != 19 || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return at.to_owned();
+    }
+    format!("{seconds}.{fraction:0<9}Z")
+}
+
+fn next_sequence() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sortable_instant;
+
+    #[test]
+    fn audit_sort_keys_sort_in_time_order() {
+        let times = [
+            "2026-01-01T00:00:06.999Z",
+            "2026-01-01T00:00:07Z",
+            "2026-01-01T00:00:07.1Z",
+            "2026-01-01T00:00:07.5Z",
+            "2026-01-01T00:00:07.51Z",
+            "2026-01-01T00:00:07.999999999Z",
+            "2026-01-01T00:00:08Z",
+        ];
+        let keys: Vec<String> = times.iter().map(|t| sortable_instant(t)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(
+            sortable_instant("2026-01-01T00:00:07.5Z"),
+            "2026-01-01T00:00:07.500000000Z"
+        );
+        assert_eq!(sortable_instant("not a time"), "not a time");
+    }
+}

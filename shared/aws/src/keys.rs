@@ -1,0 +1,96 @@
+//! Every partition and sort key of the one table (DESIGN.md §7), in one place: what the
+//! template's IAM conditions (`dynamodb:LeadingKeys`) and the adapters must agree on.
+
+use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
+use samlgate_domain::sp_key::SpKey;
+
+/// An organisation's partition: its record, intake keys, credentials, SSO settings, IdPs, SP
+/// and token keys, audit items.
+pub fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+/// `ORG#{org}` / `ORG`: the organisation record.
+pub const ORG_SK: &str = "ORG";
+
+/// `ORG#{org}` / `INTAKE#{kid}`.
+pub fn intake_sk(kid: &str) -> String {
+    format!("INTAKE#{kid}")
+}
+
+/// `ORG#{org}` / `CRED#{id}`.
+pub const CREDENTIAL_PREFIX: &str = "CRED#";
+pub fn credential_sk(id: &str) -> String {
+    format!("{CREDENTIAL_PREFIX}{id}")
+}
+
+/// `ORG#{org}` / `SSO`: the organisation's SSO settings.
+pub const SSO_SK: &str = "SSO";
+
+/// `ORG#{org}` / `IDP#{idp}`.
+pub const IDP_PREFIX: &str = "IDP#";
+pub fn idp_sk(idp: &IdpId) -> String {
+    format!("{IDP_PREFIX}{idp}")
+}
+
+/// `ORG#{org}` / `SPKEY#{idp}#…` (an IdP's SP keys) or `SPKEY#-#…` (the token keys).
+pub fn sp_key_prefix(idp: Option<&IdpId>) -> String {
+    match idp {
+        Some(idp) => format!("SPKEY#{idp}#"),
+        None => "SPKEY#-#".to_owned(),
+    }
+}
+
+/// `ORG#{org}` / `SPKEY#{idp or -}#{use}#{id}`.
+pub fn sp_key_sk(key: &SpKey) -> String {
+    format!(
+        "{}{}#{}",
+        sp_key_prefix(key.idp.as_ref()),
+        key.usage.as_str(),
+        key.id
+    )
+}
+
+/// `ORG#{org}` / `AUDIT#{time}#{corr}#{seq}`.
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// `ORGS` / `ORG#{org}`: the organisation directory the daily jobs walk.
+pub const DIRECTORY_PK: &str = "ORGS";
+pub fn directory_sk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+/// `JWKS` / `{org}#{kid}`: every organisation's public token keys.
+pub const JWKS_PK: &str = "JWKS";
+pub fn jwks_sk(org: &OrgId, kid: &str) -> String {
+    format!("{org}#{kid}")
+}
+
+/// `REQ#{relay state}` / `REQ`: a login or logout in flight.
+pub fn login_pk(relay_state: &str) -> String {
+    format!("REQ#{relay_state}")
+}
+pub const LOGIN_SK: &str = "REQ";
+
+/// `REPLAY#{org}#{sha256(issuer, 0, assertion id)}` / `R`. Issuer and ID come from the message
+/// and key attributes are bounded in size, so they are hashed into the key.
+pub fn replay_pk(org: &OrgId, issuer: &str, assertion_id: &str) -> String {
+    let mut material = Vec::with_capacity(issuer.len() + assertion_id.len() + 1);
+    material.extend_from_slice(issuer.as_bytes());
+    material.push(0);
+    material.extend_from_slice(assertion_id.as_bytes());
+    format!("REPLAY#{org}#{}", sha256_hex(&material))
+}
+pub const REPLAY_SK: &str = "R";
+
+/// `SESS#{id}` / `S`.
+pub fn session_pk(id: &str) -> String {
+    format!("SESS#{id}")
+}
+pub const SESSION_SK: &str = "S";
+
+/// `SUBJ#{org}#{idp}#{sha256(NameID)}` / `{session id}`: a subject's sessions at one IdP, for
+/// IdP-initiated logout (the NameID is hashed: key attributes are bounded).
+pub fn subject_pk(org: &OrgId, idp: &IdpId, name_id: &str) -> String {
+    format!("SUBJ#{org}#{idp}#{}", sha256_hex(name_id.as_bytes()))
+}

@@ -1,0 +1,40 @@
+//! Audit items (DESIGN.md §7): every intake, update, delete, decrypt, login step and
+//! provisioning call records who, what, the outcome and the error code. Never secret material:
+//! the facts are codes, statuses and timings. [`crate::auditor`] writes them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::OrgId;
+
+/// `ORG#{org}` / `AUDIT#{time}#{corr}`: who did what, with which outcome. Never secret material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub org: OrgId,
+    pub at: String,
+    pub correlation_id: String,
+    pub actor: String,
+    pub action: String,
+    pub outcome: Outcome,
+    /// The error code when `outcome` is `error`.
+    pub reason: Option<String>,
+    pub credential_id: Option<String>,
+    /// Non-secret facts: HTTP status and timing of a provisioning call, the KMS purpose.
+    pub facts: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Error,
+}
+
+/// Who is calling and the correlation ID that ties the API response, the logs and the audit
+/// item together.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: String,
+    pub correlation_id: String,
+}

@@ -1,0 +1,330 @@
+//! IdP configuration (DESIGN.md §7): an organisation's identity providers, each with its own
+//! settings (safe defaults), and the organisation's SSO settings (return URLs, token audience,
+//! routing hints). Records only; admin and rotate write them, acs and metadata read them.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, VaultError};
+use crate::ids::{IdpId, OrgId};
+use crate::rules::{text, web_url};
+use crate::sp_key::RotationPolicy;
+
+/// How samlgate sends the AuthnRequest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestBinding {
+    #[default]
+    Redirect,
+    Post,
+}
+
+/// Where each canonical claim comes from. `subject: None` means the NameID; the others name
+/// a SAML attribute (`Name`), read with all its values.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mapping {
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Option<String>,
+}
+
+/// Extra conditions on a verified assertion (Issuer and Audience are always checked by the
+/// verifier against configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchRules {
+    /// A regular expression the whole subject must match (anchored).
+    pub subject_pattern: Option<String>,
+    /// The user must be in this group (after mapping).
+    pub required_group: Option<String>,
+    /// Accepted AuthnContextClassRef values; empty accepts any.
+    pub authn_context: Vec<String>,
+}
+
+/// Per-IdP settings, each with a safe default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdpSettings {
+    /// Applied to every time comparison. Default 180, at most 600.
+    pub clock_skew_secs: u32,
+    /// Accept unsolicited (IdP-initiated) Responses. Default off.
+    pub allow_idp_initiated: bool,
+    /// Reject plaintext assertions. Default off.
+    pub require_encrypted_assertions: bool,
+    /// Sign AuthnRequests (rsa-sha256). Default on.
+    pub sign_requests: bool,
+    pub request_binding: RequestBinding,
+    pub name_id_format: Option<String>,
+    pub mapping: Mapping,
+    pub rules: MatchRules,
+    /// Algorithm URIs the verifier would otherwise reject (SHA-1). Off by default; every
+    /// change is audited. Recorded now; the verifier honours none yet (see README).
+    pub algorithm_exceptions: Vec<String>,
+}
+
+impl Default for IdpSettings {
+    fn default() -> Self {
+        Self {
+            clock_skew_secs: 180,
+            allow_idp_initiated: false,
+            require_encrypted_assertions: false,
+            sign_requests: true,
+            request_binding: RequestBinding::Redirect,
+            name_id_format: None,
+            mapping: Mapping::default(),
+            rules: MatchRules::default(),
+            algorithm_exceptions: Vec::new(),
+        }
+    }
+}
+
+/// Algorithms an exception may name (nothing weaker than SHA-1 RSA is ever acceptable).
+pub const EXCEPTIONS_ALLOWED: &[&str] = &[
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#sha1",
+];
+
+/// Largest subject pattern, in bytes (and its compiled size is bounded too).
+const MAX_PATTERN: usize = 512;
+
+impl IdpSettings {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(VaultError::InvalidRequest(m.to_owned()));
+        if self.clock_skew_secs > 600 {
+            return bad("clock_skew_secs must be at most 600");
+        }
+        for exception in &self.algorithm_exceptions {
+            if !EXCEPTIONS_ALLOWED.contains(&exception.as_str()) {
+                return bad("algorithm_exceptions may only name rsa-sha1 or sha1");
+            }
+        }
+        if let Some(format) = &self.name_id_format {
+            text("name_id_format", format, 1, 256)?;
+        }
+        for attr in [
+            &self.mapping.subject,
+            &self.mapping.email,
+            &self.mapping.name,
+            &self.mapping.groups,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text("mapping attribute", attr, 1, 256)?;
+        }
+        if let Some(pattern) = &self.rules.subject_pattern {
+            subject_regex(pattern)?;
+        }
+        if let Some(group) = &self.rules.required_group {
+            text("required_group", group, 1, 256)?;
+        }
+        if self.rules.authn_context.len() > 16 {
+            return bad("at most 16 authn_context values");
+        }
+        for class in &self.rules.authn_context {
+            text("authn_context", class, 1, 256)?;
+        }
+        Ok(())
+    }
+}
+
+/// The subject pattern, anchored at both ends, with bounded compiled size.
+pub fn subject_regex(pattern: &str) -> Result<regex::Regex> {
+    if pattern.len() > MAX_PATTERN {
+        return Err(VaultError::InvalidRequest(format!(
+            "subject_pattern is longer than {MAX_PATTERN} bytes"
+        )));
+    }
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|_| {
+            VaultError::InvalidRequest("subject_pattern is not a valid regular expression".into())
+        })
+}
+
+/// `ORG#{org}` / `IDP#{idp}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idp {
+    pub org: OrgId,
+    pub idp: IdpId,
+    pub entity_id: String,
+    pub sso_redirect_url: Option<String>,
+    pub sso_post_url: Option<String>,
+    pub slo_redirect_url: Option<String>,
+    pub slo_post_url: Option<String>,
+    /// Base64 DER certificates whose keys verify the IdP's signatures (several in rollover).
+    pub signing_certificates: Vec<String>,
+    pub want_authn_requests_signed: bool,
+    /// Where the metadata came from, and its SHA-256 (hex) for the refresh job.
+    pub metadata_url: Option<String>,
+    pub metadata_sha256: Option<String>,
+    pub settings: IdpSettings,
+    pub version: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    /// What the daily metadata refresh keeps (IdPs registered by URL).
+    #[serde(default)]
+    pub refresh: MetadataRefresh,
+}
+
+/// The refresh job's state for an IdP registered by metadata URL (`crate::refresh`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetadataRefresh {
+    /// Base64 DER certificates that must sign the metadata document (empty: unsigned
+    /// metadata over HTTPS is accepted, as at registration).
+    pub signing_certificates: Vec<String>,
+    /// The last response's validators, for a conditional GET.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The stored document's `validUntil` and `cacheDuration` (seconds).
+    pub valid_until: Option<String>,
+    pub cache_duration_secs: Option<u64>,
+    /// When the stored document was last confirmed current (200 or 304).
+    pub checked_at: Option<String>,
+}
+
+impl Idp {
+    /// The configured signing certificates as DER; `None` if one is unreadable (a damaged
+    /// item: nothing may be verified with a partial set).
+    pub fn signing_certificates_der(&self) -> Option<Vec<Vec<u8>>> {
+        self.signing_certificates
+            .iter()
+            .map(|c| B64.decode(c).ok())
+            .collect()
+    }
+
+    /// The SSO endpoint for the configured binding.
+    pub fn sso_url(&self) -> Option<&str> {
+        match self.settings.request_binding {
+            RequestBinding::Redirect => self.sso_redirect_url.as_deref(),
+            RequestBinding::Post => self.sso_post_url.as_deref(),
+        }
+    }
+}
+
+/// `ORG#{org}` / `SSO`: the organisation's SSO settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoSettings {
+    /// Where tokens may be delivered: exact URLs (https; http only to loopback locally).
+    pub return_urls: Vec<String>,
+    /// The token's `aud`: the organisation's application.
+    pub app_audience: String,
+    /// Email domain (lowercase) → IdP, for `login_hint`.
+    #[serde(default)]
+    pub domain_hints: BTreeMap<String, IdpId>,
+    #[serde(default)]
+    pub default_idp: Option<IdpId>,
+    /// Session lifetime cap, seconds (default 8 h; at most 7 days).
+    #[serde(default = "default_session_secs")]
+    pub session_ttl_secs: u32,
+    /// The SP key rotation calendar (defaults: a new key every year, published 30 days
+    /// ahead, the previous one kept 30 days).
+    #[serde(default)]
+    pub rotation: RotationPolicy,
+}
+
+fn default_session_secs() -> u32 {
+    8 * 3600
+}
+
+impl SsoSettings {
+    pub fn validate(&self, allow_loopback_http: bool) -> Result<()> {
+        let bad = |m: &str| Err(VaultError::InvalidRequest(m.to_owned()));
+        if self.return_urls.is_empty() || self.return_urls.len() > 32 {
+            return bad("return_urls must list 1–32 URLs");
+        }
+        for url in &self.return_urls {
+            web_url("return_urls", url, allow_loopback_http)?;
+        }
+        text("app_audience", &self.app_audience, 1, 512)?;
+        if self.domain_hints.len() > 256 {
+            return bad("at most 256 domain_hints");
+        }
+        for domain in self.domain_hints.keys() {
+            let ok = !domain.is_empty()
+                && domain.len() <= 253
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            if !ok {
+                return bad("domain_hints keys must be lowercase domain names");
+            }
+        }
+        if self.session_ttl_secs < 60 || self.session_ttl_secs > 7 * 24 * 3600 {
+            return bad("session_ttl_secs must be between 60 and 604800");
+        }
+        self.rotation.validate()
+    }
+
+    /// `return_to` if it is exactly one of the allowed URLs.
+    pub fn allowed_return(&self, return_to: &str) -> bool {
+        self.return_urls.iter().any(|u| u == return_to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_safe_ones() {
+        let s: IdpSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(s.clock_skew_secs, 180);
+        assert!(!s.allow_idp_initiated);
+        assert!(s.sign_requests);
+        assert!(s.algorithm_exceptions.is_empty());
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn settings_reject_bad_values() {
+        let mut s = IdpSettings {
+            clock_skew_secs: 601,
+            ..IdpSettings::default()
+        };
+        assert!(s.validate().is_err());
+        s.clock_skew_secs = 0;
+        s.algorithm_exceptions = vec!["http://www.w3.org/2001/04/xmldsig-more#hmac-md5".into()];
+        assert!(s.validate().is_err());
+        s.algorithm_exceptions.clear();
+        s.rules.subject_pattern = Some("(".into());
+        assert!(s.validate().is_err());
+        assert!(serde_json::from_str::<IdpSettings>(r#"{"unknown": 1}"#).is_err());
+    }
+
+    #[test]
+    fn subject_pattern_is_anchored() {
+        let re = subject_regex(r"[a-z]+@example\.com").unwrap();
+        assert!(re.is_match("alice@example.com"));
+        assert!(!re.is_match("alice@example.com.evil.org"));
+        assert!(!re.is_match("x alice@example.com"));
+    }
+
+    #[test]
+    fn return_urls_are_exact_and_https() {
+        let s = SsoSettings {
+            return_urls: vec!["https://app.example.com/callback".into()],
+            app_audience: "app".into(),
+            domain_hints: BTreeMap::new(),
+            default_idp: None,
+            session_ttl_secs: 3600,
+            rotation: Default::default(),
+        };
+        s.validate(false).unwrap();
+        assert!(s.allowed_return("https://app.example.com/callback"));
+        assert!(!s.allowed_return("https://app.example.com/callback/../x"));
+        assert!(!s.allowed_return("https://app.example.com/callbackx"));
+        assert!(web_url("u", "http://app.example.com/", true).is_err());
+        assert!(web_url("u", "http://127.0.0.1:8080/", true).is_ok());
+        assert!(web_url("u", "http://127.0.0.1:8080/", false).is_err());
+        assert!(web_url("u", "https://u:p@app.example.com/", false).is_err());
+    }
+}

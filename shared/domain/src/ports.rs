@@ -1,0 +1,315 @@
+//! The ports: one small trait per AWS capability (DESIGN.md §3). A function receives only the
+//! traits its IAM role allows, so its signature is its permission list: admin gets
+//! `GenerateDataKey` and `SecretWriter` and has no way to name `DecryptDataKey` or
+//! `SecretReader`.
+
+use async_trait::async_trait;
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::audit::AuditEvent;
+use crate::context::EncryptionContext;
+use crate::credential::{Credential, CredentialState};
+use crate::error::{PortError, VaultError};
+use crate::idp::{Idp, SsoSettings};
+use crate::ids::{IdpId, OrgId};
+use crate::org::{IntakeKey, Org, OrgStatus};
+use crate::session::{LoginState, Session};
+use crate::sp_key::SpKey;
+
+/// A fresh data key: plaintext (zeroized on drop) and the same key wrapped by KMS.
+pub struct DataKey {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub wrapped: Vec<u8>,
+}
+
+/// `kms:GenerateDataKey` (AES-256) with an encryption context. admin, rotate.
+#[async_trait]
+pub trait GenerateDataKey: Send + Sync {
+    async fn generate_data_key(
+        &self,
+        key_arn: &str,
+        ctx: &EncryptionContext,
+    ) -> Result<DataKey, PortError>;
+}
+
+/// `kms:Decrypt` with an encryption context, pinned to one key. provision (and acs for SP keys).
+#[async_trait]
+pub trait DecryptDataKey: Send + Sync {
+    async fn decrypt_data_key(
+        &self,
+        key_arn: &str,
+        wrapped: &[u8],
+        ctx: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, PortError>;
+}
+
+/// `kms:CreateKey` with a key policy: the local/dev onboarding path (`samlgate org create`) and
+/// the tests. In AWS the organisation's stack creates the key (org-template.yaml).
+#[async_trait]
+pub trait CreateKey: Send + Sync {
+    async fn create_key(&self, description: &str, policy_json: &str) -> Result<String, PortError>;
+    /// Compensation when onboarding fails after the key was created for it.
+    async fn schedule_key_deletion(&self, key_arn: &str) -> Result<(), PortError>;
+}
+
+/// A stored secret's ARN and the version a write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub arn: String,
+    pub version_id: String,
+}
+
+/// `secretsmanager:CreateSecret`, `PutSecretValue`, `DeleteSecret`, `TagResource`. admin.
+#[async_trait]
+pub trait SecretWriter: Send + Sync {
+    async fn create_secret(
+        &self,
+        name: &str,
+        org: &OrgId,
+        value: &str,
+    ) -> Result<SecretVersion, PortError>;
+    async fn put_secret_value(&self, arn: &str, value: &str) -> Result<SecretVersion, PortError>;
+    /// Schedules deletion with a recovery window (days).
+    async fn schedule_deletion(&self, arn: &str, recovery_days: i64) -> Result<(), PortError>;
+    /// Compensation for a secret that never became live: delete without recovery.
+    async fn delete_unreferenced(&self, arn: &str) -> Result<(), PortError>;
+}
+
+/// `secretsmanager:GetSecretValue` of one exact version. provision.
+#[async_trait]
+pub trait SecretReader: Send + Sync {
+    async fn get_secret_version(&self, arn: &str, version_id: &str) -> Result<String, PortError>;
+}
+
+/// `dynamodb:GetItem` of an organisation item. Every function that reads configuration.
+#[async_trait]
+pub trait OrgReader: Send + Sync {
+    async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, PortError>;
+
+    /// The organisation record, if it exists and is active: where every operation on an
+    /// organisation starts (`org_not_found`, `org_inactive` otherwise).
+    async fn active_org(&self, org: &OrgId) -> Result<Org, VaultError> {
+        let record = self.get_org(org).await?.ok_or(VaultError::OrgNotFound)?;
+        if record.status != OrgStatus::Active {
+            return Err(VaultError::OrgInactive);
+        }
+        Ok(record)
+    }
+}
+
+/// `dynamodb:GetItem`/`Query` on organisation and credential items. admin, provision.
+#[async_trait]
+pub trait ConfigReader: OrgReader {
+    async fn get_intake_key(&self, org: &OrgId, kid: &str) -> Result<Option<IntakeKey>, PortError>;
+    async fn get_credential(&self, org: &OrgId, id: &str) -> Result<Option<Credential>, PortError>;
+    async fn list_credentials(&self, org: &OrgId) -> Result<Vec<Credential>, PortError>;
+}
+
+/// Conditional writes of organisation and credential items. admin.
+#[async_trait]
+pub trait ConfigWriter: Send + Sync {
+    /// Writes the organisation and its intake key in one transaction, only if the organisation
+    /// does not exist (`Conflict` otherwise).
+    async fn create_org(&self, org: &Org, intake: &IntakeKey) -> Result<(), PortError>;
+    /// Creates a credential item only if none exists with its id.
+    async fn insert_credential(&self, credential: &Credential) -> Result<(), PortError>;
+    /// Replaces a credential item only if its stored `state` and `version` are the given ones.
+    async fn replace_credential(
+        &self,
+        credential: &Credential,
+        expected_state: CredentialState,
+        expected_version: u32,
+    ) -> Result<(), PortError>;
+    /// Removes a credential item that never became active (compensation).
+    async fn remove_pending_credential(&self, org: &OrgId, id: &str) -> Result<(), PortError>;
+}
+
+/// `dynamodb:PutItem` of audit items. Every function.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn record(&self, event: &AuditEvent) -> Result<(), PortError>;
+}
+
+/// One page of an organisation's audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Where the next (older) page starts; `None` at the oldest event.
+    pub next: Option<String>,
+}
+
+/// `dynamodb:Query` of an organisation's audit items, newest first. admin (the console).
+#[async_trait]
+pub trait AuditReader: Send + Sync {
+    /// Up to `limit` events, older than the cursor `before` from the previous page.
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, PortError>;
+}
+
+/// Runs the organisation's provisioning function for one credential and returns its answer
+/// (`{"ok": …, "outcome" | "error", "correlation_id"}`, never a secret). admin; locally the dev
+/// server runs the provision handler in-process.
+#[async_trait]
+pub trait ProvisionInvoker: Send + Sync {
+    async fn invoke(
+        &self,
+        org: &OrgId,
+        credential_id: &str,
+        correlation_id: &str,
+    ) -> Result<serde_json::Value, PortError>;
+}
+
+/// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.
+#[async_trait]
+pub trait SsoConfigReader: OrgReader {
+    async fn sso_settings(&self, org: &OrgId) -> Result<Option<SsoSettings>, PortError>;
+    async fn idp(&self, org: &OrgId, idp: &IdpId) -> Result<Option<Idp>, PortError>;
+    async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>, PortError>;
+    /// The SP keys of one IdP (`Some`) or the organisation's token keys (`None`).
+    async fn sp_keys(&self, org: &OrgId, idp: Option<&IdpId>) -> Result<Vec<SpKey>, PortError>;
+}
+
+/// Conditional writes of SSO configuration. admin (and rotate, later).
+#[async_trait]
+pub trait SsoConfigWriter: Send + Sync {
+    async fn put_sso_settings(&self, org: &OrgId, settings: &SsoSettings) -> Result<(), PortError>;
+    /// Writes a new IdP with its SP keys in one transaction, only if the IdP does not exist.
+    async fn insert_idp(&self, idp: &Idp, keys: &[SpKey]) -> Result<(), PortError>;
+    /// Replaces an IdP item only if its stored `version` is `expected_version`.
+    async fn replace_idp(&self, idp: &Idp, expected_version: u32) -> Result<(), PortError>;
+    /// Writes a token key and its public JWKS entry in one transaction.
+    async fn insert_token_key(&self, key: &SpKey) -> Result<(), PortError>;
+}
+
+/// The organisations, for the daily jobs (`ORGS` / `ORG#{org}` items). rotate.
+#[async_trait]
+pub trait OrgDirectory: Send + Sync {
+    async fn list_orgs(&self) -> Result<Vec<OrgId>, PortError>;
+}
+
+/// Conditional SP key transitions (the IdP lifecycle's rotation). Each call is one write or one
+/// transaction; a key passed in is its new version, written only if the stored one is still
+/// in the state the transition starts from (`Conflict` otherwise). rotate.
+#[async_trait]
+pub trait SpKeyStore: Send + Sync {
+    /// Adds `next` (state next) and writes `active` (its `successor` set), only if `active`
+    /// is still active without a successor.
+    async fn publish_next(&self, active: &SpKey, next: &SpKey) -> Result<(), PortError>;
+    /// Writes `next` (now active) and `previous` (now retiring), only if they are still next
+    /// and active.
+    async fn promote(&self, next: &SpKey, previous: Option<&SpKey>) -> Result<(), PortError>;
+    /// Writes `key` (now retired), only if it is still retiring.
+    async fn retire(&self, key: &SpKey) -> Result<(), PortError>;
+    /// Adds a replacement key to a set that has none usable, only if its ID is new.
+    async fn insert_key(&self, key: &SpKey) -> Result<(), PortError>;
+}
+
+/// The public token keys of every organisation, for `/.well-known/jwks.json`. metadata.
+#[async_trait]
+pub trait JwksReader: Send + Sync {
+    async fn jwks(&self) -> Result<Vec<serde_json::Value>, PortError>;
+}
+
+/// Server-side AuthnRequest state keyed by RelayState (DESIGN.md §8). acs.
+#[async_trait]
+pub trait LoginStateStore: Send + Sync {
+    async fn put_login(&self, state: &LoginState) -> Result<(), PortError>;
+    /// Deletes and returns the state in one conditional step: of concurrent callers, exactly
+    /// one gets `Some`.
+    async fn take_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError>;
+}
+
+/// One-time use of assertions: a conditional put with TTL. acs.
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
+    /// `Ok(true)` the first time `(org, issuer, assertion_id)` is seen.
+    async fn insert_once(
+        &self,
+        org: &OrgId,
+        issuer: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> Result<bool, PortError>;
+}
+
+/// Sessions (`SESS#{id}`), for logout. acs.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> Result<(), PortError>;
+    async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError>;
+    /// The sessions of one subject (NameID) at one IdP, for IdP-initiated logout.
+    async fn sessions_of(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+        name_id: &str,
+    ) -> Result<Vec<Session>, PortError>;
+    /// Ends a session; `Ok(false)` if it did not exist.
+    async fn end_session(&self, id: &str) -> Result<bool, PortError>;
+}
+
+/// A conditional GET's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// 304: the document has not changed since the validators given.
+    NotModified,
+    Body {
+        bytes: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+/// Fetches IdP metadata over HTTPS with a size and time limit, no redirects. admin, rotate.
+#[async_trait]
+pub trait MetadataFetcher: Send + Sync {
+    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError>;
+
+    /// A conditional GET (`If-None-Match`, `If-Modified-Since`). The default fetches
+    /// unconditionally (a fetcher without validators).
+    async fn fetch_if_changed(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        _etag: Option<&str>,
+        _last_modified: Option<&str>,
+    ) -> Result<Fetched, PortError> {
+        Ok(Fetched::Body {
+            bytes: self.fetch(url, max_bytes).await?,
+            etag: None,
+            last_modified: None,
+        })
+    }
+}
+
+/// Opens an ESDK message with one RSA private key (the real ESDK in the vault's `esdk` module).
+#[async_trait]
+pub trait MessageDecrypter: Send + Sync {
+    async fn decrypt(
+        &self,
+        message: &[u8],
+        private_key_pem: &[u8],
+        key_namespace: &str,
+        key_name: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError>;
+}
+
+/// One outbound request; the secret-bearing parts are zeroized on drop.
+pub struct OutboundRequest {
+    pub method: String,
+    pub url: Url,
+    pub headers: Vec<(String, Zeroizing<String>)>,
+    pub body: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// The provisioning function's network egress: sends one request, returns the status code and
+/// never the body. Errors are short descriptions without request content.
+#[async_trait]
+pub trait Egress: Send + Sync {
+    async fn send(&self, request: OutboundRequest) -> std::result::Result<u16, String>;
+}

@@ -1,0 +1,40 @@
+//! Every URL samlgate publishes or compares, from the deployment's public base URL.
+
+use crate::error::VaultError;
+use crate::ids::{IdpId, OrgId};
+
+/// The deployment's public base URL (`https://sso.example.com`, no trailing slash): every
+/// entity ID, ACS URL and issuer derives from it, never from the request's Host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrls {
+    base: String,
+}
+
+impl PublicUrls {
+    pub fn new(base: &str, allow_loopback_http: bool) -> Result<Self, VaultError> {
+        crate::rules::web_url("public base URL", base, allow_loopback_http)?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+    /// The token issuer of an organisation.
+    pub fn issuer(&self, org: &OrgId) -> String {
+        format!("{}/o/{org}", self.base)
+    }
+    /// Our entity ID towards one IdP: its metadata URL.
+    pub fn sp_entity_id(&self, org: &OrgId, idp: &IdpId) -> String {
+        format!("{}/o/{org}/idp/{idp}/metadata", self.base)
+    }
+    pub fn acs_url(&self, org: &OrgId, idp: &IdpId) -> String {
+        format!("{}/o/{org}/idp/{idp}/acs", self.base)
+    }
+    pub fn slo_url(&self, org: &OrgId, idp: &IdpId) -> String {
+        format!("{}/o/{org}/idp/{idp}/slo", self.base)
+    }
+    pub fn login_url(&self, org: &OrgId) -> String {
+        format!("{}/o/{org}/login", self.base)
+    }
+}

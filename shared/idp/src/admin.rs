@@ -1,0 +1,564 @@
+//! IdP and SSO configuration through admin: register an IdP from metadata XML, a metadata
+//! URL or manual fields; set its settings; set the organisation's SSO settings.
+//! Registering an IdP creates its SP signing and encryption keys (and the organisation's
+//! token key, once), sealed under the organisation key; the IdP item and its keys are written
+//! in one transaction, so nothing is half-written.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use samlgate_domain::audit::Caller;
+use samlgate_domain::auditor::Auditor;
+use samlgate_domain::clock::{format_instant, Clock};
+use samlgate_domain::idp::{Idp, IdpSettings, SsoSettings};
+use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
+use samlgate_domain::org::Org;
+use samlgate_domain::ports::{
+    AuditLog, GenerateDataKey, MetadataFetcher, SsoConfigReader, SsoConfigWriter,
+};
+use samlgate_domain::rules::web_url;
+use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
+use samlgate_domain::urls::PublicUrls;
+use samlgate_domain::{PortErrorKind, Result, VaultError};
+use serde::{Deserialize, Serialize};
+
+use crate::document::{apply_document, bounded_entity_id, certificate_der, MAX_METADATA_BYTES};
+use crate::refresh::certificate_not_after;
+use crate::sp_key;
+
+/// admin's SSO-configuration capabilities.
+pub struct IdpAdmin<'a> {
+    pub keys: &'a dyn GenerateDataKey,
+    pub config: &'a dyn SsoConfigReader,
+    pub writer: &'a dyn SsoConfigWriter,
+    pub fetcher: &'a dyn MetadataFetcher,
+    pub audit: &'a dyn AuditLog,
+    pub clock: &'a dyn Clock,
+    pub urls: &'a PublicUrls,
+    /// Local development: IdP and return URLs may be plain HTTP to loopback.
+    pub allow_loopback_http: bool,
+}
+
+/// Manually entered IdP details.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualIdp {
+    pub entity_id: String,
+    pub sso_url: String,
+    #[serde(default)]
+    pub slo_url: Option<String>,
+    /// PEM certificates, or base64 DER.
+    pub certificates: Vec<String>,
+}
+
+/// `POST /admin/orgs/{org}/idps`: exactly one of `metadata_xml`, `metadata_url`, `manual`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIdp {
+    pub idp: String,
+    #[serde(default)]
+    pub metadata_xml: Option<String>,
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    #[serde(default)]
+    pub manual: Option<ManualIdp>,
+    #[serde(default)]
+    pub settings: IdpSettings,
+    /// Certificates (PEM or base64 DER) that must sign the metadata document: checked now and
+    /// on every daily refresh. Empty: unsigned metadata is accepted.
+    #[serde(default)]
+    pub metadata_signing_certificates: Vec<String>,
+}
+
+/// What admin answers about an IdP: the record's public parts and what to give the IdP.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpView {
+    #[serde(flatten)]
+    pub idp: Idp,
+    pub sp_entity_id: String,
+    pub acs_url: String,
+    pub slo_url: String,
+    pub sp_metadata_url: String,
+    pub login_url: String,
+    pub sp_certificates: Vec<SpCertificate>,
+    /// The IdP's signing certificates: SHA-256 fingerprint and end of validity.
+    pub idp_certificates: Vec<IdpCertificate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpCertificate {
+    pub fingerprint: String,
+    /// `None` if the certificate cannot be read as X.509 (it is still trusted as a key).
+    pub not_after: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpCertificate {
+    pub id: String,
+    pub usage: KeyUse,
+    /// `next` (published, not yet used), `active` or `retiring` (still published).
+    pub state: KeyState,
+    pub certificate: String,
+    pub not_after: String,
+}
+
+impl IdpAdmin<'_> {
+    async fn org(&self, org: &OrgId) -> Result<Org> {
+        self.config.active_org(org).await
+    }
+
+    fn auditor(&self) -> Auditor<'_> {
+        Auditor {
+            log: self.audit,
+            clock: self.clock,
+        }
+    }
+
+    /// `PUT /admin/orgs/{org}/sso`.
+    pub async fn put_sso_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        settings: SsoSettings,
+    ) -> Result<SsoSettings> {
+        let result = async {
+            self.org(org).await?;
+            settings.validate(self.allow_loopback_http)?;
+            let referenced = settings
+                .domain_hints
+                .values()
+                .chain(settings.default_idp.iter());
+            for idp in referenced {
+                if self.config.idp(org, idp).await?.is_none() {
+                    return Err(VaultError::InvalidRequest(format!(
+                        "IdP {idp} is not registered"
+                    )));
+                }
+            }
+            self.writer.put_sso_settings(org, &settings).await?;
+            Ok(settings)
+        }
+        .await;
+        self.auditor()
+            .outcome(org, caller, "sso.settings", None, &result)
+            .await;
+        result
+    }
+
+    pub async fn get_sso_settings(&self, org: &OrgId) -> Result<SsoSettings> {
+        self.config
+            .sso_settings(org)
+            .await?
+            .ok_or(VaultError::SsoNotConfigured)
+    }
+
+    /// `POST /admin/orgs/{org}/idps`.
+    pub async fn register_idp(&self, caller: &Caller, org: &OrgId, new: NewIdp) -> Result<IdpView> {
+        let mut facts = BTreeMap::new();
+        let result = self.register_inner(org, new, &mut facts).await;
+        self.auditor()
+            .outcome_with_facts(org, caller, "idp.register", None, &result, facts)
+            .await;
+        result
+    }
+
+    async fn register_inner(
+        &self,
+        org_id: &OrgId,
+        new: NewIdp,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<IdpView> {
+        let org = self.org(org_id).await?;
+        let idp_id = IdpId::parse(&new.idp)?;
+        facts.insert("idp".into(), idp_id.to_string());
+        new.settings.validate()?;
+        if !new.settings.algorithm_exceptions.is_empty() {
+            facts.insert(
+                "algorithm_exceptions".into(),
+                new.settings.algorithm_exceptions.join(" "),
+            );
+        }
+        let sources = [
+            new.metadata_xml.is_some(),
+            new.metadata_url.is_some(),
+            new.manual.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(VaultError::InvalidRequest(
+                "give exactly one of metadata_xml, metadata_url, manual".into(),
+            ));
+        }
+        if self.config.idp(org_id, &idp_id).await?.is_some() {
+            return Err(VaultError::IdpExists);
+        }
+        let now = self.clock.now();
+        let stamp = format_instant(now);
+        let mut idp = Idp {
+            org: org_id.clone(),
+            idp: idp_id.clone(),
+            entity_id: String::new(),
+            sso_redirect_url: None,
+            sso_post_url: None,
+            slo_redirect_url: None,
+            slo_post_url: None,
+            signing_certificates: Vec::new(),
+            want_authn_requests_signed: false,
+            metadata_url: None,
+            metadata_sha256: None,
+            settings: new.settings,
+            version: 1,
+            created_at: stamp.clone(),
+            updated_at: stamp,
+            refresh: Default::default(),
+        };
+        if new.metadata_signing_certificates.len() > 4 {
+            return Err(VaultError::InvalidRequest(
+                "give at most 4 metadata_signing_certificates".into(),
+            ));
+        }
+        for text in &new.metadata_signing_certificates {
+            let der = certificate_der(text)?;
+            saml::IdpMetadata::signing_key_usable(&der).map_err(|_| {
+                VaultError::InvalidRequest(
+                    "a metadata signing certificate is not a usable X.509 certificate".into(),
+                )
+            })?;
+            idp.refresh.signing_certificates.push(B64.encode(der));
+        }
+        if new.manual.is_some() && !idp.refresh.signing_certificates.is_empty() {
+            return Err(VaultError::InvalidRequest(
+                "metadata_signing_certificates need metadata_xml or metadata_url".into(),
+            ));
+        }
+        if let Some(xml) = &new.metadata_xml {
+            apply_document(&mut idp, xml.as_bytes(), self.allow_loopback_http, now)?;
+            facts.insert("source".into(), "metadata_xml".into());
+        } else if let Some(url) = &new.metadata_url {
+            let parsed = web_url("metadata_url", url, self.allow_loopback_http)?;
+            let bytes = self
+                .fetcher
+                .fetch(parsed.as_str(), MAX_METADATA_BYTES)
+                .await
+                .map_err(|e| VaultError::MetadataFetch(e.detail))?;
+            apply_document(&mut idp, &bytes, self.allow_loopback_http, now)?;
+            idp.metadata_url = Some(parsed.to_string());
+            facts.insert("source".into(), "metadata_url".into());
+        } else if let Some(manual) = &new.manual {
+            self.apply_manual(&mut idp, manual)?;
+            facts.insert("source".into(), "manual".into());
+        }
+        facts.insert("entity_id".into(), idp.entity_id.clone());
+        if idp.sso_url().is_none() {
+            return Err(VaultError::InvalidRequest(
+                "the IdP has no SingleSignOnService for the configured request_binding".into(),
+            ));
+        }
+
+        let mut keys = vec![
+            sp_key::generate_saml_key(
+                self.keys,
+                &org,
+                &idp_id,
+                KeyUse::Signing,
+                KeyState::Active,
+                now,
+            )
+            .await?,
+            sp_key::generate_saml_key(
+                self.keys,
+                &org,
+                &idp_id,
+                KeyUse::Encryption,
+                KeyState::Active,
+                now,
+            )
+            .await?,
+        ];
+        match self.writer.insert_idp(&idp, &keys).await {
+            Ok(()) => {}
+            Err(e) if e.kind == PortErrorKind::Conflict => return Err(VaultError::IdpExists),
+            Err(e) => return Err(e.into()),
+        }
+        if self.config.sp_keys(org_id, None).await?.is_empty() {
+            let token_key = sp_key::generate_token_key(self.keys, &org, now).await?;
+            self.writer.insert_token_key(&token_key).await?;
+            keys.push(token_key);
+        }
+        Ok(self.view(idp, &keys))
+    }
+
+    fn apply_manual(&self, idp: &mut Idp, manual: &ManualIdp) -> Result<()> {
+        idp.entity_id = bounded_entity_id(&manual.entity_id)?;
+        let sso = web_url("sso_url", &manual.sso_url, self.allow_loopback_http)?.to_string();
+        idp.sso_redirect_url = Some(sso.clone());
+        idp.sso_post_url = Some(sso);
+        if let Some(slo) = &manual.slo_url {
+            let slo = web_url("slo_url", slo, self.allow_loopback_http)?.to_string();
+            idp.slo_redirect_url = Some(slo.clone());
+            idp.slo_post_url = Some(slo);
+        }
+        if manual.certificates.is_empty() || manual.certificates.len() > 8 {
+            return Err(VaultError::InvalidRequest(
+                "give 1–8 signing certificates".into(),
+            ));
+        }
+        for text in &manual.certificates {
+            let der = certificate_der(text)?;
+            // The verifier loads every certificate with this loader; refuse what it could not.
+            saml::IdpMetadata::signing_key_usable(&der).map_err(|_| {
+                VaultError::InvalidRequest("a certificate is not a usable X.509 certificate".into())
+            })?;
+            idp.signing_certificates.push(B64.encode(der));
+        }
+        Ok(())
+    }
+
+    /// `PUT /admin/orgs/{org}/idps/{idp}/settings`.
+    pub async fn update_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp_id: &IdpId,
+        settings: IdpSettings,
+    ) -> Result<IdpView> {
+        let mut facts = BTreeMap::from([("idp".to_owned(), idp_id.to_string())]);
+        let result = async {
+            self.org(org).await?;
+            settings.validate()?;
+            let mut idp = self
+                .config
+                .idp(org, idp_id)
+                .await?
+                .ok_or(VaultError::IdpNotFound)?;
+            if settings.algorithm_exceptions != idp.settings.algorithm_exceptions {
+                facts.insert(
+                    "algorithm_exceptions".into(),
+                    settings.algorithm_exceptions.join(" "),
+                );
+            }
+            let expected = idp.version;
+            idp.settings = settings;
+            if idp.sso_url().is_none() {
+                return Err(VaultError::InvalidRequest(
+                    "the IdP has no SingleSignOnService for that request_binding".into(),
+                ));
+            }
+            idp.version += 1;
+            idp.updated_at = format_instant(self.clock.now());
+            match self.writer.replace_idp(&idp, expected).await {
+                Ok(()) => {}
+                Err(e) if e.kind == PortErrorKind::Conflict => {
+                    return Err(VaultError::VersionConflict)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let keys = self.config.sp_keys(org, Some(idp_id)).await?;
+            Ok(self.view(idp, &keys))
+        }
+        .await;
+        self.auditor()
+            .outcome_with_facts(org, caller, "idp.settings", None, &result, facts)
+            .await;
+        result
+    }
+
+    pub async fn get_idp(&self, org: &OrgId, idp_id: &IdpId) -> Result<IdpView> {
+        let idp = self
+            .config
+            .idp(org, idp_id)
+            .await?
+            .ok_or(VaultError::IdpNotFound)?;
+        let keys = self.config.sp_keys(org, Some(idp_id)).await?;
+        Ok(self.view(idp, &keys))
+    }
+
+    pub async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>> {
+        Ok(self.config.list_idps(org).await?)
+    }
+
+    fn view(&self, idp: Idp, keys: &[SpKey]) -> IdpView {
+        let (org, id) = (&idp.org, &idp.idp);
+        IdpView {
+            sp_entity_id: self.urls.sp_entity_id(org, id),
+            acs_url: self.urls.acs_url(org, id),
+            slo_url: self.urls.slo_url(org, id),
+            sp_metadata_url: self.urls.sp_entity_id(org, id),
+            login_url: format!("{}?idp={id}", self.urls.login_url(org)),
+            sp_certificates: keys
+                .iter()
+                .filter(|k| k.idp.as_ref() == Some(id) && k.published())
+                .filter_map(|k| {
+                    Some(SpCertificate {
+                        id: k.id.clone(),
+                        usage: k.usage,
+                        state: k.state,
+                        certificate: k.certificate.clone()?,
+                        not_after: k.not_after.clone(),
+                    })
+                })
+                .collect(),
+            idp_certificates: idp
+                .signing_certificates
+                .iter()
+                .filter_map(|c| B64.decode(c).ok())
+                .map(|der| IdpCertificate {
+                    fingerprint: sha256_hex(&der),
+                    not_after: certificate_not_after(&der).map(format_instant),
+                })
+                .collect(),
+            idp,
+        }
+    }
+}
+
+/// Registration and settings over the kernel's twins: every refusal leaves nothing behind.
+#[cfg(test)]
+mod tests {
+    use samlgate_domain::PortErrorKind::{AccessDenied, Conflict, Timeout};
+
+    use super::*;
+    use crate::testing::{acme, caller, metadata, okta, World, METADATA_URL};
+
+    fn nothing_written(world: &World) -> bool {
+        world.store.idps.lock().unwrap().is_empty() && world.store.keys.lock().unwrap().is_empty()
+    }
+
+    #[tokio::test]
+    async fn registration_makes_the_idp_its_keys_and_the_organisations_token_key_once() {
+        let world = World::new().await;
+        let keys = world.store.keys.lock().unwrap().clone();
+        let token_keys = keys.iter().filter(|k| k.usage == KeyUse::Token).count();
+        assert_eq!((keys.len(), token_keys), (3, 1));
+        let view = world.admin().get_idp(&acme(), &okta()).await.unwrap();
+        assert_eq!(view.acs_url, "https://sso.example.com/o/acme/idp/okta/acs");
+        assert_eq!(view.sp_certificates.len(), 2);
+        assert_eq!(view.idp.metadata_url.as_deref(), Some(METADATA_URL));
+        let mut second = world.new_idp();
+        second.idp = "entra".into();
+        world
+            .admin()
+            .register_idp(&caller(), &acme(), second)
+            .await
+            .unwrap();
+        let token_keys = world
+            .store
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| k.usage == KeyUse::Token)
+            .count();
+        assert_eq!(token_keys, 1, "one token key per organisation");
+    }
+
+    #[tokio::test]
+    async fn refused_registrations_write_nothing() {
+        let two_sources = |w: &World| NewIdp {
+            metadata_xml: Some(String::from_utf8(metadata("idp.xml")).unwrap()),
+            ..w.new_idp()
+        };
+        let bad_id = |w: &World| NewIdp {
+            idp: "Okta!".into(),
+            ..w.new_idp()
+        };
+        let no_keys = |w: &World| NewIdp {
+            metadata_url: None,
+            metadata_xml: Some(String::from_utf8(metadata("idp-no-keys.xml")).unwrap()),
+            ..w.new_idp()
+        };
+        type Input<'a> = &'a dyn Fn(&World) -> NewIdp;
+        let cases: Vec<(Input, &str)> = vec![
+            (&two_sources, "invalid_request"),
+            (&bad_id, "invalid_request"),
+            (&no_keys, "metadata_invalid"),
+        ];
+        for (input, code) in cases {
+            let world = World::empty();
+            world
+                .fetcher
+                .serve(METADATA_URL, &metadata("idp.xml"), None);
+            let e = world
+                .admin()
+                .register_idp(&caller(), &acme(), input(&world))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), code);
+            assert!(nothing_written(&world), "{code}");
+            let reasons: Vec<_> = world.audit().into_iter().map(|e| e.reason).collect();
+            assert_eq!(reasons, [Some(code.to_owned())]);
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_on_the_way_write_nothing_half() {
+        // The metadata URL does not answer.
+        let world = World::empty();
+        world.fetcher.fail(METADATA_URL, Timeout);
+        let e = world
+            .admin()
+            .register_idp(&caller(), &acme(), world.new_idp())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "metadata_fetch_failed");
+        assert!(nothing_written(&world));
+        // The organisation key refuses: no SP key can be sealed.
+        let world = World::empty();
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp.xml"), None);
+        world.kms.faults.fail("generate_data_key", AccessDenied);
+        let e = world
+            .admin()
+            .register_idp(&caller(), &acme(), world.new_idp())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "key_access_denied");
+        assert!(nothing_written(&world));
+        // Another registration of the same IdP won the race to the transaction.
+        let world = World::empty();
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp.xml"), None);
+        world.store.faults.fail("insert_idp", Conflict);
+        let e = world
+            .admin()
+            .register_idp(&caller(), &acme(), world.new_idp())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "idp_exists");
+        assert!(nothing_written(&world));
+    }
+
+    #[tokio::test]
+    async fn settings_and_sso_settings_refuse_what_cannot_work() {
+        let world = World::new().await;
+        let admin = world.admin();
+        let e = admin
+            .register_idp(&caller(), &acme(), world.new_idp())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "idp_exists");
+        world.store.faults.fail("replace_idp", Conflict);
+        let e = admin
+            .update_settings(&caller(), &acme(), &okta(), IdpSettings::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "version_conflict");
+        world.store.faults.heal("replace_idp");
+        let unknown = IdpId::parse("entra").unwrap();
+        let e = admin
+            .update_settings(&caller(), &acme(), &unknown, IdpSettings::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "idp_not_found");
+        let mut settings = admin.get_sso_settings(&acme()).await.unwrap();
+        settings.default_idp = Some(unknown);
+        let e = admin
+            .put_sso_settings(&caller(), &acme(), settings)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_request");
+        assert_eq!(world.idp().version, 1);
+    }
+}

@@ -1,0 +1,503 @@
+//! IdP metadata refresh: every day, for every IdP registered by metadata URL, a
+//! conditional GET (ETag / If-Modified-Since) with admin's size and time limits; the
+//! document's signature checked when a metadata signing certificate is configured; its
+//! `validUntil` honoured. A changed document is compared with the stored configuration:
+//!
+//! - signing certificates added or removed, endpoints changed: applied, as long as at least
+//!   one signing certificate remains (the metadata is the IdP's own statement, as at
+//!   registration; a document that would leave no signing key is refused);
+//! - the entity ID changed: held, never applied (it is a different IdP: re-register it);
+//! - anything unreadable, unsigned where a signature is required, expired, oversized or
+//!   slow: refused; the stored configuration stays as it was.
+//!
+//! Every change and every refusal is an audit item (`idp.metadata_refresh`) and counts in the
+//! run's report, which rotate turns into the metrics the template's alarms watch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use samlgate_domain::audit::Caller;
+use samlgate_domain::auditor::Auditor;
+use samlgate_domain::clock::{format_instant, Clock};
+use samlgate_domain::codes;
+use samlgate_domain::idp::Idp;
+use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
+use samlgate_domain::ports::{
+    AuditLog, Fetched, MetadataFetcher, SsoConfigReader, SsoConfigWriter,
+};
+use samlgate_domain::PortErrorKind;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::document::{apply_document, DocumentRejection, MAX_METADATA_BYTES};
+
+/// How one IdP's refresh ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 304, or the same bytes as stored.
+    Unchanged,
+    /// The document changed and its changes were written.
+    Applied,
+    /// The document changed in a way never applied automatically (its entity ID).
+    Held,
+    /// Fetching or reading the document failed; nothing was written.
+    Failed,
+}
+
+/// What changed between the stored configuration and a fetched document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// SHA-256 (hex) of each certificate added or removed.
+    pub certificates_added: Vec<String>,
+    pub certificates_removed: Vec<String>,
+    pub endpoints_changed: Vec<&'static str>,
+    pub entity_id_changed: bool,
+}
+
+impl Changes {
+    fn between(old: &Idp, new: &Idp) -> Self {
+        let fingerprints = |idp: &Idp| -> BTreeSet<String> {
+            idp.signing_certificates
+                .iter()
+                .map(|c| sha256_hex(&B64.decode(c).unwrap_or_default()))
+                .collect()
+        };
+        let (before, after) = (fingerprints(old), fingerprints(new));
+        let mut endpoints_changed = Vec::new();
+        for (name, a, b) in [
+            (
+                "sso_redirect_url",
+                &old.sso_redirect_url,
+                &new.sso_redirect_url,
+            ),
+            ("sso_post_url", &old.sso_post_url, &new.sso_post_url),
+            (
+                "slo_redirect_url",
+                &old.slo_redirect_url,
+                &new.slo_redirect_url,
+            ),
+            ("slo_post_url", &old.slo_post_url, &new.slo_post_url),
+        ] {
+            if a != b {
+                endpoints_changed.push(name);
+            }
+        }
+        if old.want_authn_requests_signed != new.want_authn_requests_signed {
+            endpoints_changed.push("want_authn_requests_signed");
+        }
+        Self {
+            certificates_added: after.difference(&before).cloned().collect(),
+            certificates_removed: before.difference(&after).cloned().collect(),
+            endpoints_changed,
+            entity_id_changed: old.entity_id != new.entity_id,
+        }
+    }
+
+    fn any(&self) -> bool {
+        !self.certificates_added.is_empty()
+            || !self.certificates_removed.is_empty()
+            || !self.endpoints_changed.is_empty()
+            || self.entity_id_changed
+    }
+}
+
+/// One IdP's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpRefresh {
+    pub org: OrgId,
+    pub idp: IdpId,
+    pub outcome: Outcome,
+    /// The audit reason code of a failure or hold.
+    pub reason: Option<&'static str>,
+    pub changes: Changes,
+}
+
+/// Days until an IdP's earliest signing certificate ends (every IdP, however registered).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpDaysLeft {
+    pub org: OrgId,
+    pub idp: IdpId,
+    pub days: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefreshReport {
+    pub idps: Vec<IdpRefresh>,
+    pub days_left: Vec<IdpDaysLeft>,
+}
+
+impl RefreshReport {
+    pub fn count(&self, outcome: &Outcome) -> usize {
+        self.idps.iter().filter(|r| &r.outcome == outcome).count()
+    }
+}
+
+/// rotate's capabilities for IdP metadata.
+pub struct Refresh<'a> {
+    pub config: &'a dyn SsoConfigReader,
+    pub writer: &'a dyn SsoConfigWriter,
+    pub fetcher: &'a dyn MetadataFetcher,
+    pub audit: &'a dyn AuditLog,
+    pub clock: &'a dyn Clock,
+    pub caller: &'a Caller,
+    /// Local development: metadata and endpoints may be plain HTTP to loopback.
+    pub allow_loopback_http: bool,
+}
+
+/// Why a document was refused or held: each variant is an audit reason code.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("the metadata URL could not be fetched: {0}")]
+    Fetch(String),
+    #[error("{0}")]
+    Document(DocumentRejection),
+    /// Never applied automatically: it is a different IdP (re-register it).
+    #[error("the document names {0}")]
+    EntityChanged(String),
+    #[error("no SingleSignOnService for the configured request_binding")]
+    NoSsoEndpoint,
+    #[error("the IdP changed meanwhile; tomorrow's run retries")]
+    WriteConflict,
+    #[error("the IdP could not be written: {0}")]
+    WriteFailed(String),
+}
+
+codes! {
+    Refused {
+        Fetch(String) => "metadata_fetch_failed", 502;
+        EntityChanged(String) => "metadata_entity_changed", 409;
+        NoSsoEndpoint => "metadata_invalid", 400;
+        WriteConflict => "metadata_write_conflict", 409;
+        WriteFailed(String) => "metadata_write_failed", 502;
+    }
+    delegate {
+        Document => DocumentRejection::http_status;
+    }
+}
+
+impl Refresh<'_> {
+    /// One organisation's IdPs (rotate's run lists them once for rotation and refresh).
+    pub async fn org(&self, idps: &[Idp], report: &mut RefreshReport) {
+        for idp in idps {
+            let mut current = None;
+            if idp.metadata_url.is_some() {
+                let result = self.refresh(idp).await;
+                self.record(idp, &result).await;
+                if result.outcome == Outcome::Applied {
+                    current = self.config.idp(&idp.org, &idp.idp).await.ok().flatten();
+                }
+                report.idps.push(result);
+            }
+            let current = current.as_ref().unwrap_or(idp);
+            if let Some(days) = idp_days_left(current, self.clock.now()) {
+                report.days_left.push(IdpDaysLeft {
+                    org: idp.org.clone(),
+                    idp: idp.idp.clone(),
+                    days,
+                });
+            }
+        }
+    }
+
+    /// Refreshes one IdP. Never returns an error: a failure is an outcome.
+    pub async fn refresh(&self, idp: &Idp) -> IdpRefresh {
+        let mut result = IdpRefresh {
+            org: idp.org.clone(),
+            idp: idp.idp.clone(),
+            outcome: Outcome::Failed,
+            reason: None,
+            changes: Changes::default(),
+        };
+        match self.refresh_inner(idp, &mut result.changes).await {
+            Ok(outcome) => result.outcome = outcome,
+            Err(refused) => {
+                result.reason = Some(refused.code());
+                if matches!(refused, Refused::EntityChanged(_)) {
+                    result.outcome = Outcome::Held;
+                }
+                tracing::warn!(code = refused.code(), org = %idp.org, idp = %idp.idp, detail = %refused, "IdP metadata not applied");
+            }
+        }
+        result
+    }
+
+    async fn refresh_inner(&self, idp: &Idp, changes: &mut Changes) -> Result<Outcome, Refused> {
+        let now = self.clock.now();
+        let url = idp.metadata_url.as_deref().unwrap_or_default();
+        let fetched = self
+            .fetcher
+            .fetch_if_changed(
+                url,
+                MAX_METADATA_BYTES,
+                idp.refresh.etag.as_deref(),
+                idp.refresh.last_modified.as_deref(),
+            )
+            .await
+            .map_err(|e| Refused::Fetch(e.detail))?;
+        let (bytes, etag, last_modified) = match fetched {
+            Fetched::NotModified => return Ok(Outcome::Unchanged),
+            Fetched::Body {
+                bytes,
+                etag,
+                last_modified,
+            } => (bytes, etag, last_modified),
+        };
+        if idp.metadata_sha256.as_deref() == Some(sha256_hex(&bytes).as_str()) {
+            if etag != idp.refresh.etag || last_modified != idp.refresh.last_modified {
+                let mut updated = idp.clone();
+                updated.refresh.etag = etag;
+                updated.refresh.last_modified = last_modified;
+                self.write(idp, updated, now).await?;
+            }
+            return Ok(Outcome::Unchanged);
+        }
+        let mut candidate = idp.clone();
+        apply_document(&mut candidate, &bytes, self.allow_loopback_http, now)
+            .map_err(Refused::Document)?;
+        *changes = Changes::between(idp, &candidate);
+        if changes.entity_id_changed {
+            return Err(Refused::EntityChanged(candidate.entity_id));
+        }
+        if candidate.sso_url().is_none() {
+            return Err(Refused::NoSsoEndpoint);
+        }
+        candidate.refresh.etag = etag;
+        candidate.refresh.last_modified = last_modified;
+        self.write(idp, candidate, now).await?;
+        Ok(if changes.any() {
+            Outcome::Applied
+        } else {
+            Outcome::Unchanged
+        })
+    }
+
+    async fn write(&self, old: &Idp, mut new: Idp, now: OffsetDateTime) -> Result<(), Refused> {
+        new.version = old.version + 1;
+        new.updated_at = format_instant(now);
+        self.writer
+            .replace_idp(&new, old.version)
+            .await
+            .map_err(|e| match e.kind {
+                PortErrorKind::Conflict => Refused::WriteConflict,
+                _ => Refused::WriteFailed(e.to_string()),
+            })
+    }
+
+    /// One audit item per refresh that changed, held or failed (an unchanged document is
+    /// not news).
+    async fn record(&self, idp: &Idp, result: &IdpRefresh) {
+        if result.outcome == Outcome::Unchanged {
+            return;
+        }
+        let changes = &result.changes;
+        let mut facts = BTreeMap::from([
+            ("idp".to_owned(), idp.idp.to_string()),
+            (
+                "outcome".to_owned(),
+                format!("{:?}", result.outcome).to_lowercase(),
+            ),
+        ]);
+        let mut put = |name: &str, values: &[String]| {
+            if !values.is_empty() {
+                facts.insert(name.to_owned(), values.join(" "));
+            }
+        };
+        put("certificates_added", &changes.certificates_added);
+        put("certificates_removed", &changes.certificates_removed);
+        let endpoints: Vec<String> = changes
+            .endpoints_changed
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect();
+        put("endpoints_changed", &endpoints);
+        if changes.entity_id_changed {
+            facts.insert("entity_id_changed".into(), "true".into());
+        }
+        let auditor = Auditor {
+            log: self.audit,
+            clock: self.clock,
+        };
+        auditor
+            .keep(auditor.event_with_reason(
+                &idp.org,
+                self.caller,
+                "idp.metadata_refresh",
+                None,
+                result.reason,
+                facts,
+            ))
+            .await;
+    }
+}
+
+/// Whole days until the earliest of an IdP's signing certificates ends.
+pub fn idp_days_left(idp: &Idp, now: OffsetDateTime) -> Option<i64> {
+    idp.signing_certificates
+        .iter()
+        .filter_map(|c| B64.decode(c).ok())
+        .filter_map(|der| certificate_not_after(&der))
+        .map(|end| (end - now).whole_days())
+        .min()
+}
+
+/// An X.509 certificate's notAfter.
+pub fn certificate_not_after(der: &[u8]) -> Option<OffsetDateTime> {
+    use x509_cert::der::Decode as _;
+    let certificate = x509_cert::Certificate::from_der(der).ok()?;
+    let end = certificate
+        .tbs_certificate
+        .validity
+        .not_after
+        .to_unix_duration();
+    OffsetDateTime::from_unix_timestamp(i64::try_from(end.as_secs()).ok()?).ok()
+}
+
+/// Refresh over the kernel's twins (a metadata server twin with ETags): each outcome and audit
+/// reason of the README's table, and the stored IdP unchanged unless applied.
+#[cfg(test)]
+mod tests {
+    use samlgate_domain::PortErrorKind::{Conflict, Other, Timeout};
+
+    use super::*;
+    use crate::testing::{caller, metadata, World, METADATA_URL};
+
+    async fn refresh(world: &World) -> IdpRefresh {
+        let caller = caller();
+        let refresher = world.refresh(&caller);
+        let idp = world.idp();
+        let result = refresher.refresh(&idp).await;
+        refresher.record(&idp, &result).await;
+        result
+    }
+
+    fn reasons(world: &World) -> Vec<Option<String>> {
+        world.audit().into_iter().map(|e| e.reason).collect()
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_document_changes_nothing_and_a_304_is_asked_for_next_time() {
+        let world = World::new().await;
+        let before = world.idp();
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp.xml"), Some("\"v1\""));
+        assert_eq!(refresh(&world).await.outcome, Outcome::Unchanged);
+        // The same bytes with a validator: the validator is kept, nothing else changes.
+        let kept = world.idp();
+        assert_eq!(kept.refresh.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(kept.signing_certificates, before.signing_certificates);
+        assert_eq!(refresh(&world).await.outcome, Outcome::Unchanged);
+        let asked = world
+            .fetcher
+            .requests
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(asked.etag.as_deref(), Some("\"v1\""));
+        assert!(
+            world.audit().is_empty(),
+            "an unchanged document is not news"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_added_certificate_is_applied_and_audited() {
+        let world = World::new().await;
+        let before = world.idp();
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp-rollover.xml"), None);
+        let result = refresh(&world).await;
+        assert_eq!(result.outcome, Outcome::Applied);
+        assert_eq!(result.changes.certificates_added.len(), 1);
+        let after = world.idp();
+        assert_eq!(after.version, before.version + 1);
+        assert_eq!(after.signing_certificates.len(), 2);
+        let event = world.audit().pop().unwrap();
+        assert_eq!(event.action, "idp.metadata_refresh");
+        assert_eq!(event.reason, None);
+        assert_eq!(event.facts["outcome"], "applied");
+        assert!(event.facts.contains_key("certificates_added"));
+    }
+
+    #[tokio::test]
+    async fn refused_and_held_documents_leave_the_idp_as_it_was() {
+        let text = String::from_utf8(metadata("idp.xml")).unwrap();
+        let other_entity =
+            text.replace("https://idp.example.com/saml", "https://evil.example/saml");
+        let expired = text.replacen(
+            "<md:EntityDescriptor ",
+            "<md:EntityDescriptor validUntil=\"2025-06-01T00:00:00Z\" ",
+            1,
+        );
+        let cases: Vec<(Option<Vec<u8>>, Outcome, &str)> = vec![
+            (
+                Some(metadata("idp-no-keys.xml")),
+                Outcome::Failed,
+                "metadata_no_signing_keys",
+            ),
+            (
+                Some(other_entity.into_bytes()),
+                Outcome::Held,
+                "metadata_entity_changed",
+            ),
+            (
+                Some(expired.into_bytes()),
+                Outcome::Failed,
+                "metadata_expired",
+            ),
+            (
+                Some(b"<html>moved</html>".to_vec()),
+                Outcome::Failed,
+                "metadata_invalid",
+            ),
+            (None, Outcome::Failed, "metadata_fetch_failed"),
+        ];
+        for (document, outcome, code) in cases {
+            let world = World::new().await;
+            let before = world.idp();
+            match document {
+                Some(bytes) => world.fetcher.serve(METADATA_URL, &bytes, None),
+                None => world.fetcher.fail(METADATA_URL, Timeout),
+            }
+            let result = refresh(&world).await;
+            assert_eq!((result.outcome, result.reason), (outcome, Some(code)));
+            assert_eq!(world.idp(), before, "{code}");
+            assert_eq!(reasons(&world), [Some(code.to_owned())]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_loses_a_race_or_fails_is_refused_with_its_own_code() {
+        for (kind, code) in [
+            (Conflict, "metadata_write_conflict"),
+            (Other, "metadata_write_failed"),
+        ] {
+            let world = World::new().await;
+            world
+                .fetcher
+                .serve(METADATA_URL, &metadata("idp-rollover.xml"), None);
+            world.store.faults.fail("replace_idp", kind);
+            let result = refresh(&world).await;
+            assert_eq!(result.reason, Some(code));
+            assert_eq!(result.outcome, Outcome::Failed);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_days_left_of_every_idp_are_reported() {
+        let world = World::new().await;
+        let caller = caller();
+        let mut report = RefreshReport::default();
+        world
+            .refresh(&caller)
+            .org(&[world.idp()], &mut report)
+            .await;
+        assert_eq!(report.idps.len(), 1);
+        assert!(report.days_left[0].days > 0);
+    }
+}

@@ -1,0 +1,257 @@
+//! `POST /o/{org}/idp/{idp}/acs`: take the login in flight once, verify the Response (DESIGN.md
+//! §5 steps 1–7), record the assertion once, map it and check the rules (step 8), then the
+//! session and the application token.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use saml::{IdpMetadata, Verifier};
+use samlgate_domain::audit::Caller;
+use samlgate_domain::clock::format_instant;
+use samlgate_domain::idp::{Idp, SsoSettings};
+use samlgate_domain::ids::{random_hex, IdpId, OrgId};
+use samlgate_domain::one_time::FreshAssertion;
+use samlgate_domain::org::Org;
+use samlgate_domain::session::{Session, StatePurpose};
+use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
+
+use crate::mapping;
+use crate::token::{Claims, Identity, TOKEN_TTL_SECS};
+use crate::{
+    is_state_key, return_url, signing_certificates, Sso, SsoError, MAX_RELAY_INPUT,
+    MAX_SAML_RESPONSE,
+};
+
+/// A finished login: post `token` (as `id_token`) to `return_to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub return_to: String,
+    pub token: String,
+    pub session_id: String,
+    pub identity: Identity,
+}
+
+impl Sso<'_> {
+    /// Consumes a Response posted to `/o/{org}/idp/{idp}/acs`.
+    pub async fn consume(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp: &IdpId,
+        saml_response: &str,
+        relay_state: Option<&str>,
+    ) -> Result<Delivery, SsoError> {
+        let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
+        let result = self
+            .consume_inner(org, idp, saml_response, relay_state, &mut facts)
+            .await;
+        if let Ok(delivery) = &result {
+            facts.insert("session_id".into(), delivery.session_id.clone());
+            facts.insert("subject".into(), delivery.identity.subject.clone());
+        }
+        self.record(org, caller, "sso.login", result.as_ref().err(), facts)
+            .await;
+        result
+    }
+
+    async fn consume_inner(
+        &self,
+        org: &OrgId,
+        idp_id: &IdpId,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<Delivery, SsoError> {
+        if saml_response.is_empty() || saml_response.len() > MAX_SAML_RESPONSE {
+            return Err(SsoError::invalid("SAMLResponse is missing or too large"));
+        }
+        if relay_state.is_some_and(|r| r.len() > MAX_RELAY_INPUT) {
+            return Err(SsoError::invalid("RelayState is too long"));
+        }
+        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        let settings = self.settings(org).await?;
+        let now = self.clock.now();
+
+        // The login in flight, taken exactly once, or an unsolicited response.
+        let (request_id, return_to) = self
+            .solicited_or_not(org, &idp, &settings, relay_state)
+            .await?;
+        facts.insert(
+            "request_id".into(),
+            request_id.clone().unwrap_or_else(|| "unsolicited".into()),
+        );
+
+        // Verify (DESIGN.md §5, steps 1–7), then one-time use (Profiles §4.1.4.5): only the
+        // replay store turns the verified assertion into the fresh one the rest takes.
+        let verifier = self.verifier(&org_record, &idp).await?;
+        let verified =
+            verifier.verify(saml_response.as_bytes(), request_id.as_deref(), self.clock)?;
+        facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
+        let assertion = FreshAssertion::record(self.replay, org, verified).await?;
+
+        // Step 8: mapping and rules.
+        let identity = mapping::identity(&assertion, &idp.settings)?;
+        mapping::check_rules(&identity, &assertion, &idp.settings)?;
+
+        // Session, then the application token.
+        let session_until = assertion
+            .session_not_on_or_after()
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(i64::MAX)
+            .min(now.unix_timestamp() + i64::from(settings.session_ttl_secs));
+        let session = Session {
+            id: format!("s-{}", random_hex(12)?),
+            org: org.clone(),
+            idp: idp_id.clone(),
+            subject: identity.subject.clone(),
+            name_id: assertion.name_id().value.clone(),
+            name_id_format: assertion.name_id().format.clone(),
+            session_index: assertion.session_index().map(str::to_owned),
+            created_at: format_instant(now),
+            expires_at: session_until,
+        };
+        self.sessions.create_session(&session).await?;
+
+        let token_key = self.active_token_key(org).await?;
+        let signer = self
+            .keys
+            .token_signer(self.kms, &org_record, &token_key, self.clock)
+            .await?;
+        let iat = now.unix_timestamp();
+        let claims = Claims {
+            iss: self.urls.issuer(org),
+            aud: settings.app_audience.clone(),
+            sub: identity.subject.clone(),
+            email: identity.email.clone(),
+            name: identity.name.clone(),
+            groups: identity.groups.clone(),
+            org: org.to_string(),
+            idp: idp_id.to_string(),
+            acr: assertion.authn_context().map(str::to_owned),
+            sid: session.id.clone(),
+            iat,
+            nbf: iat,
+            exp: iat + TOKEN_TTL_SECS,
+            jti: random_hex(12)?,
+        };
+        let token = signer.sign(&claims)?;
+        Ok(Delivery {
+            return_to,
+            token,
+            session_id: session.id,
+            identity,
+        })
+    }
+
+    /// The request ID to expect and where to deliver, from the state the login stored, or,
+    /// for an unsolicited response, from the IdP's permission and an allowed RelayState URL.
+    async fn solicited_or_not(
+        &self,
+        org: &OrgId,
+        idp: &Idp,
+        settings: &SsoSettings,
+        relay_state: Option<&str>,
+    ) -> Result<(Option<String>, String), SsoError> {
+        if let Some(r) = relay_state {
+            if let Some(state) = self
+                .take_state(r, org, &idp.idp, StatePurpose::Login)
+                .await?
+            {
+                return Ok((Some(state.request_id), state.return_to));
+            }
+        }
+        // No login in flight for this RelayState: only an allowed unsolicited response.
+        if !idp.settings.allow_idp_initiated {
+            return Err(match relay_state {
+                Some(r) if is_state_key(r) => SsoError::RequestStateUnknown,
+                _ => SsoError::UnsolicitedNotAllowed,
+            });
+        }
+        match relay_state {
+            Some(r) if is_state_key(r) => Err(SsoError::RequestStateUnknown),
+            // An empty RelayState names no return URL: the default one.
+            requested => Ok((
+                None,
+                return_url(settings, requested.filter(|r| !r.is_empty()))?,
+            )),
+        }
+    }
+
+    /// A verifier for this IdP: its signing certificates, our entity ID and ACS URL from
+    /// configuration, its settings, and every published decryption key of ours (during a
+    /// rollover the IdP may encrypt to the next, active or retiring certificate), the active
+    /// one first.
+    async fn verifier(&self, org: &Org, idp: &Idp) -> Result<Arc<Verifier>, SsoError> {
+        let keys = self.config.sp_keys(&org.org, Some(&idp.idp)).await?;
+        let rank = |k: &&SpKey| match k.state {
+            KeyState::Active => 0,
+            KeyState::Next => 1,
+            _ => 2,
+        };
+        let mut decryption_keys: Vec<&SpKey> = keys
+            .iter()
+            .filter(|k| k.usage == KeyUse::Encryption && k.published())
+            .collect();
+        decryption_keys.sort_by_key(rank);
+        let key_ids: Vec<&str> = decryption_keys.iter().map(|k| k.id.as_str()).collect();
+        let cache_key = format!(
+            "{}#{}#{}#{}#{}",
+            org.org,
+            idp.idp,
+            idp.version,
+            org.key_arn,
+            if key_ids.is_empty() {
+                "-".to_owned()
+            } else {
+                key_ids.join(",")
+            }
+        );
+        let now = self.clock.now();
+        if let Some(verifier) = self.keys.verifier(&cache_key, now) {
+            return Ok(verifier);
+        }
+        let metadata = IdpMetadata {
+            entity_id: idp.entity_id.clone(),
+            signing_certificates: signing_certificates(idp)?,
+            encryption_certificates: Vec::new(),
+            single_sign_on: Vec::new(),
+            single_logout: Vec::new(),
+            name_id_formats: Vec::new(),
+            want_authn_requests_signed: idp.want_authn_requests_signed,
+            warnings: Vec::new(),
+        };
+        let sp = saml::ServiceProvider {
+            entity_id: self.urls.sp_entity_id(&org.org, &idp.idp),
+            acs_url: self.urls.acs_url(&org.org, &idp.idp),
+        };
+        let policy = saml::Policy {
+            clock_skew: Duration::from_secs(u64::from(idp.settings.clock_skew_secs)),
+            require_encrypted: idp.settings.require_encrypted_assertions,
+            ..saml::Policy::default()
+        };
+        let unusable = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        let mut verifier = Verifier::new(&metadata, sp, policy).map_err(unusable)?;
+        let mut pems = Vec::with_capacity(decryption_keys.len());
+        for key in &decryption_keys {
+            let pem = self
+                .keys
+                .private_pem(self.kms, org, key, self.clock)
+                .await?;
+            pems.push((pem, key.certificate_der()));
+        }
+        let with_certificates: Vec<saml::DecryptionKey<'_>> = pems
+            .iter()
+            .map(|(pem, certificate)| saml::DecryptionKey {
+                pem: pem.as_bytes(),
+                certificate: certificate.as_deref(),
+            })
+            .collect();
+        if !with_certificates.is_empty() {
+            verifier = verifier
+                .with_decryption_keys(&with_certificates)
+                .map_err(unusable)?;
+        }
+        Ok(self.keys.keep_verifier(cache_key, verifier, now))
+    }
+}

@@ -1,0 +1,226 @@
+//! samlgate's SSO runtime (DESIGN.md §5, §6): what the acs function does.
+//!
+//! - [`login`]: choose the IdP, store the login server-side under a RelayState, send a signed
+//!   AuthnRequest;
+//! - [`acs`]: take the login once, verify the Response, record the assertion once
+//!   ([`FreshAssertion`](samlgate_domain::one_time::FreshAssertion)), map and check it,
+//!   create the session and the application token;
+//! - [`logout`]: single logout in both directions, messages read only through their verified
+//!   form;
+//! - [`mapping`], [`token`], [`key_cache`]: what a login is turned into, and the unwrapped
+//!   keys acs keeps for a bounded time.
+//!
+//! acs's capabilities are the fields of [`Sso`]: configuration reads, its three stores, audit,
+//! and `DecryptDataKey` for SP keys only (the key policy allows acs `purpose=sp-key` and
+//! nothing else). Every URL it compares or sends comes from [`PublicUrls`], never from the
+//! request.
+
+pub mod acs;
+mod error;
+pub mod key_cache;
+pub mod login;
+pub mod logout;
+pub mod mapping;
+pub mod token;
+
+use std::collections::BTreeMap;
+
+use samlgate_domain::audit::Caller;
+use samlgate_domain::auditor::Auditor;
+use samlgate_domain::clock::Clock;
+use samlgate_domain::idp::{Idp, SsoSettings};
+use samlgate_domain::ids::{IdpId, OrgId};
+use samlgate_domain::org::Org;
+use samlgate_domain::ports::{
+    AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
+};
+use samlgate_domain::session::{LoginState, StatePurpose};
+use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
+use samlgate_domain::urls::PublicUrls;
+use samlgate_domain::VaultError;
+
+pub use error::SsoError;
+pub use key_cache::KeyCache;
+
+/// How long a started login may take (IdP password, MFA), seconds.
+pub const LOGIN_TTL_SECS: i64 = 15 * 60;
+/// Longest RelayState read at all (an IdP-initiated one names a return URL).
+pub const MAX_RELAY_INPUT: usize = 2048;
+/// Largest `SAMLResponse` form field, bytes (base64 of the verifier's 1 MiB limit).
+pub const MAX_SAML_RESPONSE: usize = 1_400_000;
+
+/// acs's capabilities.
+pub struct Sso<'a> {
+    pub config: &'a dyn SsoConfigReader,
+    pub logins: &'a dyn LoginStateStore,
+    pub replay: &'a dyn ReplayStore,
+    pub sessions: &'a dyn SessionStore,
+    pub kms: &'a dyn DecryptDataKey,
+    pub keys: &'a KeyCache,
+    pub audit: &'a dyn AuditLog,
+    pub clock: &'a dyn Clock,
+    pub urls: &'a PublicUrls,
+}
+
+impl Sso<'_> {
+    /// The organisation's SSO settings, or `sso_not_configured`.
+    async fn settings(&self, org: &OrgId) -> Result<SsoSettings, SsoError> {
+        Ok(self
+            .config
+            .sso_settings(org)
+            .await?
+            .ok_or(VaultError::SsoNotConfigured)?)
+    }
+
+    /// The IdP record, or `idp_not_found`.
+    async fn known_idp(&self, org: &OrgId, idp: &IdpId) -> Result<Idp, SsoError> {
+        Ok(self
+            .config
+            .idp(org, idp)
+            .await?
+            .ok_or(VaultError::IdpNotFound)?)
+    }
+
+    /// The active organisation and one of its IdPs: where every ACS and logout step starts.
+    async fn idp_and_org(&self, org: &OrgId, idp: &IdpId) -> Result<(Org, Idp), SsoError> {
+        let org_record = self.config.active_org(org).await?;
+        Ok((org_record, self.known_idp(org, idp).await?))
+    }
+
+    /// The IdP's active SP key for `usage`.
+    async fn active_key(&self, org: &OrgId, idp: &IdpId, usage: KeyUse) -> Result<SpKey, SsoError> {
+        self.config
+            .sp_keys(org, Some(idp))
+            .await?
+            .into_iter()
+            .find(|k| k.usage == usage && k.state == KeyState::Active)
+            .ok_or(SsoError::SpKeyMissing(usage.as_str()))
+    }
+
+    /// The organisation's active token key.
+    async fn active_token_key(&self, org: &OrgId) -> Result<SpKey, SsoError> {
+        self.config
+            .sp_keys(org, None)
+            .await?
+            .into_iter()
+            .find(|k| k.usage == KeyUse::Token && k.state == KeyState::Active)
+            .ok_or(SsoError::SpKeyMissing("token"))
+    }
+
+    /// Takes the request stored under `relay_state`, once, and checks that it belongs to this
+    /// organisation, IdP and purpose and has not expired. `None`: nothing is stored under it
+    /// (or it is not a RelayState samlgate makes).
+    async fn take_state(
+        &self,
+        relay_state: &str,
+        org: &OrgId,
+        idp: &IdpId,
+        purpose: StatePurpose,
+    ) -> Result<Option<LoginState>, SsoError> {
+        if !is_state_key(relay_state) {
+            return Ok(None);
+        }
+        let Some(state) = self.logins.take_login(relay_state).await? else {
+            return Ok(None);
+        };
+        if &state.org != org || &state.idp != idp || state.purpose != purpose {
+            return Err(SsoError::RequestStateMismatch);
+        }
+        if state.expires_at <= self.clock.now().unix_timestamp() {
+            return Err(SsoError::RequestStateExpired);
+        }
+        Ok(Some(state))
+    }
+
+    /// Stores a request in flight under `relay_state` for [`LOGIN_TTL_SECS`].
+    async fn store_state(
+        &self,
+        purpose: StatePurpose,
+        relay_state: String,
+        org: &OrgId,
+        idp: &IdpId,
+        request_id: &str,
+        return_to: String,
+    ) -> Result<(), SsoError> {
+        let state = LoginState {
+            purpose,
+            relay_state,
+            org: org.clone(),
+            idp: idp.clone(),
+            request_id: request_id.to_owned(),
+            return_to,
+            expires_at: self.clock.now().unix_timestamp() + LOGIN_TTL_SECS,
+        };
+        Ok(self.logins.put_login(&state).await?)
+    }
+
+    /// One audit item per login step, with the reason code on failure. Requests for an
+    /// organisation that does not exist are only logged (no items in unknown partitions).
+    async fn record(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        error: Option<&SsoError>,
+        facts: BTreeMap<String, String>,
+    ) {
+        if let Some(e) = error {
+            tracing::warn!(code = e.code(), org = %org, action, correlation_id = %caller.correlation_id, error = %e, "login step failed");
+            if matches!(e, SsoError::Vault(VaultError::OrgNotFound)) {
+                return;
+            }
+        }
+        let auditor = Auditor {
+            log: self.audit,
+            clock: self.clock,
+        };
+        let reason = error.map(SsoError::code);
+        auditor
+            .keep(auditor.event_with_reason(org, caller, action, None, reason, facts))
+            .await;
+    }
+}
+
+/// The IdP's configured signing certificates, DER.
+fn signing_certificates(idp: &Idp) -> Result<Vec<Vec<u8>>, SsoError> {
+    idp.signing_certificates_der()
+        .ok_or_else(|| SsoError::IdpConfig("signing certificate".into()))
+}
+
+/// `requested` if it is exactly an allowed return URL; the first allowed one if none was asked.
+fn return_url(settings: &SsoSettings, requested: Option<&str>) -> Result<String, SsoError> {
+    match requested {
+        Some(url) if settings.allowed_return(url) => Ok(url.to_owned()),
+        Some(_) => Err(SsoError::ReturnToNotAllowed),
+        None => Ok(settings
+            .return_urls
+            .first()
+            .cloned()
+            .ok_or(VaultError::SsoNotConfigured)?),
+    }
+}
+
+/// A RelayState samlgate made: 32 lowercase hex digits.
+fn is_state_key(relay_state: &str) -> bool {
+    relay_state.len() == 32
+        && relay_state
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// A fresh protocol message ID (AuthnRequest, LogoutRequest, LogoutResponse).
+fn new_message_id() -> Result<String, SsoError> {
+    saml::new_request_id().map_err(|_| VaultError::Internal("random generator").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_samlgate_relay_states_are_looked_up() {
+        assert!(is_state_key(&"a".repeat(32)));
+        assert!(!is_state_key("https://app.example.com/cb"));
+        assert!(!is_state_key(&"A".repeat(32)));
+    }
+}

@@ -1,0 +1,204 @@
+//! `GET /o/{org}/login`: choose the IdP, store the login server-side under a fresh RelayState
+//! (no cookie: SameSite-dropped cookies break InResponseTo, DESIGN.md §9), and send a signed
+//! AuthnRequest (HTTP-Redirect with a query signature, or HTTP-POST with an enveloped one).
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use saml::OutgoingMessage as _;
+use samlgate_domain::audit::Caller;
+use samlgate_domain::idp::{RequestBinding, SsoSettings};
+use samlgate_domain::ids::{random_hex, IdpId, OrgId};
+use samlgate_domain::session::StatePurpose;
+use samlgate_domain::sp_key::KeyUse;
+use samlgate_domain::VaultError;
+use serde::Deserialize;
+
+use crate::{new_message_id, return_url, Sso, SsoError};
+
+/// `GET /o/{org}/login` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct LoginQuery {
+    pub idp: Option<String>,
+    pub login_hint: Option<String>,
+    pub return_to: Option<String>,
+}
+
+/// How the browser goes on to the IdP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginDelivery {
+    /// HTTP-Redirect binding: a 302 to this URL.
+    Redirect { location: String },
+    /// HTTP-POST binding: an auto-submitting form.
+    Post {
+        url: String,
+        saml_request: String,
+        relay_state: String,
+    },
+}
+
+impl Sso<'_> {
+    /// Starts a login: chooses the IdP, stores the request state, builds the (signed) request.
+    pub async fn login(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        query: &LoginQuery,
+    ) -> Result<LoginDelivery, SsoError> {
+        let mut facts = BTreeMap::new();
+        let result = self.login_inner(org, query, &mut facts).await;
+        self.record(org, caller, "sso.login_start", result.as_ref().err(), facts)
+            .await;
+        result
+    }
+
+    async fn login_inner(
+        &self,
+        org: &OrgId,
+        query: &LoginQuery,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<LoginDelivery, SsoError> {
+        let org_record = self.config.active_org(org).await?;
+        let settings = self.settings(org).await?;
+        let return_to = return_url(&settings, query.return_to.as_deref())?;
+        let idp_id = choose_idp(&settings, query)?;
+        facts.insert("idp".into(), idp_id.to_string());
+        let idp = self.known_idp(org, &idp_id).await?;
+        let sso_url = idp
+            .sso_url()
+            .ok_or(SsoError::IdpEndpointMissing)?
+            .to_owned();
+
+        let now = self.clock.now();
+        let request_id = new_message_id()?;
+        let relay_state = random_hex(16)?;
+        let sp_entity_id = self.urls.sp_entity_id(org, &idp_id);
+        let acs_url = self.urls.acs_url(org, &idp_id);
+        let request = saml::AuthnRequest {
+            id: &request_id,
+            issue_instant: now,
+            destination: &sso_url,
+            acs_url: &acs_url,
+            sp_entity_id: &sp_entity_id,
+            name_id_format: idp.settings.name_id_format.as_deref(),
+            force_authn: false,
+        };
+        let signing_pem = if idp.settings.sign_requests {
+            let key = self.active_key(org, &idp_id, KeyUse::Signing).await?;
+            Some(
+                self.keys
+                    .private_pem(self.kms, &org_record, &key, self.clock)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let unusable = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        let delivery = match idp.settings.request_binding {
+            RequestBinding::Redirect => {
+                let signer = signing_pem
+                    .as_ref()
+                    .map(|pem| saml::RequestSigner::from_pem(pem.as_bytes()))
+                    .transpose()
+                    .map_err(unusable)?;
+                let location = saml::redirect_url(
+                    &sso_url,
+                    &request.to_xml(),
+                    Some(&relay_state),
+                    signer.as_ref(),
+                )
+                .map_err(unusable)?;
+                LoginDelivery::Redirect { location }
+            }
+            RequestBinding::Post => {
+                let xml = match &signing_pem {
+                    Some(pem) => {
+                        let signer =
+                            saml::XmlSigner::from_pem(pem.as_bytes(), None).map_err(unusable)?;
+                        request.to_signed_xml(&signer).map_err(unusable)?
+                    }
+                    None => request.to_xml(),
+                };
+                LoginDelivery::Post {
+                    url: sso_url,
+                    saml_request: B64.encode(xml),
+                    relay_state: relay_state.clone(),
+                }
+            }
+        };
+        self.store_state(
+            StatePurpose::Login,
+            relay_state,
+            org,
+            &idp_id,
+            &request_id,
+            return_to,
+        )
+        .await?;
+        facts.insert("request_id".into(), request_id);
+        Ok(delivery)
+    }
+}
+
+/// Explicit IdP, else the login hint's email domain, else the organisation's default.
+fn choose_idp(settings: &SsoSettings, query: &LoginQuery) -> Result<IdpId, SsoError> {
+    if let Some(idp) = &query.idp {
+        return Ok(IdpId::parse(idp).map_err(|_| VaultError::IdpNotFound)?);
+    }
+    if let Some(hint) = &query.login_hint {
+        if hint.len() > 320 {
+            return Err(SsoError::invalid("login_hint is too long"));
+        }
+        if let Some((_, domain)) = hint.rsplit_once('@') {
+            if let Some(idp) = settings.domain_hints.get(&domain.to_ascii_lowercase()) {
+                return Ok(idp.clone());
+            }
+        }
+    }
+    settings.default_idp.clone().ok_or(SsoError::NoIdpForLogin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idp_choice_follows_explicit_then_hint_then_default() {
+        let settings = SsoSettings {
+            return_urls: vec!["https://app.example.com/cb".into()],
+            app_audience: "app".into(),
+            domain_hints: BTreeMap::from([("acme.example".into(), IdpId::parse("okta").unwrap())]),
+            default_idp: Some(IdpId::parse("entra").unwrap()),
+            session_ttl_secs: 3600,
+            rotation: Default::default(),
+        };
+        let q = |idp: Option<&str>, hint: Option<&str>| LoginQuery {
+            idp: idp.map(Into::into),
+            login_hint: hint.map(Into::into),
+            return_to: None,
+        };
+        assert_eq!(
+            choose_idp(&settings, &q(Some("adfs"), Some("a@acme.example")))
+                .unwrap()
+                .as_str(),
+            "adfs"
+        );
+        assert_eq!(
+            choose_idp(&settings, &q(None, Some("a@ACME.example")))
+                .unwrap()
+                .as_str(),
+            "okta"
+        );
+        assert_eq!(
+            choose_idp(&settings, &q(None, Some("a@other.example")))
+                .unwrap()
+                .as_str(),
+            "entra"
+        );
+        assert!(matches!(
+            choose_idp(&settings, &q(Some("Bad!"), None)),
+            Err(SsoError::Vault(VaultError::IdpNotFound))
+        ));
+    }
+}

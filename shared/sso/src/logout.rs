@@ -1,0 +1,331 @@
+//! Single logout (SAML Profiles §4.4), front channel, HTTP-Redirect or HTTP-POST binding,
+//! both directions:
+//!
+//! - SP-initiated: the application sends the browser to `GET /o/{org}/idp/{idp}/slo?sid=…`;
+//!   samlgate ends the session, sends a signed LogoutRequest to the IdP (state under a fresh
+//!   RelayState), and on the IdP's signed LogoutResponse sends the browser to the return URL.
+//! - IdP-initiated: the IdP sends a signed LogoutRequest; samlgate ends the subject's sessions
+//!   at that IdP and answers with a signed LogoutResponse.
+//!
+//! Incoming messages are read only through their verified form (`saml::read_redirect`,
+//! `saml::read_post`): the signature verifies with the IdP's configured certificates and the
+//! Issuer, Destination and validity are checked before anything is read. Every URL compared
+//! comes from configuration.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use saml::{Limits, LogoutExpected, LogoutMessage, OutgoingMessage as _, STATUS_SUCCESS};
+use samlgate_domain::audit::Caller;
+use samlgate_domain::idp::Idp;
+use samlgate_domain::ids::{random_hex, IdpId, OrgId};
+use samlgate_domain::org::Org;
+use samlgate_domain::session::StatePurpose;
+use samlgate_domain::sp_key::KeyUse;
+
+use crate::{new_message_id, return_url, signing_certificates, Sso, SsoError};
+
+/// `GET /o/{org}/idp/{idp}/slo` parameters, as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SloQuery {
+    /// The raw query string (the signature covers its exact octets).
+    pub raw: String,
+    /// Our session ID: the application asks to log this session out.
+    pub sid: Option<String>,
+    pub return_to: Option<String>,
+    /// Whether the query carries an IdP message (`SAMLRequest` / `SAMLResponse`).
+    pub has_message: bool,
+}
+
+impl SloQuery {
+    pub fn parse(raw: &str) -> Self {
+        let mut query = Self {
+            raw: raw.to_owned(),
+            ..Self::default()
+        };
+        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            match name.as_ref() {
+                "sid" => query.sid = Some(value.into_owned()),
+                "return_to" => query.return_to = Some(value.into_owned()),
+                "SAMLRequest" | "SAMLResponse" => query.has_message = true,
+                _ => {}
+            }
+        }
+        query
+    }
+}
+
+/// Where the browser goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SloDelivery {
+    /// A 302 (HTTP-Redirect binding, or back to the application).
+    Redirect(String),
+    /// An auto-submitting form (HTTP-POST binding).
+    Post {
+        url: String,
+        fields: Vec<(&'static str, String)>,
+    },
+}
+
+/// A logout message as it arrived from the IdP.
+#[derive(Debug, Clone, Copy)]
+pub enum Incoming<'a> {
+    /// HTTP-Redirect: the raw query string (its signature covers the exact octets).
+    Query(&'a str),
+    /// HTTP-POST: the `SAMLRequest`/`SAMLResponse` field and the RelayState.
+    Form {
+        message: &'a str,
+        relay_state: Option<&'a str>,
+    },
+}
+
+/// A logout message we send.
+enum Outgoing<'a> {
+    Request(saml::LogoutRequest<'a>),
+    Response(saml::LogoutResponse<'a>),
+}
+
+/// The IdP's SingleLogoutService: Redirect if it has one, else POST.
+fn slo_endpoint(idp: &Idp) -> Option<(String, bool)> {
+    idp.slo_redirect_url
+        .clone()
+        .map(|u| (u, false))
+        .or_else(|| idp.slo_post_url.clone().map(|u| (u, true)))
+}
+
+impl Sso<'_> {
+    /// Everything `/o/{org}/idp/{idp}/slo` does: the application's logout (`sid`), or a
+    /// signed message from the IdP. Answers where the browser goes next.
+    pub async fn logout(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp: &IdpId,
+        query: &SloQuery,
+        form: Option<Incoming<'_>>,
+    ) -> Result<SloDelivery, SsoError> {
+        let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
+        let incoming = form.or_else(|| query.has_message.then_some(Incoming::Query(&query.raw)));
+        let (action, result) = if let Some(incoming) = incoming {
+            (
+                "sso.logout",
+                self.idp_message(org, idp, incoming, &mut facts).await,
+            )
+        } else {
+            (
+                "sso.logout_start",
+                self.start_logout(org, idp, query, &mut facts).await,
+            )
+        };
+        self.record(org, caller, action, result.as_ref().err(), facts)
+            .await;
+        result
+    }
+
+    /// A logout message to the IdP, signed with the IdP's SP signing key: a query signature
+    /// (HTTP-Redirect) or an enveloped XML signature (HTTP-POST).
+    async fn send(
+        &self,
+        org: &Org,
+        idp: &IdpId,
+        (url, post): (String, bool),
+        message: Outgoing<'_>,
+        relay_state: Option<&str>,
+    ) -> Result<SloDelivery, SsoError> {
+        let key = self.active_key(&org.org, idp, KeyUse::Signing).await?;
+        let pem = self
+            .keys
+            .private_pem(self.kms, org, &key, self.clock)
+            .await?;
+        let config = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        let response = matches!(message, Outgoing::Response(_));
+        if post {
+            let signer = saml::XmlSigner::from_pem(pem.as_bytes(), None).map_err(config)?;
+            let xml = match &message {
+                Outgoing::Request(m) => m.to_signed_xml(&signer),
+                Outgoing::Response(m) => m.to_signed_xml(&signer),
+            }
+            .map_err(config)?;
+            let name = if response {
+                "SAMLResponse"
+            } else {
+                "SAMLRequest"
+            };
+            let mut fields = vec![(name, B64.encode(xml))];
+            if let Some(relay) = relay_state {
+                fields.push(("RelayState", relay.to_owned()));
+            }
+            return Ok(SloDelivery::Post { url, fields });
+        }
+        let xml = match &message {
+            Outgoing::Request(m) => m.to_xml(),
+            Outgoing::Response(m) => m.to_xml(),
+        };
+        let signer = saml::RequestSigner::from_pem(pem.as_bytes()).map_err(config)?;
+        saml::logout_redirect_url(&url, &xml, relay_state, response, &signer)
+            .map(SloDelivery::Redirect)
+            .map_err(config)
+    }
+
+    /// SP-initiated: end our session, then ask the IdP to end its own.
+    async fn start_logout(
+        &self,
+        org: &OrgId,
+        idp_id: &IdpId,
+        query: &SloQuery,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<SloDelivery, SsoError> {
+        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        let settings = self.settings(org).await?;
+        let return_to = return_url(&settings, query.return_to.as_deref())?;
+        let sid = query
+            .sid
+            .as_deref()
+            .filter(|s| s.len() <= 64)
+            .ok_or(SsoError::SessionUnknown)?;
+        let session = self
+            .sessions
+            .get_session(sid)
+            .await?
+            .filter(|s| &s.org == org && &s.idp == idp_id)
+            .ok_or(SsoError::SessionUnknown)?;
+        facts.insert("session_id".into(), session.id.clone());
+        self.sessions.end_session(&session.id).await?;
+        let Some(endpoint) = slo_endpoint(&idp) else {
+            // The IdP offers no logout endpoint: our session is over, and that is all.
+            facts.insert("idp_logout".into(), "none".into());
+            return Ok(SloDelivery::Redirect(return_to));
+        };
+        let slo_url = endpoint.0.clone();
+        let now = self.clock.now();
+        let request_id = new_message_id()?;
+        let issuer = self.urls.sp_entity_id(org, idp_id);
+        let relay_state = random_hex(16)?;
+        let request = saml::LogoutRequest {
+            id: &request_id,
+            issue_instant: now,
+            destination: &slo_url,
+            issuer: &issuer,
+            name_id: &session.name_id,
+            name_id_format: session.name_id_format.as_deref(),
+            session_index: session.session_index.as_deref(),
+        };
+        let delivery = self
+            .send(
+                &org_record,
+                idp_id,
+                endpoint,
+                Outgoing::Request(request),
+                Some(&relay_state),
+            )
+            .await?;
+        self.store_state(
+            StatePurpose::Logout,
+            relay_state,
+            org,
+            idp_id,
+            &request_id,
+            return_to,
+        )
+        .await?;
+        facts.insert("request_id".into(), request_id);
+        Ok(delivery)
+    }
+
+    /// A signed message from the IdP: its LogoutRequest, or its answer to ours.
+    async fn idp_message(
+        &self,
+        org: &OrgId,
+        idp_id: &IdpId,
+        incoming: Incoming<'_>,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<SloDelivery, SsoError> {
+        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        let certificates = signing_certificates(&idp)?;
+        let limits = Limits::default();
+        let our_slo = self.urls.slo_url(org, idp_id);
+        let expected = LogoutExpected {
+            issuer: &idp.entity_id,
+            destination: &our_slo,
+            now: self.clock.now(),
+            clock_skew: Duration::from_secs(u64::from(idp.settings.clock_skew_secs)),
+        };
+        let verified = match incoming {
+            Incoming::Query(raw) => saml::read_redirect(raw, &certificates, &expected, &limits)?,
+            Incoming::Form {
+                message,
+                relay_state,
+            } => saml::read_post(message, relay_state, &certificates, &expected, &limits)?,
+        };
+        facts.insert(
+            "binding".into(),
+            match incoming {
+                Incoming::Query(_) => "redirect",
+                Incoming::Form { .. } => "post",
+            }
+            .into(),
+        );
+        match verified.message() {
+            LogoutMessage::Response(response) => {
+                let relay = verified
+                    .relay_state()
+                    .ok_or(SsoError::RequestStateUnknown)?;
+                let state = self
+                    .take_state(relay, org, idp_id, StatePurpose::Logout)
+                    .await?
+                    .ok_or(SsoError::RequestStateUnknown)?;
+                if response.in_response_to() != state.request_id {
+                    return Err(SsoError::Saml(saml::Error::InResponseToMismatch(
+                        response.in_response_to().to_owned(),
+                    )));
+                }
+                facts.insert("request_id".into(), state.request_id);
+                if response.status() != STATUS_SUCCESS {
+                    return Err(SsoError::LogoutFailed(response.status().to_owned()));
+                }
+                Ok(SloDelivery::Redirect(state.return_to))
+            }
+            LogoutMessage::Request(request) => {
+                let mut ended = 0;
+                for session in self
+                    .sessions
+                    .sessions_of(org, idp_id, request.name_id())
+                    .await?
+                {
+                    let matches = request.session_indexes().is_empty()
+                        || session
+                            .session_index
+                            .as_ref()
+                            .is_some_and(|i| request.session_indexes().contains(i));
+                    if matches && self.sessions.end_session(&session.id).await? {
+                        ended += 1;
+                    }
+                }
+                facts.insert("request_id".into(), request.id().to_owned());
+                facts.insert("sessions_ended".into(), ended.to_string());
+                let endpoint = slo_endpoint(&idp).ok_or(SsoError::IdpEndpointMissing)?;
+                let slo_url = endpoint.0.clone();
+                let response_id = new_message_id()?;
+                let issuer = self.urls.sp_entity_id(org, idp_id);
+                let response = saml::LogoutResponse {
+                    id: &response_id,
+                    issue_instant: self.clock.now(),
+                    destination: &slo_url,
+                    issuer: &issuer,
+                    in_response_to: request.id(),
+                    status: STATUS_SUCCESS,
+                };
+                self.send(
+                    &org_record,
+                    idp_id,
+                    endpoint,
+                    Outgoing::Response(response),
+                    verified.relay_state(),
+                )
+                .await
+            }
+        }
+    }
+}
