@@ -114,17 +114,6 @@ impl HttpFetcher {
 
 #[async_trait::async_trait]
 impl MetadataFetcher for HttpFetcher {
-    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError> {
-        match self.get(url, max_bytes, None, None).await? {
-            Fetched::Body { bytes, .. } => Ok(bytes),
-            Fetched::NotModified => Err(PortError::new(
-                PortErrorKind::Other,
-                "https:GetMetadata",
-                "HTTP status 304",
-            )),
-        }
-    }
-
     async fn fetch_if_changed(
         &self,
         url: &str,

@@ -86,7 +86,6 @@ impl Table {
     }
 }
 
-
 #[async_trait]
 impl SpKeyStore for Table {
     async fn publish_next(&self, active: &SpKey, next: &SpKey) -> Result<(), PortError> {

@@ -10,43 +10,11 @@ use crate::error::{Result, VaultError};
 #[serde(try_from = "String", into = "String")]
 pub struct OrgId(String);
 
-impl OrgId {
-    pub fn parse(text: &str) -> Result<Self> {
-        if is_slug(text) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(VaultError::InvalidRequest(
-                "organisation id must match [a-z][a-z0-9-]{0,31}".into(),
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// An IdP's identifier within its organisation, with the organisation ID's rules
 /// (`[a-z][a-z0-9-]{0,31}`): it appears in URLs, entity IDs and encryption contexts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct IdpId(String);
-
-impl IdpId {
-    pub fn parse(text: &str) -> Result<Self> {
-        if is_slug(text) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(VaultError::InvalidRequest(
-                "idp id must match [a-z][a-z0-9-]{0,31}".into(),
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// `[a-z][a-z0-9-]{0,31}`.
 fn is_slug(text: &str) -> bool {
@@ -58,8 +26,25 @@ fn is_slug(text: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// A slug identifier: parsed from outside text, shown and stored as itself.
 macro_rules! string_id {
-    ($ty:ident) => {
+    ($ty:ident, $what:literal) => {
+        impl $ty {
+            pub fn parse(text: &str) -> Result<Self> {
+                if is_slug(text) {
+                    Ok(Self(text.to_owned()))
+                } else {
+                    Err(VaultError::InvalidRequest(
+                        concat!($what, " must match [a-z][a-z0-9-]{0,31}").into(),
+                    ))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl TryFrom<String> for $ty {
             type Error = VaultError;
             fn try_from(value: String) -> Result<Self> {
@@ -81,8 +66,8 @@ macro_rules! string_id {
     };
 }
 
-string_id!(OrgId);
-string_id!(IdpId);
+string_id!(OrgId, "organisation id");
+string_id!(IdpId, "idp id");
 
 /// A credential's identifier, `c-` and 24 lowercase hex digits, made by the vault.
 pub fn new_credential_id() -> Result<String> {

@@ -797,17 +797,6 @@ impl MemoryFetcher {
 
 #[async_trait]
 impl MetadataFetcher for MemoryFetcher {
-    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError> {
-        match self.fetch_if_changed(url, max_bytes, None, None).await? {
-            Fetched::Body { bytes, .. } => Ok(bytes),
-            Fetched::NotModified => Err(PortError::new(
-                PortErrorKind::Other,
-                "fetch",
-                "HTTP status 304",
-            )),
-        }
-    }
-
     async fn fetch_if_changed(
         &self,
         url: &str,

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::audit::AuditEvent;
 use crate::context::EncryptionContext;
 use crate::credential::{Credential, CredentialState};
-use crate::error::{PortError, VaultError};
+use crate::error::{PortError, PortErrorKind, VaultError};
 use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org, OrgStatus};
@@ -268,22 +268,26 @@ pub enum Fetched {
 /// Fetches IdP metadata over HTTPS with a size and time limit, no redirects. admin, rotate.
 #[async_trait]
 pub trait MetadataFetcher: Send + Sync {
-    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError>;
-
-    /// A conditional GET (`If-None-Match`, `If-Modified-Since`). The default fetches
-    /// unconditionally (a fetcher without validators).
+    /// A conditional GET (`If-None-Match`, `If-Modified-Since` with the validators given).
     async fn fetch_if_changed(
         &self,
         url: &str,
         max_bytes: usize,
-        _etag: Option<&str>,
-        _last_modified: Option<&str>,
-    ) -> Result<Fetched, PortError> {
-        Ok(Fetched::Body {
-            bytes: self.fetch(url, max_bytes).await?,
-            etag: None,
-            last_modified: None,
-        })
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<Fetched, PortError>;
+
+    /// An unconditional GET (registration): the document's bytes.
+    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, PortError> {
+        match self.fetch_if_changed(url, max_bytes, None, None).await? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            // Without validators there is nothing a 304 could refer to.
+            Fetched::NotModified => Err(PortError::new(
+                PortErrorKind::Other,
+                "https:GetMetadata",
+                "HTTP status 304",
+            )),
+        }
     }
 }
 
