@@ -3,9 +3,13 @@
 
 For every crate of the workspace, each top-level module (`src/x.rs` or `src/x/mod.rs`, its
 child modules counted as part of it) is a node, and so is the crate root (`lib.rs` or
-`main.rs`, for the items it defines itself). A module that names `crate::y` depends on `y`
-(or on the root, if `y` is an item the root defines). Test modules (`#[cfg(test)] mod ...`)
-are left out: a test may reach across the crate.
+`main.rs`, for the items it defines itself). A module depends on `y` when it names
+`crate::y` (or `super::y` from a top-level module); a name the root re-exports
+(`pub use y::Thing`) counts as a dependency on `y`, any other root item on the root. The
+root's items depend on the modules they name (`use y::…`, `y::Thing`, a re-exported name);
+its re-exports themselves are not edges. Comments, string and char
+literals, and test modules (`#[cfg(test)] mod …`) are left out first: a test may reach across
+the crate.
 
 A cycle means two modules that cannot be read, tested or moved apart; the records, ports and
 rules of a kernel must not depend on the use cases built on them. Usage: module_cycles.py
@@ -16,9 +20,52 @@ import re
 import sys
 from pathlib import Path
 
-CRATE_REF = re.compile(r"\bcrate::(\{[^;]*?\}|[A-Za-z_][A-Za-z0-9_]*)", re.S)
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 CFG_TEST = re.compile(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{")
-LINE_COMMENT = re.compile(r"//[^\n]*")
+
+
+def strip_code(text):
+    """The text with comments, string, raw-string and char literals blanked out."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+        elif re.match(r'b?r#*"', text[i:i + 10]) and (i == 0 or not text[i - 1].isalnum()):
+            m = re.match(r'b?r(#*)"', text[i:])
+            close = '"' + m.group(1)
+            j = text.find(close, i + m.end())
+            out.append('""')
+            i = n if j < 0 else j + len(close)
+        elif c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            out.append('""')
+            i += 1
+        elif c == "'" and re.match(r"'(\\.|[^\\'])+'", text[i:i + 12]):
+            # A char literal ('a', '\n', '\u{..}'); a lifetime ('a) has no closing quote.
+            m = re.match(r"'(\\[^']*|[^\\'])'", text[i:])
+            if m:
+                out.append("' '")
+                i += m.end()
+            else:
+                out.append(c)
+                i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def strip_tests(text):
@@ -37,10 +84,24 @@ def strip_tests(text):
     return "".join(out)
 
 
+def group_after(text, at):
+    """The `{ … }` group starting at `at` (brace-matched), or the identifier there."""
+    if text[at:at + 1] != "{":
+        m = re.match(IDENT, text[at:])
+        return m.group(0) if m else ""
+    depth, i = 0, at
+    while i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+        if depth == 0:
+            break
+    return text[at:i]
+
+
 def top_names(group):
-    """`{a, b::c, d as e}` -> ["a", "b", "d"]; `x` -> ["x"]."""
+    """`{a, b::{c, d}, e as f}` -> ["a", "b", "e"]; `x` -> ["x"]."""
     if not group.startswith("{"):
-        return [group]
+        return [group] if group else []
     names, depth, current = [], 0, ""
     for ch in group[1:-1]:
         if ch == "{":
@@ -56,6 +117,14 @@ def top_names(group):
     return [re.split(r"::|\s", n.strip())[0] for n in names if n.strip()]
 
 
+def references(text, prefix):
+    """Every first name after `prefix::` (e.g. `crate`), groups expanded."""
+    found = []
+    for m in re.finditer(r"\b" + prefix + r"::", text):
+        found.extend(top_names(group_after(text, m.end())))
+    return found
+
+
 def crate_graph(src):
     """{module: set(dependencies)} for one crate's src directory."""
     roots = [p for p in (src / "lib.rs", src / "main.rs") if p.exists()]
@@ -65,21 +134,47 @@ def crate_graph(src):
     for path in src.rglob("*.rs"):
         if path in roots:
             continue
-        relative = path.relative_to(src)
-        top = relative.parts[0]
+        top = path.relative_to(src).parts[0]
         modules.setdefault(top[:-3] if top.endswith(".rs") else top, []).append(path)
+    clean = {p: strip_tests(strip_code(p.read_text())) for ps in modules.values() for p in ps}
+    clean.update({p: strip_tests(strip_code(p.read_text())) for p in roots})
+    # What the root re-exports: `pub use module::{A, B}` makes `crate::A` a use of `module`.
+    exported = {}
+    for root in roots:
+        for m in re.finditer(r"\bpub\s+use\s+(" + IDENT + r")::", clean[root]):
+            if m.group(1) in modules:
+                rest = group_after(clean[root], m.end())
+                for name in top_names(rest) if rest.startswith("{") else [rest]:
+                    exported[name] = m.group(1)
+
+    def resolve(name):
+        if name in ("self", "super", "crate"):
+            return None
+        return name if name in modules else exported.get(name, "(root)")
+
     graph = {}
-    for name, paths in list(modules.items()) + [("(root)", roots)]:
+    for name, paths in modules.items():
         deps = set()
         for path in paths:
-            text = LINE_COMMENT.sub("", strip_tests(path.read_text()))
-            for m in CRATE_REF.finditer(text):
-                for target in top_names(m.group(1)):
-                    if target in ("self", "super"):
-                        continue
-                    deps.add(target if target in modules else "(root)")
+            text = clean[path]
+            targets = references(text, "crate")
+            if path.parent == src:  # `super::` of a top-level module is the crate root
+                targets += references(text, "super")
+            deps.update(t for t in map(resolve, targets) if t)
         deps.discard(name)
         graph[name] = deps
+    # The root's own items: a re-export (`pub use y::…;`) is not one of them, but a name it
+    # re-exports and then uses (a struct field of type `y::Thing`) is a use of `y`.
+    root_deps = set()
+    for root in roots:
+        text = re.sub(r"\bpub\s+use\s+[^;]*;", "", clean[root])
+        for module in modules:
+            if re.search(r"(?<![:\w])" + re.escape(module) + r"::", text):
+                root_deps.add(module)
+        for name, module in exported.items():
+            if re.search(r"\b" + re.escape(name) + r"\b", text):
+                root_deps.add(module)
+    graph["(root)"] = root_deps
     return graph
 
 
@@ -117,8 +212,12 @@ def cycles(graph):
 
 def main():
     repo = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
-    crates = sorted(p.parent for p in repo.glob("*/**/Cargo.toml") if "target" not in p.parts
-                    and "node_modules" not in p.parts and not any(part.startswith(".") for part in p.parts))
+    crates = sorted(
+        p.parent
+        for p in repo.glob("*/**/Cargo.toml")
+        if not {"target", "node_modules"} & set(p.parts)
+        and not any(part.startswith(".") for part in p.relative_to(repo).parts)
+    )
     problems, modules = [], 0
     for crate in crates:
         graph = crate_graph(crate / "src")
@@ -131,7 +230,7 @@ def main():
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print(f"module cycles: none in {len(crates)} crates ({modules} modules)")
+    print(f"module cycles: none in {len(crates)} crates ({modules} modules and roots)")
     return 0
 
 

@@ -11,7 +11,7 @@ use samlgate_domain::ports::{AuditLog, AuditPage, AuditReader};
 use samlgate_domain::PortError;
 
 use crate::errors::map;
-use crate::keys::{org_pk, AUDIT_PREFIX};
+use crate::keys::{audit_sk, org_pk, AUDIT_PREFIX};
 use crate::table::{decode, encode, Table};
 
 #[async_trait]
@@ -21,11 +21,10 @@ impl AuditLog for Table {
         // Several events of one request share time and correlation ID (which is per request,
         // so per process); a process-wide sequence number keeps each its own item, and the
         // condition makes sure none ever overwrites another.
-        let sk = format!(
-            "{AUDIT_PREFIX}{}#{}#{:08x}",
-            sortable_instant(&event.at),
-            event.correlation_id,
-            next_sequence()
+        let sk = audit_sk(
+            &sortable_instant(&event.at),
+            &event.correlation_id,
+            next_sequence(),
         );
         let item = encode(OP, org_pk(&event.org), sk, event)?;
         self.put_new(OP, item).await

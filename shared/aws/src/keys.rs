@@ -51,13 +51,18 @@ pub fn sp_key_sk(key: &SpKey) -> String {
     )
 }
 
-/// `ORG#{org}` / `AUDIT#{time}#{corr}#{seq}`.
+/// `ORG#{org}` / `AUDIT#{time}#{corr}#{seq}`: `time` sortable (a fixed-width RFC 3339
+/// instant), `seq` a process-wide counter so that events of one request never share a key.
 pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub fn audit_sk(sortable_time: &str, correlation_id: &str, seq: u32) -> String {
+    format!("{AUDIT_PREFIX}{sortable_time}#{correlation_id}#{seq:08x}")
+}
 
 /// `ORGS` / `ORG#{org}`: the organisation directory the daily jobs walk.
 pub const DIRECTORY_PK: &str = "ORGS";
+pub const DIRECTORY_PREFIX: &str = "ORG#";
 pub fn directory_sk(org: &OrgId) -> String {
-    format!("ORG#{org}")
+    format!("{DIRECTORY_PREFIX}{org}")
 }
 
 /// `JWKS` / `{org}#{kid}`: every organisation's public token keys.
@@ -93,4 +98,8 @@ pub const SESSION_SK: &str = "S";
 /// IdP-initiated logout (the NameID is hashed: key attributes are bounded).
 pub fn subject_pk(org: &OrgId, idp: &IdpId, name_id: &str) -> String {
     format!("SUBJ#{org}#{idp}#{}", sha256_hex(name_id.as_bytes()))
+}
+/// The subject index's sort key: the session it points at.
+pub fn subject_sk(session_id: &str) -> String {
+    session_id.to_owned()
 }

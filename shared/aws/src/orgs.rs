@@ -9,7 +9,7 @@ use samlgate_domain::PortError;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::map;
-use crate::keys::{directory_sk, intake_sk, org_pk, DIRECTORY_PK, ORG_SK};
+use crate::keys::{directory_sk, intake_sk, org_pk, DIRECTORY_PK, DIRECTORY_PREFIX, ORG_SK};
 use crate::table::{encode, Item, Table};
 
 /// `ORGS` / `ORG#{org}`.
@@ -28,7 +28,9 @@ impl OrgReader for Table {
 #[async_trait]
 impl OrgDirectory for Table {
     async fn list_orgs(&self) -> Result<Vec<OrgId>, PortError> {
-        let entries: Vec<DirectoryEntry> = self.query_prefix(DIRECTORY_PK.into(), "ORG#").await?;
+        let entries: Vec<DirectoryEntry> = self
+            .query_prefix(DIRECTORY_PK.into(), DIRECTORY_PREFIX)
+            .await?;
         Ok(entries.into_iter().map(|e| e.org).collect())
     }
 }

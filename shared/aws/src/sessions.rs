@@ -9,7 +9,7 @@ use samlgate_domain::PortError;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::map;
-use crate::keys::{session_pk, subject_pk, SESSION_SK};
+use crate::keys::{session_pk, subject_pk, subject_sk, SESSION_SK};
 use crate::table::{encode, Table};
 
 /// `SUBJ#{org}#{idp}#{sha256(NameID)}` / `{session id}`: finds a subject's sessions for an
@@ -39,7 +39,7 @@ impl SessionStore for Table {
                 encode(
                     OP,
                     subject_pk(&session.org, &session.idp, &session.name_id),
-                    session.id.clone(),
+                    subject_sk(&session.id),
                     &index,
                 )?,
             )?)
@@ -80,7 +80,7 @@ impl SessionStore for Table {
         let _ = self
             .take::<SubjectIndex>(
                 subject_pk(&session.org, &session.idp, &session.name_id),
-                session.id.clone(),
+                subject_sk(&session.id),
             )
             .await?;
         Ok(true)

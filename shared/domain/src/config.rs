@@ -172,6 +172,23 @@ mod tests {
         assert_eq!(c.sp_key_cache, Duration::from_secs(60));
     }
 
+    /// `Config::SOURCES` (which the template test reads main.rs against) names exactly the
+    /// variables `from_lookup` reads.
+    #[test]
+    fn the_sources_table_names_exactly_what_is_read() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_owned());
+            (name == "SAMLGATE_TABLE").then(|| "t".to_owned())
+        })
+        .unwrap();
+        let named: std::collections::BTreeSet<String> = Config::SOURCES
+            .iter()
+            .flat_map(|(_, names)| names.iter().map(|n| (*n).to_owned()))
+            .collect();
+        assert_eq!(asked.into_inner(), named);
+    }
+
     #[test]
     fn unreadable_values_are_errors() {
         for bad in [

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VaultError};
 use crate::ids::{IdpId, OrgId};
-use crate::rules::{text, web_url};
+use crate::rules::{short_text, web_url};
 use crate::sp_key::RotationPolicy;
 
 /// How samlgate sends the AuthnRequest.
@@ -104,7 +104,7 @@ impl IdpSettings {
             }
         }
         if let Some(format) = &self.name_id_format {
-            text("name_id_format", format, 1, 256)?;
+            short_text("name_id_format", format, 256)?;
         }
         for attr in [
             &self.mapping.subject,
@@ -115,19 +115,19 @@ impl IdpSettings {
         .into_iter()
         .flatten()
         {
-            text("mapping attribute", attr, 1, 256)?;
+            short_text("mapping attribute", attr, 256)?;
         }
         if let Some(pattern) = &self.rules.subject_pattern {
             subject_regex(pattern)?;
         }
         if let Some(group) = &self.rules.required_group {
-            text("required_group", group, 1, 256)?;
+            short_text("required_group", group, 256)?;
         }
         if self.rules.authn_context.len() > 16 {
             return bad("at most 16 authn_context values");
         }
         for class in &self.rules.authn_context {
-            text("authn_context", class, 1, 256)?;
+            short_text("authn_context", class, 256)?;
         }
         Ok(())
     }
@@ -244,7 +244,7 @@ impl SsoSettings {
         for url in &self.return_urls {
             web_url("return_urls", url, allow_loopback_http)?;
         }
-        text("app_audience", &self.app_audience, 1, 512)?;
+        short_text("app_audience", &self.app_audience, 512)?;
         if self.domain_hints.len() > 256 {
             return bad("at most 256 domain_hints");
         }

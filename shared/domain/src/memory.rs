@@ -4,8 +4,10 @@
 //! context binding, exact secret versions); the real adapters are tested against moto in
 //! `tests/`.
 //!
-//! Every twin can be told to fail one operation with a [`PortErrorKind`] ([`Faults::fail`]),
-//! by the name of the trait method, so that each error path can be reached without AWS.
+//! The store, KMS, secrets, ESDK and invoker twins can be told to fail any operation with a
+//! [`PortErrorKind`] ([`Faults::fail`], by the name of the trait method) and count their calls,
+//! so that each error path can be reached without AWS; the metadata fetcher fails by URL and
+//! the egress twin answers with the status or failure it is given.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -263,8 +265,11 @@ impl SecretWriter for MemorySecrets {
         let mut secrets = lock!(self.secrets, OP);
         let secret = secrets
             .get_mut(arn)
-            .filter(|s| !s.deletion_scheduled)
             .ok_or_else(|| PortError::new(PortErrorKind::NotFound, OP, "no such secret"))?;
+        // Secrets Manager refuses a secret marked for deletion (InvalidRequestException).
+        if secret.deletion_scheduled {
+            return Err(conflict(OP));
+        }
         Ok(Self::add_version(secret, arn, value))
     }
 
@@ -289,8 +294,14 @@ impl SecretWriter for MemorySecrets {
     async fn delete_unreferenced(&self, arn: &str) -> Result<(), PortError> {
         const OP: &str = "delete_unreferenced";
         self.faults.check(OP)?;
-        lock!(self.secrets, OP).remove(arn);
-        Ok(())
+        match lock!(self.secrets, OP).remove(arn) {
+            Some(_) => Ok(()),
+            None => Err(PortError::new(
+                PortErrorKind::NotFound,
+                OP,
+                "no such secret",
+            )),
+        }
     }
 }
 
@@ -299,13 +310,25 @@ impl SecretReader for MemorySecrets {
     async fn get_secret_version(&self, arn: &str, version_id: &str) -> Result<String, PortError> {
         const OP: &str = "get_secret_version";
         self.faults.check(OP)?;
-        lock!(self.secrets, OP)
+        let secrets = lock!(self.secrets, OP);
+        let secret = secrets
             .get(arn)
-            .filter(|s| !s.deletion_scheduled)
-            .and_then(|s| s.versions.iter().find(|(v, _)| v == version_id))
+            .ok_or_else(|| PortError::new(PortErrorKind::NotFound, OP, "no such secret"))?;
+        if secret.deletion_scheduled {
+            return Err(conflict(OP));
+        }
+        secret
+            .versions
+            .iter()
+            .find(|(v, _)| v == version_id)
             .map(|(_, value)| value.clone())
             .ok_or_else(|| PortError::new(PortErrorKind::NotFound, OP, "no such version"))
     }
+}
+
+/// Two keys at one item (`SPKEY#{idp}#{use}#{id}` of one organisation).
+fn same_item(a: &SpKey, b: &SpKey) -> bool {
+    a.org == b.org && a.idp == b.idp && a.usage == b.usage && a.id == b.id
 }
 
 /// Every item of the table, in maps keyed like the table.
@@ -320,6 +343,8 @@ pub struct MemoryStore {
     pub idps: Mutex<BTreeMap<(OrgId, IdpId), Idp>>,
     /// SP keys and token keys (`idp: None`).
     pub keys: Mutex<Vec<SpKey>>,
+    /// `JWKS` / `{org}#{kid}`: the public token keys, written with each token key.
+    pub jwks: Mutex<Vec<(OrgId, Value)>>,
     pub logins: Mutex<BTreeMap<String, LoginState>>,
     pub replay: Mutex<BTreeMap<(OrgId, String, String), i64>>,
     pub sessions: Mutex<BTreeMap<String, Session>>,
@@ -341,7 +366,8 @@ impl MemoryStore {
         self
     }
 
-    /// The stored key with `key`'s ID, in `from` (and without a successor, if asked).
+    /// The stored key at `key`'s item (organisation, IdP, use, ID: its sort key), in `from`
+    /// (and without a successor, if asked).
     fn check_key(
         keys: &[SpKey],
         key: &SpKey,
@@ -351,10 +377,7 @@ impl MemoryStore {
     ) -> Result<usize, PortError> {
         keys.iter()
             .position(|k| {
-                k.org == key.org
-                    && k.id == key.id
-                    && k.state == from
-                    && (!no_successor || k.successor.is_none())
+                same_item(k, key) && k.state == from && (!no_successor || k.successor.is_none())
             })
             .ok_or_else(|| conflict(op))
     }
@@ -509,9 +532,13 @@ impl AuditReader for MemoryStore {
         };
         let page: Vec<(usize, &AuditEvent)> =
             events.iter().skip(skip).take(limit).copied().collect();
-        let more = skip + page.len() < events.len();
+        // Like DynamoDB's LastEvaluatedKey: a full page names a cursor even when nothing
+        // follows it (the next page is then empty).
         Ok(AuditPage {
-            next: page.last().filter(|_| more).map(|(i, _)| i.to_string()),
+            next: page
+                .last()
+                .filter(|_| page.len() == limit)
+                .map(|(i, _)| i.to_string()),
             events: page.into_iter().map(|(_, e)| e.clone()).collect(),
         })
     }
@@ -565,9 +592,7 @@ impl SsoConfigWriter for MemoryStore {
         let mut idps = lock!(self.idps, OP);
         let mut stored = lock!(self.keys, OP);
         let id = (idp.org.clone(), idp.idp.clone());
-        let key_exists = keys
-            .iter()
-            .any(|k| stored.iter().any(|s| s.org == k.org && s.id == k.id));
+        let key_exists = keys.iter().any(|k| stored.iter().any(|s| same_item(s, k)));
         if idps.contains_key(&id) || key_exists {
             return Err(conflict(OP));
         }
@@ -590,11 +615,16 @@ impl SsoConfigWriter for MemoryStore {
     async fn insert_token_key(&self, key: &SpKey) -> Result<(), PortError> {
         const OP: &str = "insert_token_key";
         self.faults.check(OP)?;
+        let jwk = key
+            .public_jwk
+            .clone()
+            .ok_or_else(|| PortError::new(PortErrorKind::Other, OP, "token key without a JWK"))?;
         let mut keys = lock!(self.keys, OP);
-        if key.public_jwk.is_none() || keys.iter().any(|k| k.org == key.org && k.id == key.id) {
+        if keys.iter().any(|k| same_item(k, key)) {
             return Err(conflict(OP));
         }
         keys.push(key.clone());
+        lock!(self.jwks, OP).push((key.org.clone(), jwk));
         Ok(())
     }
 }
@@ -615,7 +645,7 @@ impl SpKeyStore for MemoryStore {
         self.faults.check(OP)?;
         let mut keys = lock!(self.keys, OP);
         let at = Self::check_key(&keys, active, KeyState::Active, true, OP)?;
-        if keys.iter().any(|k| k.org == next.org && k.id == next.id) {
+        if keys.iter().any(|k| same_item(k, next)) {
             return Err(conflict(OP));
         }
         keys[at] = active.clone();
@@ -651,7 +681,7 @@ impl SpKeyStore for MemoryStore {
         const OP: &str = "insert_key";
         self.faults.check(OP)?;
         let mut keys = lock!(self.keys, OP);
-        if keys.iter().any(|k| k.org == key.org && k.id == key.id) {
+        if keys.iter().any(|k| same_item(k, key)) {
             return Err(conflict(OP));
         }
         keys.push(key.clone());
@@ -664,9 +694,9 @@ impl JwksReader for MemoryStore {
     async fn jwks(&self) -> Result<Vec<Value>, PortError> {
         const OP: &str = "jwks";
         self.faults.check(OP)?;
-        Ok(lock!(self.keys, OP)
+        Ok(lock!(self.jwks, OP)
             .iter()
-            .filter_map(|k| k.public_jwk.clone())
+            .map(|(_, jwk)| jwk.clone())
             .collect())
     }
 }
@@ -890,6 +920,7 @@ impl Egress for MemoryEgress {
 /// A message [`MemoryMessages`] opens: the key it was made for, and its plaintext.
 #[derive(Debug, Clone)]
 pub struct Sealed {
+    pub key_namespace: String,
     pub key_name: String,
     pub plaintext: Vec<u8>,
 }
@@ -900,15 +931,17 @@ pub struct Sealed {
 pub struct MemoryMessages {
     /// message bytes → what opens it and what it holds
     pub messages: Mutex<BTreeMap<Vec<u8>, Sealed>>,
+    pub faults: Faults,
 }
 
 impl MemoryMessages {
-    /// `message` opens to `plaintext` with the key called `key_name`.
-    pub fn accept(&self, message: &[u8], key_name: &str, plaintext: &[u8]) {
+    /// `message` opens to `plaintext` with the key `key_namespace`/`key_name`.
+    pub fn accept(&self, message: &[u8], key_namespace: &str, key_name: &str, plaintext: &[u8]) {
         if let Ok(mut messages) = self.messages.lock() {
             messages.insert(
                 message.to_vec(),
                 Sealed {
+                    key_namespace: key_namespace.to_owned(),
                     key_name: key_name.to_owned(),
                     plaintext: plaintext.to_vec(),
                 },
@@ -923,18 +956,21 @@ impl MessageDecrypter for MemoryMessages {
         &self,
         message: &[u8],
         private_key_pem: &[u8],
-        _key_namespace: &str,
+        key_namespace: &str,
         key_name: &str,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.faults.check("decrypt")?;
         let messages = self
             .messages
             .lock()
             .map_err(|_| VaultError::IntakeDecryptFailed)?;
+        let is_private_key =
+            std::str::from_utf8(private_key_pem).is_ok_and(|pem| pem.contains("PRIVATE KEY"));
         match messages.get(message) {
             Some(sealed)
-                if sealed.key_name == key_name
-                    && std::str::from_utf8(private_key_pem)
-                        .is_ok_and(|pem| pem.contains("PRIVATE KEY")) =>
+                if sealed.key_namespace == key_namespace
+                    && sealed.key_name == key_name
+                    && is_private_key =>
             {
                 Ok(Zeroizing::new(sealed.plaintext.clone()))
             }
@@ -947,6 +983,7 @@ impl MessageDecrypter for MemoryMessages {
 pub struct MemoryInvoker {
     pub answer: Value,
     pub calls: Mutex<Vec<(OrgId, String, String)>>,
+    pub faults: Faults,
 }
 
 impl MemoryInvoker {
@@ -954,6 +991,7 @@ impl MemoryInvoker {
         Self {
             answer,
             calls: Mutex::default(),
+            faults: Faults::default(),
         }
     }
 }
@@ -967,6 +1005,7 @@ impl ProvisionInvoker for MemoryInvoker {
         correlation_id: &str,
     ) -> Result<Value, PortError> {
         const OP: &str = "invoke";
+        self.faults.check(OP)?;
         lock!(self.calls, OP).push((
             org.clone(),
             credential_id.to_owned(),

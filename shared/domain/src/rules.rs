@@ -3,7 +3,8 @@
 //! - [`web_url`]: an endpoint a browser is sent to or that sends to us (return URLs, IdP
 //!   endpoints, metadata URLs, the public base URL);
 //! - [`egress_url`]: the one request a provisioning function makes, to an allowlisted host;
-//! - [`text`]: bounds on every free-text field.
+//! - [`text`] and [`short_text`]: bounds on every free-text field (names and descriptions in
+//!   characters; protocol values that go into SAML messages and settings in bytes).
 //!
 //! Plain HTTP is allowed only to loopback, and only in local mode ([`is_loopback`]).
 
@@ -90,6 +91,17 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// A protocol value (an attribute name, a format URI, an entity ID): 1–`max` bytes, none of
+/// them a control character.
+pub fn short_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(VaultError::InvalidRequest(format!(
+            "{field} must be 1–{max} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +161,11 @@ mod tests {
         assert!(text("name", "a\nb", 1, 128).is_err());
         assert!(text("name", &"é".repeat(128), 1, 128).is_ok());
         assert!(text("name", &"é".repeat(129), 1, 128).is_err());
+        assert!(short_text("groups", &"é".repeat(128), 256).is_ok());
+        assert!(
+            short_text("groups", &"é".repeat(129), 256).is_err(),
+            "bytes, not characters"
+        );
+        assert!(short_text("groups", "", 256).is_err());
     }
 }

@@ -4,9 +4,9 @@
 //! run (EventBridge Scheduler retries it).
 
 use samlgate_domain::ids::OrgId;
-use samlgate_domain::org::{Org, OrgStatus};
+use samlgate_domain::org::Org;
 use samlgate_domain::ports::{OrgDirectory, SsoConfigReader};
-use samlgate_domain::PortError;
+use samlgate_domain::{PortError, VaultError};
 
 use crate::refresh::{Refresh, RefreshReport};
 use crate::rotation::{Rotation, RotationReport};
@@ -51,17 +51,24 @@ impl Daily<'_> {
         Ok(active)
     }
 
+    /// The organisation if it is active; `None` for one gone or suspended since it was listed.
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, PortError> {
-        Ok(self
-            .config
-            .get_org(id)
-            .await?
-            .filter(|org| org.status == OrgStatus::Active))
+        match self.config.active_org(id).await {
+            Ok(org) => Ok(Some(org)),
+            Err(VaultError::OrgNotFound | VaultError::OrgInactive) => Ok(None),
+            Err(VaultError::Port(e)) => Err(e),
+            Err(other) => Err(PortError::new(
+                samlgate_domain::PortErrorKind::Other,
+                "active_org",
+                other.code(),
+            )),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use samlgate_domain::org::OrgStatus;
     use samlgate_domain::PortErrorKind::Throttled;
 
     use super::*;

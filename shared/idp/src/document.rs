@@ -9,7 +9,7 @@ use samlgate_domain::clock::format_instant;
 use samlgate_domain::codes;
 use samlgate_domain::idp::Idp;
 use samlgate_domain::ids::sha256_hex;
-use samlgate_domain::rules::{text, web_url};
+use samlgate_domain::rules::{short_text, web_url};
 use samlgate_domain::{Result, VaultError};
 use time::OffsetDateTime;
 
@@ -139,9 +139,9 @@ pub fn apply_document(
     Ok(())
 }
 
-/// An entity ID samlgate stores and compares: 1–1024 characters, none a control character.
+/// An entity ID samlgate stores and compares: 1–1024 bytes, none a control character.
 pub fn bounded_entity_id(entity_id: &str) -> Result<String> {
-    text("entity ID", entity_id, 1, 1024)?;
+    short_text("entity ID", entity_id, 1024)?;
     Ok(entity_id.to_owned())
 }
 

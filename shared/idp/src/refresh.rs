@@ -489,6 +489,71 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_document_without_the_binding_the_idp_is_configured_for_is_refused() {
+        let world = World::new().await;
+        world
+            .store
+            .idps
+            .lock()
+            .unwrap()
+            .values_mut()
+            .for_each(|idp| {
+                idp.settings.request_binding = samlgate_domain::idp::RequestBinding::Post
+            });
+        let text = String::from_utf8(metadata("idp-rollover.xml")).unwrap();
+        let start = text.find("<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"").unwrap();
+        let end = start + text[start..].find("/>").unwrap() + 2;
+        let redirect_only = format!("{}{}", &text[..start], &text[end..]);
+        world
+            .fetcher
+            .serve(METADATA_URL, redirect_only.as_bytes(), None);
+        let before = world.idp();
+        let result = refresh(&world).await;
+        assert_eq!(
+            (result.outcome, result.reason),
+            (Outcome::Failed, Some("metadata_invalid"))
+        );
+        assert_eq!(world.idp(), before);
+    }
+
+    #[tokio::test]
+    async fn signed_metadata_is_required_where_a_signer_is_configured_and_size_is_bounded() {
+        let world = World::new().await;
+        let signer = world.idp().signing_certificates[0].clone();
+        world
+            .store
+            .idps
+            .lock()
+            .unwrap()
+            .values_mut()
+            .for_each(|idp| idp.refresh.signing_certificates = vec![signer.clone()]);
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp-rollover.xml"), None);
+        let result = refresh(&world).await;
+        assert_eq!(
+            result.reason,
+            Some("metadata_signature_invalid"),
+            "unsigned"
+        );
+        world
+            .fetcher
+            .serve(METADATA_URL, &vec![b' '; MAX_METADATA_BYTES + 1], None);
+        let result = refresh(&world).await;
+        assert_eq!(result.reason, Some("metadata_fetch_failed"), "oversized");
+    }
+
+    #[test]
+    fn every_refresh_reason_is_documented_in_the_readme() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        for code in Refused::CODES.iter().chain(DocumentRejection::CODES) {
+            assert!(readme.contains(&format!("`{code}`")), "README lacks {code}");
+        }
+    }
+
+    #[tokio::test]
     async fn the_days_left_of_every_idp_are_reported() {
         let world = World::new().await;
         let caller = caller();

@@ -44,10 +44,8 @@ pub use logout::{
     LogoutResponse, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse, STATUS_SUCCESS,
 };
 pub use metadata::{parse_duration, Endpoint, IdpMetadata, MetadataDocument};
-pub use request::{
-    new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest, RequestSigner, RSA_SHA256,
-};
-pub use sign::{OutgoingMessage, XmlSigner};
+pub use request::{new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest};
+pub use sign::{OutgoingMessage, RequestSigner, XmlSigner, RSA_SHA256};
 pub use sp_metadata::SpMetadata;
 pub use verify::{DecryptionKey, Policy, ServiceProvider, TraceStep, Verifier};
 pub use xml::{HTTP_POST, HTTP_REDIRECT};

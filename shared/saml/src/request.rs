@@ -4,8 +4,6 @@
 
 use std::io::Write as _;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -14,10 +12,8 @@ use uppsala::XmlWriter;
 
 use crate::clock::format_instant;
 use crate::error::ConfigError;
+use crate::sign::{RequestSigner, RSA_SHA256};
 use crate::xml::{HTTP_POST, SAML, SAMLP};
-
-/// `SigAlg` for rsa-sha256 (XML-DSig 1.1 / RFC 6931).
-pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC
@@ -86,38 +82,6 @@ impl crate::OutgoingMessage for AuthnRequest<'_> {
         }
         w.end_element("samlp:AuthnRequest");
         w.into_string()
-    }
-}
-
-/// The SP's request-signing key (RSA, PKCS#8 or PKCS#1 PEM).
-pub struct RequestSigner {
-    key: RsaKeyPair,
-    rng: SystemRandom,
-}
-
-impl RequestSigner {
-    pub fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let der = crate::xmlsec::to_pkcs8_der(pem)
-            .ok_or_else(|| ConfigError::SpKey("not an RSA private key in PEM".into()))?;
-        let key = RsaKeyPair::from_pkcs8(&der)
-            .map_err(|e| ConfigError::SpKey(format!("unusable RSA key: {e}")))?;
-        if key.public_modulus_len() < 256 {
-            return Err(ConfigError::SpKey(
-                "RSA keys must be at least 2048 bits".into(),
-            ));
-        }
-        Ok(Self {
-            key,
-            rng: SystemRandom::new(),
-        })
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ConfigError> {
-        let mut signature = vec![0u8; self.key.public_modulus_len()];
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
-            .map_err(|_| ConfigError::SpKey("signing failed".into()))?;
-        Ok(signature)
     }
 }
 

@@ -1,21 +1,58 @@
-//! Enveloped XML signatures for what samlgate sends with the HTTP-POST binding (a signed
+//! Signing keys for what samlgate sends: the query-string signature of the HTTP-Redirect
+//! binding ([`RequestSigner`]), and enveloped XML signatures for what samlgate sends with the HTTP-POST binding (a signed
 //! AuthnRequest or logout message) and for the dev server's demo IdP: rsa-sha256, sha256,
 //! exclusive C14N, one Reference to the signed element's ID (the profile our own verifier
 //! demands of others). The template is written with uppsala's `XmlWriter` right after the
 //! element's `Issuer` (SAML Core schema order); bergshamra fills in the digest and signature.
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use uppsala::XmlWriter;
 
 use crate::error::ConfigError;
-use crate::request::RSA_SHA256;
 use crate::xml::DSIG;
 use crate::xmlsec::BergshamraSigner;
+
+/// `SigAlg` for rsa-sha256 (XML-DSig 1.1 / RFC 6931).
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+/// The SP's request-signing key (RSA, PKCS#8 or PKCS#1 PEM).
+pub struct RequestSigner {
+    key: RsaKeyPair,
+    rng: SystemRandom,
+}
+
+impl RequestSigner {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
+        let der = crate::xmlsec::to_pkcs8_der(pem)
+            .ok_or_else(|| ConfigError::SpKey("not an RSA private key in PEM".into()))?;
+        let key = RsaKeyPair::from_pkcs8(&der)
+            .map_err(|e| ConfigError::SpKey(format!("unusable RSA key: {e}")))?;
+        if key.public_modulus_len() < 256 {
+            return Err(ConfigError::SpKey(
+                "RSA keys must be at least 2048 bits".into(),
+            ));
+        }
+        Ok(Self {
+            key,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ConfigError> {
+        let mut signature = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
+            .map_err(|_| ConfigError::SpKey("signing failed".into()))?;
+        Ok(signature)
+    }
+}
 
 /// An RSA signing key (PKCS#8 or PKCS#1 PEM, at least 2048 bits) and, optionally, the
 /// certificate to name in `KeyInfo` (informational: verifiers take keys from metadata).
@@ -33,7 +70,7 @@ impl std::fmt::Debug for XmlSigner {
 impl XmlSigner {
     pub fn from_pem(key_pem: &[u8], certificate_der: Option<&[u8]>) -> Result<Self, ConfigError> {
         // The same checks as the query signer (RSA, ≥ 2048 bits).
-        crate::request::RequestSigner::from_pem(key_pem)?;
+        RequestSigner::from_pem(key_pem)?;
         Ok(Self {
             backend: BergshamraSigner::from_pem(key_pem)?,
             certificate: certificate_der.map(|der| B64.encode(der)),

@@ -15,6 +15,7 @@ use samlgate_domain::one_time::FreshAssertion;
 use samlgate_domain::org::Org;
 use samlgate_domain::session::{Session, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
+use time::OffsetDateTime;
 
 use crate::mapping;
 use crate::token::{Claims, Identity, TOKEN_TTL_SECS};
@@ -30,6 +31,34 @@ pub struct Delivery {
     pub token: String,
     pub session_id: String,
     pub identity: Identity,
+}
+
+/// The session a login starts: the assertion's NameID and SessionIndex (for logout), until
+/// the earlier of the IdP's SessionNotOnOrAfter and the organisation's session lifetime.
+fn new_session(
+    assertion: &FreshAssertion,
+    org: &OrgId,
+    idp: &IdpId,
+    identity: &Identity,
+    settings: &SsoSettings,
+    now: OffsetDateTime,
+) -> Result<Session, SsoError> {
+    let until = assertion
+        .session_not_on_or_after()
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(i64::MAX)
+        .min(now.unix_timestamp() + i64::from(settings.session_ttl_secs));
+    Ok(Session {
+        id: format!("s-{}", random_hex(12)?),
+        org: org.clone(),
+        idp: idp.clone(),
+        subject: identity.subject.clone(),
+        name_id: assertion.name_id().value.clone(),
+        name_id_format: assertion.name_id().format.clone(),
+        session_index: assertion.session_index().map(str::to_owned),
+        created_at: format_instant(now),
+        expires_at: until,
+    })
 }
 
 impl Sso<'_> {
@@ -94,23 +123,8 @@ impl Sso<'_> {
         let identity = mapping::identity(&assertion, &idp.settings)?;
         mapping::check_rules(&identity, &assertion, &idp.settings)?;
 
-        // Session, then the application token.
-        let session_until = assertion
-            .session_not_on_or_after()
-            .map(|t| t.unix_timestamp())
-            .unwrap_or(i64::MAX)
-            .min(now.unix_timestamp() + i64::from(settings.session_ttl_secs));
-        let session = Session {
-            id: format!("s-{}", random_hex(12)?),
-            org: org.clone(),
-            idp: idp_id.clone(),
-            subject: identity.subject.clone(),
-            name_id: assertion.name_id().value.clone(),
-            name_id_format: assertion.name_id().format.clone(),
-            session_index: assertion.session_index().map(str::to_owned),
-            created_at: format_instant(now),
-            expires_at: session_until,
-        };
+        // Session, then the application token: both from the fresh assertion.
+        let session = new_session(&assertion, org, idp_id, &identity, &settings, now)?;
         self.sessions.create_session(&session).await?;
 
         let token_key = self.active_token_key(org).await?;
@@ -118,7 +132,6 @@ impl Sso<'_> {
             .keys
             .token_signer(self.kms, &org_record, &token_key, self.clock)
             .await?;
-        let iat = now.unix_timestamp();
         let claims = Claims {
             iss: self.urls.issuer(org),
             aud: settings.app_audience.clone(),
@@ -130,9 +143,9 @@ impl Sso<'_> {
             idp: idp_id.to_string(),
             acr: assertion.authn_context().map(str::to_owned),
             sid: session.id.clone(),
-            iat,
-            nbf: iat,
-            exp: iat + TOKEN_TTL_SECS,
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            exp: now.unix_timestamp() + TOKEN_TTL_SECS,
             jti: random_hex(12)?,
         };
         let token = signer.sign(&claims)?;

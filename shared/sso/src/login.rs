@@ -94,7 +94,8 @@ impl Sso<'_> {
         } else {
             None
         };
-        let unusable = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        // Our own SP key and message writer: a failure is ours, never the IdP's.
+        let unusable = |_: saml::ConfigError| SsoError::from(VaultError::Internal("SP signing"));
         let delivery = match idp.settings.request_binding {
             RequestBinding::Redirect => {
                 let signer = signing_pem

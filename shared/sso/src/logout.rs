@@ -24,6 +24,7 @@ use samlgate_domain::ids::{random_hex, IdpId, OrgId};
 use samlgate_domain::org::Org;
 use samlgate_domain::session::StatePurpose;
 use samlgate_domain::sp_key::KeyUse;
+use samlgate_domain::VaultError;
 
 use crate::{new_message_id, return_url, signing_certificates, Sso, SsoError};
 
@@ -139,7 +140,8 @@ impl Sso<'_> {
             .keys
             .private_pem(self.kms, org, &key, self.clock)
             .await?;
-        let config = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());
+        // Our own SP key and message writer: a failure is ours, never the IdP's.
+        let config = |_: saml::ConfigError| SsoError::from(VaultError::Internal("SP signing"));
         let response = matches!(message, Outgoing::Response(_));
         if post {
             let signer = saml::XmlSigner::from_pem(pem.as_bytes(), None).map_err(config)?;
@@ -252,13 +254,7 @@ impl Sso<'_> {
             now: self.clock.now(),
             clock_skew: Duration::from_secs(u64::from(idp.settings.clock_skew_secs)),
         };
-        let verified = match incoming {
-            Incoming::Query(raw) => saml::read_redirect(raw, &certificates, &expected, &limits)?,
-            Incoming::Form {
-                message,
-                relay_state,
-            } => saml::read_post(message, relay_state, &certificates, &expected, &limits)?,
-        };
+        // The binding is the request's own fact: recorded for refused messages too.
         facts.insert(
             "binding".into(),
             match incoming {
@@ -267,6 +263,13 @@ impl Sso<'_> {
             }
             .into(),
         );
+        let verified = match incoming {
+            Incoming::Query(raw) => saml::read_redirect(raw, &certificates, &expected, &limits)?,
+            Incoming::Form {
+                message,
+                relay_state,
+            } => saml::read_post(message, relay_state, &certificates, &expected, &limits)?,
+        };
         match verified.message() {
             LogoutMessage::Response(response) => {
                 let relay = verified

@@ -896,6 +896,13 @@ mod tests {
             (acme(), id.clone(), "corr-1".to_owned()),
             "provision hears the caller's correlation ID"
         );
+        ok.faults.fail("invoke", Throttled);
+        let e = admin
+            .request_provisioning(&caller(), &acme(), &id, Some(&ok))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "aws_throttled", "the invoke itself failed");
+        ok.faults.heal("invoke");
         admin
             .delete_credential(&caller(), &acme(), &id)
             .await
@@ -910,12 +917,13 @@ mod tests {
             1,
             "an inactive credential is never sent"
         );
+        assert_eq!(ok.faults.count("invoke"), 2);
         let events: Vec<_> = v
             .audit()
             .into_iter()
             .filter(|e| e.action == "credential.provision_request")
             .collect();
-        assert_eq!(events.len(), 4);
+        assert_eq!(events.len(), 5);
         assert!(events.iter().all(|e| e.actor == "test"));
         let _ = TARGET;
     }

@@ -287,8 +287,7 @@ fn build_request(
                 serde_json::Value::String(as_text()?.to_string()),
             );
             let bytes = Zeroizing::new(
-                serde_json::to_vec(&object)
-                    .map_err(|_| VaultError::InvalidRequest("body is not serialisable".into()))?,
+                serde_json::to_vec(&object).map_err(|_| VaultError::Internal("serialisation"))?,
             );
             // The map's copy of the secret cannot be zeroized in place; it is dropped here.
             drop(object);

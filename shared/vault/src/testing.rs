@@ -128,7 +128,7 @@ impl Vault {
             &[("samlgate:org", "acme")],
         );
         self.messages
-            .accept(&message, &intake.key_name, secret.as_bytes());
+            .accept(&message, KEY_NAMESPACE, &intake.key_name, secret.as_bytes());
         B64.encode(message)
     }
 
