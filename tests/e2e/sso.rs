@@ -53,7 +53,7 @@ async fn verified_claims(sso: &Sso, py: &mut PyIdp, page: &samlgate_acs::Page, o
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains(&format!("action=\"{RETURN_URL}\"")));
     let token = field(page, "id_token");
-    let jwks = sso.jwks().await;
+    let jwks = sso.jwks(org).await;
     let answer = py.ok(json!({"op": "verify_jwt", "token": token, "jwks": jwks,
                               "audience": AUDIENCE,
                               "issuer": format!("{}/o/{org}", crate::support::BASE_URL)}));
@@ -444,4 +444,70 @@ async fn logout_over_the_post_binding_both_ways_with_pysaml2() {
     assert_eq!(back.status, 302, "{}", back.body);
     assert_eq!(back.header("location"), Some(RETURN_URL));
     assert!(sessions(&h).await.is_empty());
+}
+
+/// Every organisation is its own issuer: its discovery document names its own endpoints and
+/// JWKS, which hold its ES256 and RS256 token keys and no other organisation's.
+#[tokio::test]
+async fn discovery_and_jwks_belong_to_one_organisation() {
+    let h = Harness::new("sso-discovery").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("discovery");
+    register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
+    register(&h, &sso, &mut py, "globex", "pysaml2", mapping()).await;
+    let issuer = format!("{}/o/acme", crate::support::BASE_URL);
+    let doc = samlgate_metadata::route(
+        &sso.metadata,
+        "GET",
+        "/o/acme/.well-known/openid-configuration",
+    )
+    .await;
+    assert_eq!(doc.status, 200, "{}", doc.body);
+    assert!(doc.max_age > 0, "discovery is cacheable");
+    let discovery: Value = serde_json::from_str(&doc.body).expect("json");
+    assert_eq!(discovery["issuer"], json!(issuer));
+    assert_eq!(
+        discovery["jwks_uri"],
+        json!(format!("{issuer}/.well-known/jwks.json"))
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(discovery["response_types_supported"], json!(["code"]));
+    assert!(discovery["grant_types_supported"]
+        .as_array()
+        .is_some_and(|g| !g.contains(&json!("refresh_token"))));
+    let kids = |jwks: &Value| -> Vec<(String, String)> {
+        jwks["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| {
+                (
+                    k["kid"].as_str().unwrap_or("").to_owned(),
+                    k["alg"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let acme = kids(&sso.jwks("acme").await);
+    let globex = kids(&sso.jwks("globex").await);
+    let algs: Vec<&str> = acme.iter().map(|(_, alg)| alg.as_str()).collect();
+    assert!(
+        algs.contains(&"ES256") && algs.contains(&"RS256"),
+        "{acme:?}"
+    );
+    assert!(
+        acme.iter().all(|k| !globex.contains(k)),
+        "{acme:?} {globex:?}"
+    );
+    for path in [
+        "/o/nobody/.well-known/jwks.json",
+        "/o/nobody/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    ] {
+        let doc = samlgate_metadata::route(&sso.metadata, "GET", path).await;
+        assert_eq!(doc.status, 404, "{path}");
+    }
 }

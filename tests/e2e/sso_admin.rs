@@ -221,3 +221,85 @@ async fn an_organisation_admin_acts_only_on_their_own_organisation() {
         200
     );
 }
+
+/// OIDC clients through the admin handler over DynamoDB (moto): the secret is in the
+/// registration's answer only, the item holds its hash; a new secret leaves the old one in
+/// its grace period; a deleted client is gone.
+#[tokio::test]
+async fn clients_are_registered_with_a_secret_shown_once_and_deleted() {
+    let h = Harness::new("clients").await;
+    h.onboard("acme", &[]).await;
+    let reply = h
+        .call(
+            "POST",
+            "/admin/orgs/acme/clients",
+            json!({"name": "Acme app", "redirect_uris": ["https://app.example.com/cb"],
+                   "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["client_id"].as_str().expect("id").to_owned();
+    let secret = reply.body["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let items = h.table.scan_all().await.expect("scan");
+    let item = items
+        .iter()
+        .find(|i| i["sk"] == format!("CLIENT#{id}"))
+        .expect("client item");
+    assert!(!item.to_string().contains(&secret), "the secret is stored");
+    let shown = h
+        .call(
+            "GET",
+            &format!("/admin/orgs/acme/clients/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.get("client_secret").is_none());
+    let rotated = h
+        .call(
+            "POST",
+            &format!("/admin/orgs/acme/clients/{id}/secret"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert_ne!(rotated.body["client_secret"], json!(secret));
+    assert_eq!(rotated.body["secrets"].as_array().map(Vec::len), Some(2));
+    assert!(rotated.body["secrets"][1]["expires_at"].is_string());
+    let list = h.call("GET", "/admin/orgs/acme/clients", Value::Null).await;
+    assert_eq!(list.body["clients"].as_array().map(Vec::len), Some(1));
+    let bad = h
+        .call(
+            "POST",
+            "/admin/orgs/acme/clients",
+            json!({"name": "x", "redirect_uris": ["http://app.example.com/cb"],
+                   "token_endpoint_auth_method": "none"}),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["error"].clone()),
+        (400, json!("invalid_request"))
+    );
+    let deleted = h
+        .call(
+            "DELETE",
+            &format!("/admin/orgs/acme/clients/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(deleted.status, 200);
+    let gone = h
+        .call(
+            "GET",
+            &format!("/admin/orgs/acme/clients/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (gone.status, gone.body["error"].clone()),
+        (404, json!("client_not_found"))
+    );
+}

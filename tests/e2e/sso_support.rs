@@ -134,8 +134,14 @@ impl Sso {
         doc.body
     }
 
-    pub async fn jwks(&self) -> Value {
-        let doc = samlgate_metadata::route(&self.metadata, "GET", "/.well-known/jwks.json").await;
+    /// The organisation's JWKS (`GET /o/{org}/.well-known/jwks.json`).
+    pub async fn jwks(&self, org: &str) -> Value {
+        let doc = samlgate_metadata::route(
+            &self.metadata,
+            "GET",
+            &format!("/o/{org}/.well-known/jwks.json"),
+        )
+        .await;
         assert_eq!(doc.status, 200, "{}", doc.body);
         serde_json::from_str(&doc.body).expect("JWKS")
     }
@@ -267,7 +273,7 @@ pub async fn audit(h: &Harness, org: &str, action: &str) -> Vec<Value> {
         .await
         .expect("scan")
         .into_iter()
-        .filter(|i| i["pk"] == format!("ORG#{org}") && i["action"] == action)
+        .filter(|i| i["pk"] == format!("AUDIT#{org}") && i["action"] == action)
         .collect();
     items.sort_by(|a, b| a["sk"].as_str().cmp(&b["sk"].as_str()));
     items

@@ -241,6 +241,8 @@ impl Harness {
             provisioner: None,
             sso_config: table.clone(),
             sso_writer: table.clone(),
+            clients: table.clone(),
+            client_writer: table.clone(),
             fetcher: Arc::new(HttpFetcher::new().expect("http client")),
             urls: samlgate_domain::urls::PublicUrls::new(BASE_URL, false).expect("base URL"),
             local: true,
@@ -409,8 +411,15 @@ impl Harness {
             .collect()
     }
 
+    /// The organisation's audit items (`AUDIT#{org}`), as JSON.
     pub async fn audit_items(&self, org: &str) -> Vec<Value> {
-        self.items(org, "AUDIT#").await
+        self.table
+            .scan_all()
+            .await
+            .expect("scan")
+            .into_iter()
+            .filter(|i| i["pk"] == format!("AUDIT#{org}"))
+            .collect()
     }
 
     pub async fn credential_items(&self, org: &str) -> Vec<Value> {

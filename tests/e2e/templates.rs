@@ -380,6 +380,29 @@ fn every_function_gets_the_environment_its_main_reads() {
     }
 }
 
+/// provision reads only its organisation's partition and writes only its audit items
+/// (`dynamodb:LeadingKeys`): whatever its code does, it cannot change configuration.
+#[test]
+fn provision_writes_only_its_organisations_audit_partition() {
+    let org = load("org-template.yaml");
+    let statements = role_statements(&org, "ProvisionRole");
+    let leading =
+        |s: &Value| s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"].to_string();
+    for s in statements.iter().filter(|s| {
+        strings(&s["Action"])
+            .iter()
+            .any(|a| a.starts_with("dynamodb:"))
+    }) {
+        let actions = strings(&s["Action"]);
+        if actions.iter().any(|a| a == "dynamodb:PutItem") {
+            assert_eq!(actions, ["dynamodb:PutItem"], "{s}");
+            assert!(leading(s).contains("AUDIT#${OrgId}"), "{s}");
+        } else {
+            assert!(leading(s).contains("ORG#${OrgId}"), "{s}");
+        }
+    }
+}
+
 #[test]
 fn the_table_is_the_one_the_code_expects() {
     let template = load("template.yaml");

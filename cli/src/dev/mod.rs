@@ -122,6 +122,8 @@ async fn serve(args: &Args) -> Result<(), String> {
         provisioner: Some(Arc::new(samlgate_provision::InProcess(provision))),
         sso_config: table.clone(),
         sso_writer: table.clone(),
+        clients: table.clone(),
+        client_writer: table.clone(),
         fetcher: Arc::new(HttpFetcher::new()?),
         urls: urls.clone(),
         local: true,
@@ -158,7 +160,7 @@ async fn serve(args: &Args) -> Result<(), String> {
     println!("==> samlgate dev is running");
     println!("    demo app:        {base}/   (open it and click \"Sign in\")");
     println!("    SP metadata:     {base}/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata");
-    println!("    JWKS:            {base}/.well-known/jwks.json");
+    println!("    OIDC discovery:  {base}/o/{DEMO_ORG}/.well-known/openid-configuration");
     println!("    admin API:       {base}/admin/orgs/{DEMO_ORG}   (local mode: no authorizer)");
     if args.console_dir.join("index.html").is_file() {
         println!("    admin console:   {base}/console/#/o/{DEMO_ORG}");
@@ -426,7 +428,7 @@ fn home(dev: &Dev) -> String {
 <h1>samlgate demo app</h1>
 <p>This page stands for your application. "Sign in" sends you to samlgate (<code>GET /o/{DEMO_ORG}/login</code>), which sends a signed AuthnRequest to the demo IdP; the IdP posts a signed Response to samlgate's ACS, and samlgate posts a 5-minute ES256 token back here.</p>
 <p><a href="{login}"><button>Sign in</button></a></p>
-<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li></ul>
+<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/o/{DEMO_ORG}/.well-known/openid-configuration">OIDC discovery</a></li><li><a href="/o/{DEMO_ORG}/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li></ul>
 </body></html>"#
     )
 }
@@ -440,7 +442,12 @@ async fn callback(dev: &Dev, body: &[u8]) -> String {
     let Some(token) = token else {
         return "<p>No id_token in the post.</p>".into();
     };
-    let jwks = samlgate_metadata::route(&dev.metadata, "GET", "/.well-known/jwks.json").await;
+    let jwks = samlgate_metadata::route(
+        &dev.metadata,
+        "GET",
+        &format!("/o/{DEMO_ORG}/.well-known/jwks.json"),
+    )
+    .await;
     let verdict = verify_token(&token, &jwks.body, &format!("{}/o/{DEMO_ORG}", dev.base));
     let (title, claims) = match verdict {
         Ok(claims) => ("Signed in", claims),
@@ -456,7 +463,7 @@ async fn callback(dev: &Dev, body: &[u8]) -> String {
     });
     format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
-<h1>{title}</h1><p>The demo app verified the token samlgate posted (ES256 signature against <a href="/.well-known/jwks.json">the JWKS</a>, issuer, audience <code>{DEMO_AUDIENCE}</code>, expiry). Its claims:</p>
+<h1>{title}</h1><p>The demo app verified the token samlgate posted (ES256 signature against <a href="/o/{DEMO_ORG}/.well-known/jwks.json">the organisation's JWKS</a>, issuer, audience <code>{DEMO_AUDIENCE}</code>, expiry). Its claims:</p>
 <pre>{}</pre>{logout}<p><a href="/">Back</a></p></body></html>"#,
         escape_html(&serde_json::to_string_pretty(&claims).unwrap_or_default())
     )

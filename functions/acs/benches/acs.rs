@@ -84,7 +84,12 @@ fn bench(c: &mut Criterion) {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         ((), pair.serialize_pem())
     };
-    let signer = samlgate_sso::token::TokenSigner::from_pem(&pem, "tk-bench").unwrap();
+    let signer = samlgate_sso::token::TokenSigner::from_pem(
+        &pem,
+        "tk-bench",
+        samlgate_domain::sp_key::KeyUse::Token,
+    )
+    .unwrap();
     let claims: samlgate_sso::token::Claims = serde_json::from_value(serde_json::json!({
         "iss": "https://sp.example.com/o/acme", "aud": "acme-app", "sub": "alice@example.com",
         "email": "alice@example.com", "groups": ["admins", "engineering"], "org": "acme",

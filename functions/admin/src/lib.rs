@@ -18,12 +18,17 @@
 //! | GET | `/admin/orgs/{org}/idps` | list IdPs |
 //! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
 //! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings |
+//! | POST | `/admin/orgs/{org}/clients` | register an OIDC client (its secret, if any, is in this answer only) |
+//! | GET | `/admin/orgs/{org}/clients` | list clients (no secrets) |
+//! | GET, DELETE | `/admin/orgs/{org}/clients/{id}` | one client; remove it |
+//! | POST | `/admin/orgs/{org}/clients/{id}/secret` | a new secret; the previous one works 24 h more |
 //! | POST | `/admin/orgs/{org}/credentials/{id}/provision` | run the organisation's provisioning for one credential |
 //! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `limit`) |
 //!
 //! The authorizer decides who may call admin at all; the handler decides which organisations
 //! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim
-//! names, an IAM caller (the platform operator) on any.
+//! names, an IAM caller (the platform operator) on any. Every answer carries
+//! `Cache-Control: no-store` (some hold a client secret or an audit trail).
 
 use std::sync::Arc;
 
@@ -34,12 +39,13 @@ use samlgate_domain::clock::Clock;
 use samlgate_domain::config::FleNames;
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
-    AuditLog, AuditReader, ConfigReader, ConfigWriter, GenerateDataKey, MetadataFetcher,
-    ProvisionInvoker, SecretWriter, SsoConfigReader, SsoConfigWriter,
+    AuditLog, AuditReader, ClientReader, ClientWriter, ConfigReader, ConfigWriter, GenerateDataKey,
+    MetadataFetcher, ProvisionInvoker, SecretWriter, SsoConfigReader, SsoConfigWriter,
 };
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::VaultError;
 use samlgate_idp::admin::IdpAdmin;
+use samlgate_idp::clients::Clients;
 use samlgate_vault::admin::Admin;
 use samlgate_vault::audit_query::{self, AuditFilter};
 use samlgate_vault::intake_key;
@@ -65,6 +71,8 @@ pub struct App {
     pub provisioner: Option<Arc<dyn ProvisionInvoker>>,
     pub sso_config: Arc<dyn SsoConfigReader>,
     pub sso_writer: Arc<dyn SsoConfigWriter>,
+    pub clients: Arc<dyn ClientReader>,
+    pub client_writer: Arc<dyn ClientWriter>,
     pub fetcher: Arc<dyn MetadataFetcher>,
     pub urls: PublicUrls,
     /// Local development: requests without an authorizer act as `local-dev`, and IdP and
@@ -103,6 +111,17 @@ impl App {
             audit: self.audit.as_ref(),
             clock: self.clock.as_ref(),
             fle: self.fle.clone(),
+        }
+    }
+
+    fn clients(&self) -> Clients<'_> {
+        Clients {
+            orgs: self.config.as_ref(),
+            reader: self.clients.as_ref(),
+            writer: self.client_writer.as_ref(),
+            audit: self.audit.as_ref(),
+            clock: self.clock.as_ref(),
+            allow_loopback_http: self.local,
         }
     }
 
@@ -239,6 +258,7 @@ async fn route_inner(
 ) -> Result<Reply, VaultError> {
     let admin = app.admin();
     let idps = app.idps();
+    let clients = app.clients();
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     // Every organisation in a path is checked against the caller's scope first.
@@ -342,6 +362,28 @@ async fn route_inner(
                 caller,
             )
         }
+        ("POST", ["admin", "orgs", o, "clients"]) => ok(
+            201,
+            clients
+                .register(caller, &org(o)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "clients"]) => ok(
+            200,
+            json!({"clients": clients.list(&org(o)?).await?}),
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "clients", id]) => {
+            ok(200, clients.get(&org(o)?, id).await?, caller)
+        }
+        ("DELETE", ["admin", "orgs", o, "clients", id]) => {
+            clients.delete(caller, &org(o)?, id).await?;
+            ok(200, json!({"client_id": id, "deleted": true}), caller)
+        }
+        ("POST", ["admin", "orgs", o, "clients", id, "secret"]) => {
+            ok(200, clients.new_secret(caller, &org(o)?, id).await?, caller)
+        }
         ("PUT", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
             200,
             idps.update_settings(caller, &org(o)?, &idp(i)?, parse_body(body)?)
@@ -422,9 +464,14 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let mut response = Response::new(Body::Text(reply.body.to_string()));
     *response.status_mut() = lambda_http::http::StatusCode::from_u16(reply.status)
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         "content-type",
         lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "cache-control",
+        lambda_http::http::HeaderValue::from_static("no-store"),
     );
     response
 }

@@ -21,6 +21,8 @@ async fn main() -> Result<(), Error> {
         writer: table.clone(),
         sso_config: table.clone(),
         sso_writer: table.clone(),
+        clients: table.clone(),
+        client_writer: table.clone(),
         audit: table.clone(),
         audit_reader: table,
         clock: Arc::new(SystemClock),

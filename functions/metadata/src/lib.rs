@@ -3,7 +3,8 @@
 //! | method | path | |
 //! |---|---|---|
 //! | GET | `/o/{org}/idp/{idp}/metadata` | SP metadata for one IdP (every non-retired certificate) |
-//! | GET | `/.well-known/jwks.json` | the public keys that sign application tokens |
+//! | GET | `/o/{org}/.well-known/openid-configuration` | the organisation's OIDC discovery document (OpenID Connect Discovery 1.0) |
+//! | GET | `/o/{org}/.well-known/jwks.json` | the organisation's token keys (ES256 and RS256), and no other organisation's |
 
 use std::sync::Arc;
 
@@ -47,7 +48,8 @@ pub async fn route(app: &App, method: &str, path: &str) -> Document {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let result = match (method, segments.as_slice()) {
         ("GET", ["o", org, "idp", idp, "metadata"]) => sp_metadata(app, org, idp).await,
-        ("GET", [".well-known", "jwks.json"]) => jwks(app).await,
+        ("GET", ["o", org, ".well-known", "openid-configuration"]) => discovery(app, org).await,
+        ("GET", ["o", org, ".well-known", "jwks.json"]) => jwks(app, org).await,
         _ => return Document::error(404, "no_route"),
     };
     result.unwrap_or_else(|e| {
@@ -109,10 +111,65 @@ async fn sp_metadata(app: &App, org: &str, idp: &str) -> Result<Document, VaultE
     })
 }
 
-async fn jwks(app: &App) -> Result<Document, VaultError> {
+/// The organisation, if it is active: an unknown or inactive one publishes nothing (it looks
+/// like an unknown route, so that organisations cannot be enumerated by their documents).
+async fn published_org(app: &App, org: &str) -> Result<OrgId, VaultError> {
+    let org = OrgId::parse(org).map_err(|_| VaultError::OrgNotFound)?;
+    app.config.active_org(&org).await.map_err(|e| match e {
+        VaultError::OrgInactive => VaultError::OrgNotFound,
+        other => other,
+    })?;
+    Ok(org)
+}
+
+/// OpenID Connect Discovery 1.0 §3: what this issuer does, and nothing it does not
+/// (no implicit or hybrid flows, no refresh tokens, no request objects).
+pub fn discovery_document(urls: &PublicUrls, org: &OrgId) -> serde_json::Value {
+    let issuer = urls.issuer(org);
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "email", "profile", "groups"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "sid",
+            "email", "email_verified", "name", "groups", "org", "idp"
+        ],
+        "prompt_values_supported": ["login"],
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": false,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}
+
+async fn discovery(app: &App, org: &str) -> Result<Document, VaultError> {
+    let org = published_org(app, org).await?;
+    Ok(Document {
+        status: 200,
+        content_type: "application/json",
+        max_age: 300,
+        body: discovery_document(&app.urls, &org).to_string(),
+    })
+}
+
+async fn jwks(app: &App, org: &str) -> Result<Document, VaultError> {
+    let org = published_org(app, org).await?;
     let keys = app
         .jwks
-        .jwks()
+        .jwks(&org)
         .await
         .map_err(|e: PortError| VaultError::Port(e))?;
     Ok(Document {

@@ -1,5 +1,5 @@
-//! Audit items (`ORG#{org}` / `AUDIT#{time}#{corr}#{seq}`): written once each, read newest
-//! first for the console's search.
+//! Audit items (`AUDIT#{org}` / `{time}#{corr}#{seq}`): written once each, read newest first
+//! for the console's search.
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use samlgate_domain::ports::{AuditLog, AuditPage, AuditReader};
 use samlgate_domain::PortError;
 
 use crate::errors::map;
-use crate::keys::{audit_sk, org_pk, AUDIT_PREFIX};
+use crate::keys::{audit_pk, audit_sk};
 use crate::table::{decode, encode, Table};
 
 #[async_trait]
@@ -26,7 +26,7 @@ impl AuditLog for Table {
             &event.correlation_id,
             next_sequence(),
         );
-        let item = encode(OP, org_pk(&event.org), sk, event)?;
+        let item = encode(OP, audit_pk(&event.org), sk, event)?;
         self.put_new(OP, item).await
     }
 }
@@ -42,8 +42,8 @@ impl AuditReader for Table {
         limit: usize,
     ) -> Result<AuditPage, PortError> {
         const OP: &str = "dynamodb:Query";
-        let pk = org_pk(org);
-        let start = before.filter(|sk| sk.starts_with(AUDIT_PREFIX)).map(|sk| {
+        let pk = audit_pk(org);
+        let start = before.map(|sk| {
             HashMap::from([
                 ("pk".to_owned(), AttributeValue::S(pk.clone())),
                 ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
@@ -53,9 +53,8 @@ impl AuditReader for Table {
             .client()
             .query()
             .table_name(self.name())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(pk))
-            .expression_attribute_values(":prefix", AttributeValue::S(AUDIT_PREFIX.into()))
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)

@@ -5,7 +5,7 @@ use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
 use samlgate_domain::sp_key::SpKey;
 
 /// An organisation's partition: its record, intake keys, credentials, SSO settings, IdPs, SP
-/// and token keys, audit items.
+/// and token keys (its audit items have their own, [`audit_pk`]).
 pub fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
 }
@@ -22,6 +22,12 @@ pub fn intake_sk(kid: &str) -> String {
 pub const CREDENTIAL_PREFIX: &str = "CRED#";
 pub fn credential_sk(id: &str) -> String {
     format!("{CREDENTIAL_PREFIX}{id}")
+}
+
+/// `ORG#{org}` / `CLIENT#{client_id}`.
+pub const CLIENT_PREFIX: &str = "CLIENT#";
+pub fn client_sk(client_id: &str) -> String {
+    format!("{CLIENT_PREFIX}{client_id}")
 }
 
 /// `ORG#{org}` / `SSO`: the organisation's SSO settings.
@@ -51,11 +57,15 @@ pub fn sp_key_sk(key: &SpKey) -> String {
     )
 }
 
-/// `ORG#{org}` / `AUDIT#{time}#{corr}#{seq}`: `time` sortable (a fixed-width RFC 3339
+/// `AUDIT#{org}` / `{time}#{corr}#{seq}`: an organisation's audit items, in a partition of
+/// their own so that IAM (`dynamodb:LeadingKeys`) can let a function write audit items
+/// without letting it write configuration. `time` is sortable (a fixed-width RFC 3339
 /// instant), `seq` a process-wide counter so that events of one request never share a key.
-pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub fn audit_pk(org: &OrgId) -> String {
+    format!("AUDIT#{org}")
+}
 pub fn audit_sk(sortable_time: &str, correlation_id: &str, seq: u32) -> String {
-    format!("{AUDIT_PREFIX}{sortable_time}#{correlation_id}#{seq:08x}")
+    format!("{sortable_time}#{correlation_id}#{seq:08x}")
 }
 
 /// `ORGS` / `ORG#{org}`: the organisation directory the daily jobs walk.
@@ -65,10 +75,13 @@ pub fn directory_sk(org: &OrgId) -> String {
     format!("{DIRECTORY_PREFIX}{org}")
 }
 
-/// `JWKS` / `{org}#{kid}`: every organisation's public token keys.
+/// `JWKS` / `{org}#{kid}`: the organisations' public token keys, read per organisation.
 pub const JWKS_PK: &str = "JWKS";
+pub fn jwks_prefix(org: &OrgId) -> String {
+    format!("{org}#")
+}
 pub fn jwks_sk(org: &OrgId, kid: &str) -> String {
-    format!("{org}#{kid}")
+    format!("{}{kid}", jwks_prefix(org))
 }
 
 /// `REQ#{relay state}` / `REQ`: a login or logout in flight.

@@ -9,10 +9,11 @@
 //! | `decrypt` | `Kms` as `DecryptDataKey` (`kms:Decrypt`) | acs, provision |
 //! | `secret-read` | `Secrets` as `SecretReader` (`secretsmanager:GetSecretValue`) | provision |
 //!
-//! The table's items: one module per record (`orgs`, `credentials`, `idps`, `sp_keys`,
+//! The table's items: one module per record (`orgs`, `credentials`, `clients`, `idps`, `sp_keys`,
 //! `logins`, `replay`, `sessions`, `audit`), every key named in `keys`.
 
 mod audit;
+mod clients;
 mod credentials;
 mod errors;
 pub mod http;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::errors::map;
-use crate::keys::{jwks_sk, org_pk, sp_key_sk, JWKS_PK};
+use crate::keys::{jwks_prefix, jwks_sk, org_pk, sp_key_sk, JWKS_PK};
 use crate::table::{build_err, encode, Table};
 
 /// `JWKS` / `{org}#{kid}`: one organisation's public token key.
@@ -141,8 +141,8 @@ impl SpKeyStore for Table {
 
 #[async_trait]
 impl JwksReader for Table {
-    async fn jwks(&self) -> Result<Vec<Value>, PortError> {
-        let entries: Vec<JwksEntry> = self.query_prefix(JWKS_PK.into(), "").await?;
+    async fn jwks(&self, org: &OrgId) -> Result<Vec<Value>, PortError> {
+        let entries: Vec<JwksEntry> = self.query_prefix(JWKS_PK.into(), &jwks_prefix(org)).await?;
         Ok(entries.into_iter().map(|e| e.jwk).collect())
     }
 }

@@ -55,7 +55,13 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "GET",
-        "/.well-known/jwks.json",
+        "/o/{org}/.well-known/openid-configuration",
+        Function::Metadata,
+        Auth::None,
+    ),
+    route(
+        "GET",
+        "/o/{org}/.well-known/jwks.json",
         Function::Metadata,
         Auth::None,
     ),
@@ -114,9 +120,14 @@ mod tests {
             Some(Function::Metadata)
         );
         assert_eq!(
-            resolve("GET", "/.well-known/jwks.json"),
+            resolve("GET", "/o/acme/.well-known/jwks.json"),
             Some(Function::Metadata)
         );
+        assert_eq!(
+            resolve("GET", "/o/acme/.well-known/openid-configuration"),
+            Some(Function::Metadata)
+        );
+        assert_eq!(resolve("GET", "/.well-known/jwks.json"), None);
         assert_eq!(
             resolve("PUT", "/admin/orgs/acme/sso"),
             Some(Function::Admin)

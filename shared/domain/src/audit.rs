@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::OrgId;
 
-/// `ORG#{org}` / `AUDIT#{time}#{corr}`: who did what, with which outcome. Never secret material.
+/// `AUDIT#{org}` / `{time}#{corr}#{seq}`: who did what, with which outcome. Never secret
+/// material.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub org: OrgId,

@@ -182,6 +182,8 @@ pub enum VaultError {
     IdpNotFound,
     #[error("organisation has no SSO settings")]
     SsoNotConfigured,
+    #[error("client not found")]
+    ClientNotFound,
     #[error("IdP metadata is not usable: {0}")]
     MetadataInvalid(String),
     #[error("IdP metadata could not be fetched: {0}")]
@@ -218,6 +220,7 @@ codes! {
         IdpExists => "idp_exists", 409;
         IdpNotFound => "idp_not_found", 404;
         SsoNotConfigured => "sso_not_configured", 404;
+        ClientNotFound => "client_not_found", 404;
         MetadataInvalid(String) => "metadata_invalid", 400;
         MetadataFetch(String) => "metadata_fetch_failed", 502;
         ProvisioningUnavailable => "provisioning_unavailable", 501;

@@ -13,14 +13,16 @@
 //! |---|---|---|
 //! | [`org::Org`], [`org::IntakeKey`] | [`org`] | `ORG#{org}` / `ORG`, `INTAKE#{kid}` |
 //! | [`credential::Credential`] | [`credential`] | `ORG#{org}` / `CRED#{id}` |
+//! | [`client::OidcClient`] | [`client`] | `ORG#{org}` / `CLIENT#{client_id}` |
 //! | [`idp::Idp`], [`idp::SsoSettings`] | [`idp`] | `ORG#{org}` / `IDP#{idp}`, `SSO` |
 //! | [`sp_key::SpKey`], [`sp_key::RotationPolicy`] | [`sp_key`] | `ORG#{org}` / `SPKEY#…` |
 //! | [`session::LoginState`], [`session::Session`] | [`session`] | `REQ#…`, `SESS#…` |
-//! | [`audit::AuditEvent`] | [`audit`] | `ORG#{org}` / `AUDIT#…` |
+//! | [`audit::AuditEvent`] | [`audit`] | `AUDIT#{org}` / `{time}#…` |
 //! | [`envelope::Envelope`] | [`envelope`] | inside keys and secrets |
 
 pub mod audit;
 pub mod auditor;
+pub mod client;
 pub mod config;
 pub mod context;
 pub mod credential;
@@ -28,6 +30,7 @@ pub mod envelope;
 pub mod error;
 pub mod idp;
 pub mod ids;
+pub mod jwk;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod one_time;

@@ -18,6 +18,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
+use crate::client::OidcClient;
 use crate::context::EncryptionContext;
 use crate::credential::{Credential, CredentialState};
 use crate::error::{PortError, PortErrorKind, VaultError};
@@ -25,11 +26,11 @@ use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org};
 use crate::ports::{
-    AuditLog, AuditPage, AuditReader, ConfigReader, ConfigWriter, CreateKey, DataKey,
-    DecryptDataKey, Egress, Fetched, GenerateDataKey, JwksReader, LoginStateStore,
-    MessageDecrypter, MetadataFetcher, OrgDirectory, OrgReader, OutboundRequest, ProvisionInvoker,
-    ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore, SpKeyStore,
-    SsoConfigReader, SsoConfigWriter,
+    AuditLog, AuditPage, AuditReader, ClientReader, ClientWriter, ConfigReader, ConfigWriter,
+    CreateKey, DataKey, DecryptDataKey, Egress, Fetched, GenerateDataKey, JwksReader,
+    LoginStateStore, MessageDecrypter, MetadataFetcher, OrgDirectory, OrgReader, OutboundRequest,
+    ProvisionInvoker, ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore,
+    SpKeyStore, SsoConfigReader, SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
 use crate::sp_key::{KeyState, SpKey};
@@ -350,6 +351,7 @@ pub struct MemoryStore {
     pub sessions: Mutex<BTreeMap<String, Session>>,
     /// In the order recorded.
     pub audit: Mutex<Vec<AuditEvent>>,
+    pub clients: Mutex<BTreeMap<(OrgId, String), OidcClient>>,
     pub faults: Faults,
 }
 
@@ -630,6 +632,69 @@ impl SsoConfigWriter for MemoryStore {
 }
 
 #[async_trait]
+impl ClientReader for MemoryStore {
+    async fn client(&self, org: &OrgId, client_id: &str) -> Result<Option<OidcClient>, PortError> {
+        const OP: &str = "client";
+        self.faults.check(OP)?;
+        Ok(lock!(self.clients, OP)
+            .get(&(org.clone(), client_id.to_owned()))
+            .cloned())
+    }
+    async fn list_clients(&self, org: &OrgId) -> Result<Vec<OidcClient>, PortError> {
+        const OP: &str = "list_clients";
+        self.faults.check(OP)?;
+        Ok(lock!(self.clients, OP)
+            .values()
+            .filter(|c| &c.org == org)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ClientWriter for MemoryStore {
+    async fn insert_client(&self, client: &OidcClient) -> Result<(), PortError> {
+        const OP: &str = "insert_client";
+        self.faults.check(OP)?;
+        let mut clients = lock!(self.clients, OP);
+        let id = (client.org.clone(), client.client_id.clone());
+        if clients.contains_key(&id) {
+            return Err(conflict(OP));
+        }
+        clients.insert(id, client.clone());
+        Ok(())
+    }
+    async fn replace_client(
+        &self,
+        client: &OidcClient,
+        expected_version: u32,
+    ) -> Result<(), PortError> {
+        const OP: &str = "replace_client";
+        self.faults.check(OP)?;
+        let mut clients = lock!(self.clients, OP);
+        match clients.get_mut(&(client.org.clone(), client.client_id.clone())) {
+            Some(stored) if stored.version == expected_version => {
+                *stored = client.clone();
+                Ok(())
+            }
+            _ => Err(conflict(OP)),
+        }
+    }
+    async fn delete_client(&self, org: &OrgId, client_id: &str) -> Result<(), PortError> {
+        const OP: &str = "delete_client";
+        self.faults.check(OP)?;
+        match lock!(self.clients, OP).remove(&(org.clone(), client_id.to_owned())) {
+            Some(_) => Ok(()),
+            None => Err(PortError::new(
+                PortErrorKind::NotFound,
+                OP,
+                "no such client",
+            )),
+        }
+    }
+}
+
+#[async_trait]
 impl OrgDirectory for MemoryStore {
     async fn list_orgs(&self) -> Result<Vec<OrgId>, PortError> {
         const OP: &str = "list_orgs";
@@ -691,11 +756,12 @@ impl SpKeyStore for MemoryStore {
 
 #[async_trait]
 impl JwksReader for MemoryStore {
-    async fn jwks(&self) -> Result<Vec<Value>, PortError> {
+    async fn jwks(&self, org: &OrgId) -> Result<Vec<Value>, PortError> {
         const OP: &str = "jwks";
         self.faults.check(OP)?;
         Ok(lock!(self.jwks, OP)
             .iter()
+            .filter(|(o, _)| o == org)
             .map(|(_, jwk)| jwk.clone())
             .collect())
     }

@@ -8,6 +8,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
+use crate::client::OidcClient;
 use crate::context::EncryptionContext;
 use crate::credential::{Credential, CredentialState};
 use crate::error::{PortError, PortErrorKind, VaultError};
@@ -186,6 +187,28 @@ pub trait SsoConfigWriter: Send + Sync {
     async fn insert_token_key(&self, key: &SpKey) -> Result<(), PortError>;
 }
 
+/// Reads of an organisation's OIDC clients (`ORG#{org}` / `CLIENT#…`). acs, admin.
+#[async_trait]
+pub trait ClientReader: Send + Sync {
+    async fn client(&self, org: &OrgId, client_id: &str) -> Result<Option<OidcClient>, PortError>;
+    async fn list_clients(&self, org: &OrgId) -> Result<Vec<OidcClient>, PortError>;
+}
+
+/// Conditional writes of OIDC clients. admin.
+#[async_trait]
+pub trait ClientWriter: Send + Sync {
+    /// Creates a client only if none exists with its ID.
+    async fn insert_client(&self, client: &OidcClient) -> Result<(), PortError>;
+    /// Replaces a client only if its stored `version` is `expected_version`.
+    async fn replace_client(
+        &self,
+        client: &OidcClient,
+        expected_version: u32,
+    ) -> Result<(), PortError>;
+    /// Removes a client; `NotFound` if there is none.
+    async fn delete_client(&self, org: &OrgId, client_id: &str) -> Result<(), PortError>;
+}
+
 /// The organisations, for the daily jobs (`ORGS` / `ORG#{org}` items). rotate.
 #[async_trait]
 pub trait OrgDirectory: Send + Sync {
@@ -209,10 +232,10 @@ pub trait SpKeyStore: Send + Sync {
     async fn insert_key(&self, key: &SpKey) -> Result<(), PortError>;
 }
 
-/// The public token keys of every organisation, for `/.well-known/jwks.json`. metadata.
+/// An organisation's public token keys, for `{issuer}/.well-known/jwks.json`. metadata.
 #[async_trait]
 pub trait JwksReader: Send + Sync {
-    async fn jwks(&self) -> Result<Vec<serde_json::Value>, PortError>;
+    async fn jwks(&self, org: &OrgId) -> Result<Vec<serde_json::Value>, PortError>;
 }
 
 /// Server-side AuthnRequest state keyed by RelayState (DESIGN.md §8). acs.

@@ -21,8 +21,10 @@ pub enum KeyUse {
     Signing,
     /// Decrypts EncryptedAssertions (published `use="encryption"`).
     Encryption,
-    /// Signs application tokens (ES256; published in the JWKS).
+    /// Signs ID tokens with ES256 (published in the organisation's JWKS).
     Token,
+    /// Signs ID tokens with RS256 for clients that registered it (OIDC Core §15.1).
+    TokenRsa,
 }
 
 impl KeyUse {
@@ -31,7 +33,13 @@ impl KeyUse {
             Self::Signing => "signing",
             Self::Encryption => "encryption",
             Self::Token => "token",
+            Self::TokenRsa => "token_rsa",
         }
+    }
+
+    /// Whether this key signs tokens (and so has a JWK, not a certificate).
+    pub fn is_token(self) -> bool {
+        matches!(self, Self::Token | Self::TokenRsa)
     }
 }
 

@@ -280,10 +280,16 @@ impl IdpAdmin<'_> {
             Err(e) if e.kind == PortErrorKind::Conflict => return Err(VaultError::IdpExists),
             Err(e) => return Err(e.into()),
         }
+        // The organisation's token keys, once: ES256 (the default) and RS256 (OIDC Core
+        // §15.1), both in its JWKS.
         if self.config.sp_keys(org_id, None).await?.is_empty() {
-            let token_key = sp_key::generate_token_key(self.keys, &org, now).await?;
-            self.writer.insert_token_key(&token_key).await?;
-            keys.push(token_key);
+            for usage in [KeyUse::Token, KeyUse::TokenRsa] {
+                let token_key =
+                    sp_key::generate_token_key(self.keys, &org, usage, KeyState::Active, now)
+                        .await?;
+                self.writer.insert_token_key(&token_key).await?;
+                keys.push(token_key);
+            }
         }
         Ok(self.view(idp, &keys))
     }
@@ -428,8 +434,12 @@ mod tests {
     async fn registration_makes_the_idp_its_keys_and_the_organisations_token_key_once() {
         let world = World::new().await;
         let keys = world.store.keys.lock().unwrap().clone();
-        let token_keys = keys.iter().filter(|k| k.usage == KeyUse::Token).count();
-        assert_eq!((keys.len(), token_keys), (3, 1));
+        let token_keys = keys.iter().filter(|k| k.usage.is_token()).count();
+        assert_eq!(
+            (keys.len(), token_keys),
+            (4, 2),
+            "SP signing, SP encryption, ES256, RS256"
+        );
         let view = world.admin().get_idp(&acme(), &okta()).await.unwrap();
         assert_eq!(view.acs_url, "https://sso.example.com/o/acme/idp/okta/acs");
         assert_eq!(view.sp_certificates.len(), 2);
@@ -447,9 +457,9 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .filter(|k| k.usage == KeyUse::Token)
+            .filter(|k| k.usage.is_token())
             .count();
-        assert_eq!(token_keys, 1, "one token key per organisation");
+        assert_eq!(token_keys, 2, "one pair of token keys per organisation");
     }
 
     #[tokio::test]

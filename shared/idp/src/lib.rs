@@ -4,6 +4,7 @@
 //!
 //! - [`admin`]: register an IdP (metadata XML, metadata URL, manual), its settings, the
 //!   organisation's SSO settings;
+//! - [`clients`]: the organisation's OIDC clients;
 //! - [`document`]: a metadata document read into an IdP's configuration, one rejection type;
 //! - [`sp_key`]: SP and token key generation;
 //! - [`rotation`]: the SP key calendar (`plan`) and its conditional writes;
@@ -11,6 +12,7 @@
 //! - [`daily`]: rotate's run over every organisation, rotation then refresh.
 
 pub mod admin;
+pub mod clients;
 pub mod daily;
 pub mod document;
 pub mod refresh;

@@ -355,7 +355,7 @@ impl Rotation<'_> {
 /// Whole days until the earliest published certificate among `keys` ends.
 pub fn days_left(keys: &[SpKey], now: OffsetDateTime) -> Option<i64> {
     keys.iter()
-        .filter(|k| k.published() && k.usage != KeyUse::Token)
+        .filter(|k| k.published() && !k.usage.is_token())
         .filter_map(SpKey::not_after)
         .map(|end| (end - now).whole_days())
         .min()

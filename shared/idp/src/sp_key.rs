@@ -4,18 +4,18 @@
 //! leaves this module only as an envelope under the organisation key with `purpose=sp-key`:
 //! admin and rotate generate and seal, and nothing here can open one.
 
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use samlgate_domain::clock::format_instant;
 use samlgate_domain::context::{context, Purpose};
 use samlgate_domain::envelope::Envelope;
 use samlgate_domain::ids::{random_hex, IdpId};
+use samlgate_domain::jwk;
 use samlgate_domain::org::Org;
 use samlgate_domain::ports::GenerateDataKey;
 use samlgate_domain::sealing;
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey, CERT_DAYS};
 use samlgate_domain::{Result, VaultError};
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -74,47 +74,42 @@ pub async fn generate_saml_key(
     })
 }
 
-/// Generates the organisation's token-signing key (P-256) and seals its private half.
+/// Generates one of the organisation's token-signing keys (`Token`: P-256 for ES256;
+/// `TokenRsa`: RSA-2048 for RS256) in `state` and seals its private half.
 pub async fn generate_token_key(
     keys: &dyn GenerateDataKey,
     org: &Org,
+    usage: KeyUse,
+    state: KeyState,
     now: OffsetDateTime,
 ) -> Result<SpKey> {
     let failed = || VaultError::Internal("token key generation");
-    let pair =
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|_| failed())?;
-    let id = format!("tk-{}", random_hex(8)?);
-    let jwk = ec_jwk(&id, pair.public_key_raw()).ok_or_else(failed)?;
+    let (algorithm, prefix) = match usage {
+        KeyUse::Token => (&rcgen::PKCS_ECDSA_P256_SHA256, "tk"),
+        KeyUse::TokenRsa => (&rcgen::PKCS_RSA_SHA256, "tr"),
+        _ => return Err(failed()),
+    };
+    let pair = rcgen::KeyPair::generate_for(algorithm).map_err(|_| failed())?;
+    let id = format!("{prefix}-{}", random_hex(8)?);
+    let jwk = match usage {
+        KeyUse::Token => jwk::ec_p256_signing(&id, pair.public_key_raw()),
+        _ => jwk::rsa_signing(&id, &rcgen::PublicKeyData::subject_public_key_info(&pair)),
+    }
+    .ok_or_else(failed)?;
     let wrapped_private_key = seal_private_key(keys, org, &id, &pair).await?;
     Ok(SpKey {
         org: org.org.clone(),
         idp: None,
-        usage: KeyUse::Token,
+        usage,
         id,
         certificate: None,
         public_jwk: Some(jwk),
         wrapped_private_key,
-        state: KeyState::Active,
+        state,
         not_after: format_instant(now + time::Duration::days(CERT_DAYS)),
         created_at: format_instant(now),
         activated_at: None,
         retiring_since: None,
         successor: None,
     })
-}
-
-/// RFC 7517/7518 JWK of an uncompressed P-256 point (`04 || x || y`).
-fn ec_jwk(kid: &str, point: &[u8]) -> Option<Value> {
-    if point.len() != 65 || point[0] != 4 {
-        return None;
-    }
-    Some(json!({
-        "kty": "EC",
-        "crv": "P-256",
-        "x": B64URL.encode(&point[1..33]),
-        "y": B64URL.encode(&point[33..]),
-        "kid": kid,
-        "use": "sig",
-        "alg": "ES256",
-    }))
 }

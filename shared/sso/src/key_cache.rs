@@ -122,7 +122,7 @@ impl KeyCache {
             return Ok(signer);
         }
         let pem = self.private_pem(kms, org, key, clock).await?;
-        let signer = TokenSigner::from_pem(&pem, &key.id)?;
+        let signer = TokenSigner::from_pem(&pem, &key.id, key.usage)?;
         Ok(self.signers.keep(cache_key, signer, now + self.ttl, now))
     }
 }

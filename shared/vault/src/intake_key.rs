@@ -103,7 +103,7 @@ pub struct Jwk {
 pub fn jwk(intake: &IntakeKey) -> Result<Jwk> {
     let bad = || VaultError::InvalidRequest("stored intake public key is unreadable".into());
     let spki = pem::parse(&intake.public_key_pem).map_err(|_| bad())?;
-    let (n, e) = rsa_spki_components(spki.contents()).ok_or_else(bad)?;
+    let (n, e) = samlgate_domain::jwk::rsa_spki_components(spki.contents()).ok_or_else(bad)?;
     Ok(Jwk {
         kty: "RSA",
         use_: "enc",
@@ -114,47 +114,4 @@ pub fn jwk(intake: &IntakeKey) -> Result<Jwk> {
         key_namespace: intake.key_namespace.clone(),
         key_name: intake.key_name.clone(),
     })
-}
-
-/// Reads n and e from an RSA SubjectPublicKeyInfo (RFC 5280 / RFC 8017 A.1.1) with a minimal
-/// DER walk: SEQUENCE { SEQUENCE { OID, NULL }, BIT STRING { SEQUENCE { INTEGER, INTEGER } } }.
-fn rsa_spki_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (spki, _) = tlv(der, 0x30)?;
-    let (_alg, rest) = tlv(spki, 0x30)?;
-    let (bits, _) = tlv(rest, 0x03)?;
-    let (&unused, key) = bits.split_first()?;
-    if unused != 0 {
-        return None;
-    }
-    let (seq, _) = tlv(key, 0x30)?;
-    let (n, rest) = tlv(seq, 0x02)?;
-    let (e, _) = tlv(rest, 0x02)?;
-    let strip = |v: &[u8]| {
-        v.iter()
-            .skip_while(|b| **b == 0)
-            .copied()
-            .collect::<Vec<u8>>()
-    };
-    Some((strip(n), strip(e)))
-}
-
-fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&t, rest) = input.split_first()?;
-    if t != tag {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| rest.split_at(len))
 }
