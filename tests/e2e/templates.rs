@@ -207,6 +207,9 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 "dynamodb:GetItem",
                 "dynamodb:Query",
                 "dynamodb:PutItem",
+                // Beyond DESIGN.md §3 (issue 18): a code's one redemption marks it redeemed
+                // (so that a second one can revoke the token it issued).
+                "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "kms:Decrypt",
             ],
@@ -424,4 +427,66 @@ fn the_table_is_the_one_the_code_expects() {
         table["SSESpecification"]["KMSMasterKeyId"],
         json!({"Ref": "PlatformKey"})
     );
+}
+
+/// acs reads configuration but writes only under its own key prefixes (`dynamodb:LeadingKeys`),
+/// and those prefixes are exactly the keys its ports write (shared/aws/src/keys.rs), never a
+/// configuration item's.
+#[test]
+fn acs_writes_only_its_own_key_prefixes() {
+    use samlgate_aws::keys;
+    use samlgate_domain::ids::IdpId;
+    let template = load("template.yaml");
+    let statements = role_statements(&template, "AcsRole");
+    let mut prefixes = Vec::new();
+    for s in statements.iter().filter(|s| {
+        strings(&s["Action"])
+            .iter()
+            .any(|a| a.starts_with("dynamodb:"))
+    }) {
+        let actions = strings(&s["Action"]);
+        let writes = actions
+            .iter()
+            .any(|a| a != "dynamodb:GetItem" && a != "dynamodb:Query");
+        if writes {
+            assert!(
+                actions.iter().all(|a| [
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem"
+                ]
+                .contains(&a.as_str())),
+                "{s}"
+            );
+            prefixes.extend(strings(
+                &s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            ));
+            assert!(!prefixes.is_empty(), "acs writes without LeadingKeys: {s}");
+        }
+    }
+    let matches = |key: &str| {
+        prefixes
+            .iter()
+            .any(|p| key.starts_with(p.trim_end_matches('*')))
+    };
+    let org = OrgId::parse("acme").unwrap();
+    let idp = IdpId::parse("okta").unwrap();
+    for written in [
+        keys::login_pk(&"a".repeat(32)),
+        keys::replay_pk(&org, "https://idp", "_a"),
+        keys::session_pk("s-1"),
+        keys::subject_pk(&org, &idp, "alice"),
+        keys::code_pk("h"),
+        keys::access_pk("h"),
+        keys::audit_pk(&org),
+    ] {
+        assert!(matches(&written), "acs cannot write {written}");
+    }
+    for configuration in [
+        keys::org_pk(&org),
+        keys::DIRECTORY_PK.to_owned(),
+        keys::JWKS_PK.to_owned(),
+    ] {
+        assert!(!matches(&configuration), "acs may write {configuration}");
+    }
 }

@@ -103,6 +103,37 @@ impl Page {
         }
     }
 
+    /// A refusal the browser may read (the OIDC authorize errors that must not redirect:
+    /// unknown client, unregistered redirect URI).
+    pub fn refused(status: u16, correlation_id: &str, message: &str) -> Self {
+        let body = format!(
+            r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sign-in refused</title></head><body><h1>Sign-in refused</h1><p>{}</p><p>Reference: <code>{}</code></p></body></html>"#,
+            escape(message),
+            escape(correlation_id)
+        );
+        let mut page = Self::error(status, correlation_id);
+        page.body = body;
+        page
+    }
+
+    /// A JSON answer (token, userinfo), never cached (RFC 6749 §5.1).
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        let mut headers = common_headers("default-src 'none'; frame-ancestors 'none'".to_owned());
+        headers.push(("content-type", "application/json".to_owned()));
+        Self {
+            status,
+            headers,
+            body: value.to_string(),
+        }
+    }
+
+    /// Adds a header (replacing one of the same name).
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name, value));
+        self
+    }
+
     pub fn not_found(correlation_id: &str) -> Self {
         Self::error(404, correlation_id)
     }

@@ -3,8 +3,11 @@
 //!
 //! | method | path | |
 //! |---|---|---|
+//! | GET | `/o/{org}/authorize?response_type=code&client_id=…` | an OIDC client's login: bind the browser, start the SAML login |
+//! | POST | `/o/{org}/token` | redeem the one-time code (RFC 6749 §4.1.3) |
+//! | GET, POST | `/o/{org}/userinfo` | the access token's claims |
 //! | GET | `/o/{org}/login?idp=…\|login_hint=…&return_to=…` | start a login at the IdP |
-//! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; post the token to the app |
+//! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; redirect to the client with the code (or post the token to the return URL) |
 //! | GET | `/o/{org}/idp/{idp}/slo?sid=…&return_to=…` | the app logs a session out (SP-initiated) |
 //! | GET, POST | `/o/{org}/idp/{idp}/slo` with `SAMLRequest` or `SAMLResponse` | the IdP's signed logout messages (Redirect or POST binding) |
 //!
@@ -20,12 +23,15 @@ use samlgate_domain::audit::Caller;
 use samlgate_domain::clock::Clock;
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
-    AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
+    AccessTokenStore, AuditLog, ClientReader, CodeStore, DecryptDataKey, LoginStateStore,
+    ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::VaultError;
+use samlgate_sso::acs::Delivery;
 use samlgate_sso::login::{LoginDelivery, LoginQuery};
 use samlgate_sso::logout::{Incoming, SloDelivery, SloQuery};
+use samlgate_sso::oidc::{AuthorizeDelivery, AuthorizeQuery, OidcError, Refusal};
 use samlgate_sso::{KeyCache, Sso, SsoError};
 
 pub use html::{escape as escape_html, Page};
@@ -41,6 +47,9 @@ pub struct App {
     pub logins: Arc<dyn LoginStateStore>,
     pub replay: Arc<dyn ReplayStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub clients: Arc<dyn ClientReader>,
+    pub codes: Arc<dyn CodeStore>,
+    pub access: Arc<dyn AccessTokenStore>,
     pub audit: Arc<dyn AuditLog>,
     pub kms: Arc<dyn DecryptDataKey>,
     pub keys: Arc<KeyCache>,
@@ -55,6 +64,9 @@ impl App {
             logins: self.logins.as_ref(),
             replay: self.replay.as_ref(),
             sessions: self.sessions.as_ref(),
+            clients: self.clients.as_ref(),
+            codes: self.codes.as_ref(),
+            access: self.access.as_ref(),
             kms: self.kms.as_ref(),
             keys: self.keys.as_ref(),
             audit: self.audit.as_ref(),
@@ -64,7 +76,22 @@ impl App {
     }
 }
 
-/// Routes one request. `query` is the raw query string, `body` the raw form body.
+/// The parts of an HTTP request acs reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpRequest<'a> {
+    pub correlation_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The raw query string.
+    pub query: &'a str,
+    /// The raw body.
+    pub body: &'a [u8],
+    /// Every `Cookie` header, joined with `; `.
+    pub cookie: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+}
+
+/// Routes one request without cookies or `Authorization` (the SAML endpoints need neither).
 pub async fn route(
     app: &App,
     correlation_id: &str,
@@ -73,12 +100,37 @@ pub async fn route(
     query: &str,
     body: &[u8],
 ) -> Page {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let result = match (method, segments.as_slice()) {
+    serve(
+        app,
+        &HttpRequest {
+            correlation_id,
+            method,
+            path,
+            query,
+            body,
+            cookie: None,
+            authorization: None,
+        },
+    )
+    .await
+}
+
+/// Routes one request.
+pub async fn serve(app: &App, request: &HttpRequest<'_>) -> Page {
+    let correlation_id = request.correlation_id;
+    let (query, body) = (request.query, request.body);
+    let segments: Vec<&str> = request
+        .path
+        .trim_end_matches('/')
+        .split('/')
+        .skip(1)
+        .collect();
+    let result = match (request.method, segments.as_slice()) {
+        ("GET", ["o", org, "authorize"]) => return authorize(app, request, org).await,
+        ("POST", ["o", org, "token"]) => return token(app, request, org).await,
+        ("GET" | "POST", ["o", org, "userinfo"]) => return userinfo(app, request, org).await,
         ("GET", ["o", org, "login"]) => login(app, correlation_id, org, query).await,
-        ("POST", ["o", org, "idp", idp, "acs"]) => {
-            consume(app, correlation_id, org, idp, body).await
-        }
+        ("POST", ["o", org, "idp", idp, "acs"]) => consume(app, request, org, idp).await,
         ("GET", ["o", org, "idp", idp, "slo"]) => {
             logout(app, correlation_id, org, idp, query, None).await
         }
@@ -88,6 +140,118 @@ pub async fn route(
         _ => return Page::not_found(correlation_id),
     };
     result.unwrap_or_else(|e| Page::error(e.http_status(), correlation_id))
+}
+
+/// The browser binding cookie's name: `__Host-` (Secure, Path=/, no Domain) on https;
+/// locally, over http, a plain one.
+fn binding_cookie_name(urls: &PublicUrls) -> &'static str {
+    if urls.base().starts_with("https://") {
+        "__Host-samlgate-login"
+    } else {
+        "samlgate-login"
+    }
+}
+
+/// `Set-Cookie` for the binding: HttpOnly, and SameSite=None on https because the IdP's
+/// Response arrives by a cross-site POST (locally the demo IdP is same-site: Lax).
+fn binding_set_cookie(urls: &PublicUrls, value: &str) -> String {
+    let name = binding_cookie_name(urls);
+    let max_age = samlgate_sso::LOGIN_TTL_SECS;
+    if name.starts_with("__Host-") {
+        format!("{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=None")
+    } else {
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax")
+    }
+}
+
+/// The binding cookie's value, if the browser sent exactly one.
+fn binding_cookie<'a>(urls: &PublicUrls, cookie: Option<&'a str>) -> Option<&'a str> {
+    let name = binding_cookie_name(urls);
+    let mut values = cookie?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim());
+    let value = values.next()?;
+    values.next().is_none().then_some(value)
+}
+
+async fn authorize(app: &App, request: &HttpRequest<'_>, org: &str) -> Page {
+    let correlation_id = request.correlation_id;
+    let Ok(org) = OrgId::parse(org) else {
+        return Page::not_found(correlation_id);
+    };
+    let query = AuthorizeQuery::parse(request.query);
+    let binding = binding_cookie(&app.urls, request.cookie);
+    match app
+        .sso()
+        .authorize(&caller(correlation_id), &org, &query, binding)
+        .await
+    {
+        Ok(AuthorizeDelivery::Login { delivery, binding }) => {
+            login_page(delivery).with_header("set-cookie", binding_set_cookie(&app.urls, &binding))
+        }
+        Ok(AuthorizeDelivery::Error { location }) => Page::redirect(&location),
+        // The redirect URI is not proven (or the organisation is unknown): a page, never a
+        // redirect.
+        Err(OidcError::Refused(refusal)) => {
+            Page::refused(refusal.http_status(), correlation_id, &refusal.to_string())
+        }
+        Err(e) => Page::error(e.http_status(), correlation_id),
+    }
+}
+
+/// RFC 6749 §5.2's error body, with `WWW-Authenticate` for a client that failed to
+/// authenticate (RFC 6749) or a missing or bad access token (RFC 6750 §3).
+fn oidc_error(e: &OidcError) -> Page {
+    let body = serde_json::json!({
+        "error": e.rfc(),
+        "error_description": e.description(),
+    });
+    let page = Page::json(e.http_status(), &body);
+    match e {
+        OidcError::Refused(Refusal::ClientAuthenticationFailed) => {
+            page.with_header("www-authenticate", "Basic realm=\"samlgate\"".to_owned())
+        }
+        OidcError::Refused(Refusal::AccessTokenInvalid) => page.with_header(
+            "www-authenticate",
+            "Bearer error=\"invalid_token\"".to_owned(),
+        ),
+        _ => page,
+    }
+}
+
+async fn token(app: &App, request: &HttpRequest<'_>, org: &str) -> Page {
+    let Ok(org) = OrgId::parse(org) else {
+        return oidc_error(&OidcError::Refused(Refusal::ClientAuthenticationFailed));
+    };
+    match app
+        .sso()
+        .token(
+            &caller(request.correlation_id),
+            &org,
+            request.body,
+            request.authorization,
+        )
+        .await
+    {
+        Ok(tokens) => Page::json(200, &tokens.body),
+        Err(e) => oidc_error(&e),
+    }
+}
+
+async fn userinfo(app: &App, request: &HttpRequest<'_>, org: &str) -> Page {
+    let Ok(org) = OrgId::parse(org) else {
+        return oidc_error(&OidcError::Refused(Refusal::AccessTokenInvalid));
+    };
+    match app
+        .sso()
+        .userinfo(&caller(request.correlation_id), &org, request.authorization)
+        .await
+    {
+        Ok(claims) => Page::json(200, &claims),
+        Err(e) => oidc_error(&e),
+    }
 }
 
 fn caller(correlation_id: &str) -> Caller {
@@ -118,49 +282,52 @@ async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Resul
         }
     }
     let org = org_id(org)?;
-    Ok(
-        match app
-            .sso()
-            .login(&caller(correlation_id), &org, &parsed)
-            .await?
-        {
-            LoginDelivery::Redirect { location } => Page::redirect(&location),
-            LoginDelivery::Post {
-                url,
-                saml_request,
-                relay_state,
-            } => Page::auto_post(
-                &url,
-                &[("SAMLRequest", &saml_request), ("RelayState", &relay_state)],
-            ),
-        },
-    )
+    let delivery = app
+        .sso()
+        .login(&caller(correlation_id), &org, &parsed)
+        .await?;
+    Ok(login_page(delivery))
+}
+
+/// On to the IdP: a redirect, or the auto-posted AuthnRequest.
+fn login_page(delivery: LoginDelivery) -> Page {
+    match delivery {
+        LoginDelivery::Redirect { location } => Page::redirect(&location),
+        LoginDelivery::Post {
+            url,
+            saml_request,
+            relay_state,
+        } => Page::auto_post(
+            &url,
+            &[("SAMLRequest", &saml_request), ("RelayState", &relay_state)],
+        ),
+    }
 }
 
 async fn consume(
     app: &App,
-    correlation_id: &str,
+    request: &HttpRequest<'_>,
     org: &str,
     idp: &str,
-    body: &[u8],
 ) -> Result<Page, SsoError> {
-    let (response, relay_state) = saml_form(body, &["SAMLResponse"])?;
+    let (response, relay_state) = saml_form(request.body, &["SAMLResponse"])?;
     let org = org_id(org)?;
     let idp = IdpId::parse(idp).map_err(|_| SsoError::from(VaultError::IdpNotFound))?;
     let delivery = app
         .sso()
         .consume(
-            &caller(correlation_id),
+            &caller(request.correlation_id),
             &org,
             &idp,
             &response,
             relay_state.as_deref(),
+            binding_cookie(&app.urls, request.cookie),
         )
         .await?;
-    Ok(Page::auto_post(
-        &delivery.return_to,
-        &[("id_token", &delivery.token)],
-    ))
+    Ok(match delivery {
+        Delivery::Redirect { location } => Page::redirect(&location),
+        Delivery::Post { return_to, token } => Page::auto_post(&return_to, &[("id_token", &token)]),
+    })
 }
 
 async fn logout(
@@ -244,13 +411,28 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Body::Binary(b) => b,
         _ => &[],
     };
-    let page = route(
+    let cookies: Vec<&str> = request
+        .headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
+    let authorization = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let page = serve(
         app,
-        &correlation_id,
-        request.method().as_str(),
-        request.uri().path(),
-        request.uri().query().unwrap_or(""),
-        body,
+        &HttpRequest {
+            correlation_id: &correlation_id,
+            method: request.method().as_str(),
+            path: request.uri().path(),
+            query: request.uri().query().unwrap_or(""),
+            body,
+            cookie: cookie.as_deref(),
+            authorization,
+        },
     )
     .await;
     page.into_response()

@@ -5,6 +5,7 @@
 // Test code: a failed assumption is the test failing (the workspace denies these elsewhere).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod oidc;
 mod support;
 
 use samlgate_acs::route;

@@ -101,6 +101,18 @@ pub fn replay_pk(org: &OrgId, issuer: &str, assertion_id: &str) -> String {
 }
 pub const REPLAY_SK: &str = "R";
 
+/// `CODE#{sha256(code)}` / `C`: an authorization code, redeemed once.
+pub fn code_pk(hash: &str) -> String {
+    format!("CODE#{hash}")
+}
+pub const CODE_SK: &str = "C";
+
+/// `ACCESS#{sha256(token)}` / `A`: an access token.
+pub fn access_pk(hash: &str) -> String {
+    format!("ACCESS#{hash}")
+}
+pub const ACCESS_SK: &str = "A";
+
 /// `SESS#{id}` / `S`.
 pub fn session_pk(id: &str) -> String {
     format!("SESS#{id}")

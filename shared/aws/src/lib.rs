@@ -14,6 +14,7 @@
 
 mod audit;
 mod clients;
+mod codes;
 mod credentials;
 mod errors;
 pub mod http;

@@ -43,6 +43,10 @@ const fn route(method: &'static str, path: &'static str, function: Function, aut
 /// API Gateway picks the most specific route; [`resolve`] takes the first match, so a
 /// specific route comes before the `{proxy+}` that would also match it.
 pub const ROUTES: &[Route] = &[
+    route("GET", "/o/{org}/authorize", Function::Acs, Auth::None),
+    route("POST", "/o/{org}/token", Function::Acs, Auth::None),
+    route("GET", "/o/{org}/userinfo", Function::Acs, Auth::None),
+    route("POST", "/o/{org}/userinfo", Function::Acs, Auth::None),
     route("GET", "/o/{org}/login", Function::Acs, Auth::None),
     route("POST", "/o/{org}/idp/{idp}/acs", Function::Acs, Auth::None),
     route("GET", "/o/{org}/idp/{idp}/slo", Function::Acs, Auth::None),

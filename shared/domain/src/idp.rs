@@ -65,6 +65,9 @@ pub struct IdpSettings {
     /// Algorithm URIs the verifier would otherwise reject (SHA-1). Off by default; every
     /// change is audited. Recorded now; the verifier honours none yet (see README).
     pub algorithm_exceptions: Vec<String>,
+    /// What an OIDC `sub` starts with (`{namespace}:{subject}`): the IdP's ID when unset. Two
+    /// IdPs share a namespace only when an admin gives them the same one (a migration).
+    pub subject_namespace: Option<String>,
 }
 
 impl Default for IdpSettings {
@@ -79,6 +82,7 @@ impl Default for IdpSettings {
             mapping: Mapping::default(),
             rules: MatchRules::default(),
             algorithm_exceptions: Vec::new(),
+            subject_namespace: None,
         }
     }
 }
@@ -122,6 +126,20 @@ impl IdpSettings {
         }
         if let Some(group) = &self.rules.required_group {
             short_text("required_group", group, 256)?;
+        }
+        if let Some(namespace) = &self.subject_namespace {
+            // No ':' (it separates the namespace from the subject, so no two pairs meet).
+            let ok = (1..=64).contains(&namespace.len())
+                && namespace.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'-'
+                        || b == b'_'
+                        || b == b'.'
+                });
+            if !ok {
+                return bad("subject_namespace must be 1–64 of a–z 0–9 - _ .");
+            }
         }
         if self.rules.authn_context.len() > 16 {
             return bad("at most 16 authn_context values");

@@ -17,6 +17,7 @@
 //! | [`idp::Idp`], [`idp::SsoSettings`] | [`idp`] | `ORG#{org}` / `IDP#{idp}`, `SSO` |
 //! | [`sp_key::SpKey`], [`sp_key::RotationPolicy`] | [`sp_key`] | `ORG#{org}` / `SPKEY#…` |
 //! | [`session::LoginState`], [`session::Session`] | [`session`] | `REQ#…`, `SESS#…` |
+//! | [`grant::AuthCode`], [`grant::AccessToken`] | [`grant`] | `CODE#…`, `ACCESS#…` |
 //! | [`audit::AuditEvent`] | [`audit`] | `AUDIT#{org}` / `{time}#…` |
 //! | [`envelope::Envelope`] | [`envelope`] | inside keys and secrets |
 
@@ -28,6 +29,7 @@ pub mod context;
 pub mod credential;
 pub mod envelope;
 pub mod error;
+pub mod grant;
 pub mod idp;
 pub mod ids;
 pub mod jwk;

@@ -22,15 +22,16 @@ use crate::client::OidcClient;
 use crate::context::EncryptionContext;
 use crate::credential::{Credential, CredentialState};
 use crate::error::{PortError, PortErrorKind, VaultError};
+use crate::grant::{AccessToken, AuthCode};
 use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org};
 use crate::ports::{
-    AuditLog, AuditPage, AuditReader, ClientReader, ClientWriter, ConfigReader, ConfigWriter,
-    CreateKey, DataKey, DecryptDataKey, Egress, Fetched, GenerateDataKey, JwksReader,
-    LoginStateStore, MessageDecrypter, MetadataFetcher, OrgDirectory, OrgReader, OutboundRequest,
-    ProvisionInvoker, ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore,
-    SpKeyStore, SsoConfigReader, SsoConfigWriter,
+    AccessTokenStore, AuditLog, AuditPage, AuditReader, ClientReader, ClientWriter, CodeStore,
+    ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey, Egress, Fetched,
+    GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter, MetadataFetcher, OrgDirectory,
+    OrgReader, OutboundRequest, ProvisionInvoker, ReplayStore, SecretReader, SecretVersion,
+    SecretWriter, SessionStore, SpKeyStore, SsoConfigReader, SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
 use crate::sp_key::{KeyState, SpKey};
@@ -352,6 +353,9 @@ pub struct MemoryStore {
     /// In the order recorded.
     pub audit: Mutex<Vec<AuditEvent>>,
     pub clients: Mutex<BTreeMap<(OrgId, String), OidcClient>>,
+    /// Authorization codes and access tokens, by the hash of their value.
+    pub codes: Mutex<BTreeMap<String, AuthCode>>,
+    pub access_tokens: Mutex<BTreeMap<String, AccessToken>>,
     pub faults: Faults,
 }
 
@@ -783,6 +787,61 @@ impl LoginStateStore for MemoryStore {
         const OP: &str = "take_login";
         self.faults.check(OP)?;
         Ok(lock!(self.logins, OP).remove(relay_state))
+    }
+}
+
+#[async_trait]
+impl CodeStore for MemoryStore {
+    async fn put_code(&self, hash: &str, code: &AuthCode) -> Result<(), PortError> {
+        const OP: &str = "put_code";
+        self.faults.check(OP)?;
+        let mut codes = lock!(self.codes, OP);
+        if codes.contains_key(hash) {
+            return Err(conflict(OP));
+        }
+        codes.insert(hash.to_owned(), code.clone());
+        Ok(())
+    }
+    async fn get_code(&self, hash: &str) -> Result<Option<AuthCode>, PortError> {
+        const OP: &str = "get_code";
+        self.faults.check(OP)?;
+        Ok(lock!(self.codes, OP).get(hash).cloned())
+    }
+    async fn redeem_code(
+        &self,
+        hash: &str,
+        token_hash: &str,
+        token: &AccessToken,
+    ) -> Result<bool, PortError> {
+        const OP: &str = "redeem_code";
+        self.faults.check(OP)?;
+        let mut codes = lock!(self.codes, OP);
+        let mut tokens = lock!(self.access_tokens, OP);
+        match codes.get_mut(hash) {
+            Some(code) if !code.redeemed && !tokens.contains_key(token_hash) => {
+                code.redeemed = true;
+                code.access_token = Some(token_hash.to_owned());
+                tokens.insert(token_hash.to_owned(), token.clone());
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Err(PortError::new(PortErrorKind::NotFound, OP, "no such code")),
+        }
+    }
+}
+
+#[async_trait]
+impl AccessTokenStore for MemoryStore {
+    async fn access_token(&self, hash: &str) -> Result<Option<AccessToken>, PortError> {
+        const OP: &str = "access_token";
+        self.faults.check(OP)?;
+        Ok(lock!(self.access_tokens, OP).get(hash).cloned())
+    }
+    async fn revoke_access_token(&self, hash: &str) -> Result<(), PortError> {
+        const OP: &str = "revoke_access_token";
+        self.faults.check(OP)?;
+        lock!(self.access_tokens, OP).remove(hash);
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@ use crate::client::OidcClient;
 use crate::context::EncryptionContext;
 use crate::credential::{Credential, CredentialState};
 use crate::error::{PortError, PortErrorKind, VaultError};
+use crate::grant::{AccessToken, AuthCode};
 use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org, OrgStatus};
@@ -245,6 +246,31 @@ pub trait LoginStateStore: Send + Sync {
     /// Deletes and returns the state in one conditional step: of concurrent callers, exactly
     /// one gets `Some`.
     async fn take_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError>;
+}
+
+/// Authorization codes (`CODE#{hash}`), redeemed once. acs.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores a new code under the hash of its value (never the value).
+    async fn put_code(&self, hash: &str, code: &AuthCode) -> Result<(), PortError>;
+    async fn get_code(&self, hash: &str) -> Result<Option<AuthCode>, PortError>;
+    /// Marks the code redeemed with the hash of the access token issued from it, and stores
+    /// that token, in one conditional step: `Ok(true)` to exactly one of concurrent callers,
+    /// `Ok(false)` when the code was redeemed already (nothing is written then).
+    async fn redeem_code(
+        &self,
+        hash: &str,
+        token_hash: &str,
+        token: &AccessToken,
+    ) -> Result<bool, PortError>;
+}
+
+/// Access tokens (`ACCESS#{hash}`), for `userinfo`. acs.
+#[async_trait]
+pub trait AccessTokenStore: Send + Sync {
+    async fn access_token(&self, hash: &str) -> Result<Option<AccessToken>, PortError>;
+    /// Revokes a token (a redeemed code was presented again); a missing one is not an error.
+    async fn revoke_access_token(&self, hash: &str) -> Result<(), PortError>;
 }
 
 /// One-time use of assertions: a conditional put with TTL. acs.

@@ -26,6 +26,28 @@ pub struct LoginState {
     pub return_to: String,
     /// Unix seconds; also the item's TTL attribute.
     pub expires_at: i64,
+    /// The OIDC authorization request this login answers (OIDC Core §3.1.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorize: Option<AuthorizeRequest>,
+    /// SHA-256 (hex) of the binding cookie of the browser that started the login: the ACS
+    /// requires the same browser, so that an attacker's Response cannot complete a victim's
+    /// login (login CSRF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+}
+
+/// What a client asked `authorize` for, kept with the login until the ACS issues the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// S256 (RFC 7636 §4.2).
+    pub code_challenge: Option<String>,
+    pub scope: Vec<String>,
+    /// `max_age` (OIDC Core §3.1.2.1), seconds.
+    pub max_age: Option<u64>,
 }
 
 /// `SESS#{id}` / `S`: a signed-in user, for logout.
@@ -41,4 +63,7 @@ pub struct Session {
     pub created_at: String,
     /// Unix seconds; also the item's TTL attribute.
     pub expires_at: i64,
+    /// The OIDC client the session's login was for (back-channel logout tells it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! `POST /o/{org}/idp/{idp}/acs`: take the login in flight once, verify the Response (DESIGN.md
 //! §5 steps 1–7), record the assertion once, map it and check the rules (step 8), then the
-//! session and the application token.
+//! session, then what the login was for: an OIDC client's one-time code (redirected with
+//! its `state`), or the application token of the older return-URL path.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,28 +10,100 @@ use std::time::Duration;
 use saml::{IdpMetadata, Verifier};
 use samlgate_domain::audit::Caller;
 use samlgate_domain::clock::format_instant;
+use samlgate_domain::grant::UserClaims;
 use samlgate_domain::idp::{Idp, SsoSettings};
-use samlgate_domain::ids::{random_hex, IdpId, OrgId};
+use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
 use samlgate_domain::one_time::FreshAssertion;
 use samlgate_domain::org::Org;
-use samlgate_domain::session::{Session, StatePurpose};
+use samlgate_domain::session::{AuthorizeRequest, Session, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
 use time::OffsetDateTime;
 
 use crate::mapping;
+use crate::oidc::{error_redirect, OidcError, Refusal};
 use crate::token::{Claims, Identity, TOKEN_TTL_SECS};
 use crate::{
     is_state_key, return_url, signing_certificates, Sso, SsoError, MAX_RELAY_INPUT,
     MAX_SAML_RESPONSE,
 };
 
-/// A finished login: post `token` (as `id_token`) to `return_to`.
+/// Where a finished (or, for an OIDC login, a refused) login sends the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub return_to: String,
-    pub token: String,
-    pub session_id: String,
-    pub identity: Identity,
+pub enum Delivery {
+    /// To the OIDC client's redirect URI, with the one-time `code` (or an `error`) and its
+    /// `state`.
+    Redirect { location: String },
+    /// The return-URL path: post `token` (as `id_token`) to `return_to`.
+    Post { return_to: String, token: String },
+}
+
+/// The login in flight a Response answers (or, unsolicited, where it goes).
+struct InFlight {
+    request_id: Option<String>,
+    return_to: String,
+    authorize: Option<AuthorizeRequest>,
+    browser: Option<String>,
+}
+
+/// True when the browser's binding cookie is the one the login was started with (compared
+/// as SHA-256 digests, in constant time).
+fn same_browser(binding: Option<&str>, expected: &str) -> bool {
+    binding.is_some_and(|b| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            sha256_hex(b.as_bytes()).as_bytes(),
+            expected.as_bytes(),
+        )
+        .is_ok()
+    })
+}
+
+/// What an OIDC client is told for a login that failed after its request was known: the
+/// reason is in the audit log; the client hears `access_denied`, or `server_error` and
+/// `temporarily_unavailable` for failures of ours.
+fn refused_login(request: &AuthorizeRequest, error: SsoError) -> Delivery {
+    let error = if error.http_status() >= 500 {
+        OidcError::Sso(error)
+    } else {
+        OidcError::Refused(Refusal::LoginRefused)
+    };
+    Delivery::Redirect {
+        location: error_redirect(request, &error),
+    }
+}
+
+/// The claims an OIDC login establishes. `sub` is the IdP's subject namespace (its ID unless
+/// an admin set one) and the subject, so that no two IdPs share a `sub` unless an admin said
+/// so; the email counts as verified only when its domain is assigned to this IdP.
+fn user_claims(
+    assertion: &FreshAssertion,
+    idp: &Idp,
+    identity: &Identity,
+    settings: &SsoSettings,
+    session: &Session,
+) -> UserClaims {
+    let namespace = idp
+        .settings
+        .subject_namespace
+        .clone()
+        .unwrap_or_else(|| idp.idp.to_string());
+    let email_verified = identity.email.as_deref().is_some_and(|email| {
+        email
+            .rsplit_once('@')
+            .and_then(|(_, domain)| settings.domain_hints.get(&domain.to_ascii_lowercase()))
+            .is_some_and(|owner| owner == &idp.idp)
+    });
+    UserClaims {
+        sub: format!("{namespace}:{}", identity.subject),
+        email: identity.email.clone(),
+        email_verified,
+        name: identity.name.clone(),
+        groups: identity.groups.clone(),
+        org: session.org.clone(),
+        idp: idp.idp.clone(),
+        acr: assertion.authn_context().map(str::to_owned),
+        auth_time: assertion.authn_instant().map(|t| t.unix_timestamp()),
+        sid: session.id.clone(),
+    }
 }
 
 /// The session a login starts: the assertion's NameID and SessionIndex (for logout), until
@@ -58,11 +131,13 @@ fn new_session(
         session_index: assertion.session_index().map(str::to_owned),
         created_at: format_instant(now),
         expires_at: until,
+        client_id: None,
     })
 }
 
 impl Sso<'_> {
-    /// Consumes a Response posted to `/o/{org}/idp/{idp}/acs`.
+    /// Consumes a Response posted to `/o/{org}/idp/{idp}/acs`. `binding` is the browser's
+    /// binding cookie: an OIDC login completes only in the browser that started it.
     pub async fn consume(
         &self,
         caller: &Caller,
@@ -70,26 +145,35 @@ impl Sso<'_> {
         idp: &IdpId,
         saml_response: &str,
         relay_state: Option<&str>,
+        binding: Option<&str>,
     ) -> Result<Delivery, SsoError> {
         let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
+        let mut request = None;
         let result = self
-            .consume_inner(org, idp, saml_response, relay_state, &mut facts)
+            .consume_inner(
+                org,
+                idp,
+                (saml_response, relay_state, binding),
+                &mut request,
+                &mut facts,
+            )
             .await;
-        if let Ok(delivery) = &result {
-            facts.insert("session_id".into(), delivery.session_id.clone());
-            facts.insert("subject".into(), delivery.identity.subject.clone());
-        }
         self.record(org, caller, "sso.login", result.as_ref().err(), facts)
             .await;
-        result
+        match (result, request) {
+            // Another browser's post never reaches the client, not even as an error.
+            (Err(SsoError::BrowserMismatch), _) => Err(SsoError::BrowserMismatch),
+            (Err(e), Some(request)) => Ok(refused_login(&request, e)),
+            (result, _) => result,
+        }
     }
 
     async fn consume_inner(
         &self,
         org: &OrgId,
         idp_id: &IdpId,
-        saml_response: &str,
-        relay_state: Option<&str>,
+        (saml_response, relay_state, binding): (&str, Option<&str>, Option<&str>),
+        request: &mut Option<AuthorizeRequest>,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<Delivery, SsoError> {
         if saml_response.is_empty() || saml_response.len() > MAX_SAML_RESPONSE {
@@ -103,19 +187,36 @@ impl Sso<'_> {
         let now = self.clock.now();
 
         // The login in flight, taken exactly once, or an unsolicited response.
-        let (request_id, return_to) = self
+        let in_flight = self
             .solicited_or_not(org, &idp, &settings, relay_state)
             .await?;
         facts.insert(
             "request_id".into(),
-            request_id.clone().unwrap_or_else(|| "unsolicited".into()),
+            in_flight
+                .request_id
+                .clone()
+                .unwrap_or_else(|| "unsolicited".into()),
         );
+        if let Some(authorize) = &in_flight.authorize {
+            facts.insert("client_id".into(), authorize.client_id.clone());
+        }
+        // Login CSRF: a Response (the attacker's own, say) posted from a browser other than
+        // the one that started the login is refused before it is even verified.
+        if let Some(expected) = &in_flight.browser {
+            if !same_browser(binding, expected) {
+                return Err(SsoError::BrowserMismatch);
+            }
+        }
+        request.clone_from(&in_flight.authorize);
 
         // Verify (DESIGN.md §5, steps 1–7), then one-time use (Profiles §4.1.4.5): only the
         // replay store turns the verified assertion into the fresh one the rest takes.
         let verifier = self.verifier(&org_record, &idp).await?;
-        let verified =
-            verifier.verify(saml_response.as_bytes(), request_id.as_deref(), self.clock)?;
+        let verified = verifier.verify(
+            saml_response.as_bytes(),
+            in_flight.request_id.as_deref(),
+            self.clock,
+        )?;
         facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
         let assertion = FreshAssertion::record(self.replay, org, verified).await?;
 
@@ -123,9 +224,19 @@ impl Sso<'_> {
         let identity = mapping::identity(&assertion, &idp.settings)?;
         mapping::check_rules(&identity, &assertion, &idp.settings)?;
 
-        // Session, then the application token: both from the fresh assertion.
-        let session = new_session(&assertion, org, idp_id, &identity, &settings, now)?;
+        // The session, then what the login was for: both from the fresh assertion.
+        let mut session = new_session(&assertion, org, idp_id, &identity, &settings, now)?;
+        session.client_id = in_flight.authorize.as_ref().map(|a| a.client_id.clone());
         self.sessions.create_session(&session).await?;
+        facts.insert("session_id".into(), session.id.clone());
+        facts.insert("subject".into(), identity.subject.clone());
+
+        if let Some(authorize) = &in_flight.authorize {
+            let claims = user_claims(&assertion, &idp, &identity, &settings, &session);
+            facts.insert("sub".into(), claims.sub.clone());
+            let location = self.issue_code(org, authorize, claims).await?;
+            return Ok(Delivery::Redirect { location });
+        }
 
         let token_key = self.active_token_key(org).await?;
         let signer = self
@@ -148,12 +259,9 @@ impl Sso<'_> {
             exp: now.unix_timestamp() + TOKEN_TTL_SECS,
             jti: random_hex(12)?,
         };
-        let token = signer.sign(&claims)?;
-        Ok(Delivery {
-            return_to,
-            token,
-            session_id: session.id,
-            identity,
+        Ok(Delivery::Post {
+            return_to: in_flight.return_to,
+            token: signer.sign(&claims)?,
         })
     }
 
@@ -165,13 +273,18 @@ impl Sso<'_> {
         idp: &Idp,
         settings: &SsoSettings,
         relay_state: Option<&str>,
-    ) -> Result<(Option<String>, String), SsoError> {
+    ) -> Result<InFlight, SsoError> {
         if let Some(r) = relay_state {
             if let Some(state) = self
                 .take_state(r, org, &idp.idp, StatePurpose::Login)
                 .await?
             {
-                return Ok((Some(state.request_id), state.return_to));
+                return Ok(InFlight {
+                    request_id: Some(state.request_id),
+                    return_to: state.return_to,
+                    authorize: state.authorize,
+                    browser: state.browser,
+                });
             }
         }
         // No login in flight for this RelayState: only an allowed unsolicited response.
@@ -184,10 +297,12 @@ impl Sso<'_> {
         match relay_state {
             Some(r) if is_state_key(r) => Err(SsoError::RequestStateUnknown),
             // An empty RelayState names no return URL: the default one.
-            requested => Ok((
-                None,
-                return_url(settings, requested.filter(|r| !r.is_empty()))?,
-            )),
+            requested => Ok(InFlight {
+                request_id: None,
+                return_to: return_url(settings, requested.filter(|r| !r.is_empty()))?,
+                authorize: None,
+                browser: None,
+            }),
         }
     }
 

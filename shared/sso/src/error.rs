@@ -21,6 +21,8 @@ pub enum SsoError {
     RequestStateExpired,
     #[error("the login in flight belongs to another IdP")]
     RequestStateMismatch,
+    #[error("the login was started in another browser (its binding cookie is missing or differs)")]
+    BrowserMismatch,
     #[error("unsolicited responses are not allowed from this IdP")]
     UnsolicitedNotAllowed,
     #[error("IdP configuration is unusable: {0}")]
@@ -54,6 +56,7 @@ codes! {
         RequestStateUnknown => "request_state_unknown", 400;
         RequestStateExpired => "request_state_expired", 400;
         RequestStateMismatch => "request_state_mismatch", 400;
+        BrowserMismatch => "browser_mismatch", 400;
         UnsolicitedNotAllowed => "unsolicited_not_allowed", 400;
         IdpConfig(String) => "idp_config_invalid", 500;
         SubjectMissing => "subject_missing", 400;

@@ -17,10 +17,12 @@
 
 pub mod acs;
 mod error;
+pub mod grant;
 pub mod key_cache;
 pub mod login;
 pub mod logout;
 pub mod mapping;
+pub mod oidc;
 pub mod token;
 
 use std::collections::BTreeMap;
@@ -32,7 +34,8 @@ use samlgate_domain::idp::{Idp, SsoSettings};
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::org::Org;
 use samlgate_domain::ports::{
-    AuditLog, DecryptDataKey, LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
+    AccessTokenStore, AuditLog, ClientReader, CodeStore, DecryptDataKey, LoginStateStore,
+    ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::session::{LoginState, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
@@ -55,6 +58,9 @@ pub struct Sso<'a> {
     pub logins: &'a dyn LoginStateStore,
     pub replay: &'a dyn ReplayStore,
     pub sessions: &'a dyn SessionStore,
+    pub clients: &'a dyn ClientReader,
+    pub codes: &'a dyn CodeStore,
+    pub access: &'a dyn AccessTokenStore,
     pub kms: &'a dyn DecryptDataKey,
     pub keys: &'a KeyCache,
     pub audit: &'a dyn AuditLog,
@@ -132,8 +138,9 @@ impl Sso<'_> {
         Ok(Some(state))
     }
 
-    /// Stores a request in flight under `relay_state` for [`LOGIN_TTL_SECS`].
-    async fn store_state(
+    /// A request in flight under `relay_state`, valid for [`LOGIN_TTL_SECS`] (the caller adds
+    /// what an OIDC login carries, then stores it).
+    fn new_state(
         &self,
         purpose: StatePurpose,
         relay_state: String,
@@ -141,8 +148,8 @@ impl Sso<'_> {
         idp: &IdpId,
         request_id: &str,
         return_to: String,
-    ) -> Result<(), SsoError> {
-        let state = LoginState {
+    ) -> LoginState {
+        LoginState {
             purpose,
             relay_state,
             org: org.clone(),
@@ -150,8 +157,9 @@ impl Sso<'_> {
             request_id: request_id.to_owned(),
             return_to,
             expires_at: self.clock.now().unix_timestamp() + LOGIN_TTL_SECS,
-        };
-        Ok(self.logins.put_login(&state).await?)
+            authorize: None,
+            browser: None,
+        }
     }
 
     /// One audit item per login step, with the reason code on failure. Requests for an
@@ -166,15 +174,36 @@ impl Sso<'_> {
     ) {
         if let Some(e) = error {
             tracing::warn!(code = e.code(), org = %org, action, correlation_id = %caller.correlation_id, error = %e, "login step failed");
-            if matches!(e, SsoError::Vault(VaultError::OrgNotFound)) {
-                return;
-            }
+        }
+        let org_unknown = matches!(error, Some(SsoError::Vault(VaultError::OrgNotFound)));
+        self.record_reason(
+            org,
+            caller,
+            action,
+            error.map(SsoError::code),
+            org_unknown,
+            facts,
+        )
+        .await;
+    }
+
+    /// [`Sso::record`] with the reason given as its code.
+    async fn record_reason(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        reason: Option<&str>,
+        org_unknown: bool,
+        facts: BTreeMap<String, String>,
+    ) {
+        if org_unknown {
+            return;
         }
         let auditor = Auditor {
             log: self.audit,
             clock: self.clock,
         };
-        let reason = error.map(SsoError::code);
         auditor
             .keep(auditor.event_with_reason(org, caller, action, None, reason, facts))
             .await;
@@ -201,7 +230,7 @@ fn return_url(settings: &SsoSettings, requested: Option<&str>) -> Result<String,
 }
 
 /// A RelayState samlgate made: 32 lowercase hex digits.
-fn is_state_key(relay_state: &str) -> bool {
+pub(crate) fn is_state_key(relay_state: &str) -> bool {
     relay_state.len() == 32
         && relay_state
             .chars()

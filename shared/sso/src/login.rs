@@ -10,7 +10,7 @@ use saml::OutgoingMessage as _;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::idp::{RequestBinding, SsoSettings};
 use samlgate_domain::ids::{random_hex, IdpId, OrgId};
-use samlgate_domain::session::StatePurpose;
+use samlgate_domain::session::{AuthorizeRequest, StatePurpose};
 use samlgate_domain::sp_key::KeyUse;
 use samlgate_domain::VaultError;
 use serde::Deserialize;
@@ -59,12 +59,35 @@ impl Sso<'_> {
         query: &LoginQuery,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<LoginDelivery, SsoError> {
-        let org_record = self.config.active_org(org).await?;
+        // An unknown organisation first (it leaves no audit item), then its settings.
+        self.config.active_org(org).await?;
         let settings = self.settings(org).await?;
         let return_to = return_url(&settings, query.return_to.as_deref())?;
         let idp_id = choose_idp(&settings, query)?;
+        self.start_saml_login(
+            org,
+            &idp_id,
+            SamlLogin {
+                return_to,
+                ..SamlLogin::default()
+            },
+            facts,
+        )
+        .await
+    }
+
+    /// Stores a login in flight under a fresh RelayState and builds the (signed) AuthnRequest
+    /// to `idp`, the one way every login starts.
+    pub(crate) async fn start_saml_login(
+        &self,
+        org: &OrgId,
+        idp_id: &IdpId,
+        login: SamlLogin,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<LoginDelivery, SsoError> {
+        let org_record = self.config.active_org(org).await?;
         facts.insert("idp".into(), idp_id.to_string());
-        let idp = self.known_idp(org, &idp_id).await?;
+        let idp = self.known_idp(org, idp_id).await?;
         let sso_url = idp
             .sso_url()
             .ok_or(SsoError::IdpEndpointMissing)?
@@ -73,8 +96,8 @@ impl Sso<'_> {
         let now = self.clock.now();
         let request_id = new_message_id()?;
         let relay_state = random_hex(16)?;
-        let sp_entity_id = self.urls.sp_entity_id(org, &idp_id);
-        let acs_url = self.urls.acs_url(org, &idp_id);
+        let sp_entity_id = self.urls.sp_entity_id(org, idp_id);
+        let acs_url = self.urls.acs_url(org, idp_id);
         let request = saml::AuthnRequest {
             id: &request_id,
             issue_instant: now,
@@ -82,10 +105,10 @@ impl Sso<'_> {
             acs_url: &acs_url,
             sp_entity_id: &sp_entity_id,
             name_id_format: idp.settings.name_id_format.as_deref(),
-            force_authn: false,
+            force_authn: login.force_authn,
         };
         let signing_pem = if idp.settings.sign_requests {
-            let key = self.active_key(org, &idp_id, KeyUse::Signing).await?;
+            let key = self.active_key(org, idp_id, KeyUse::Signing).await?;
             Some(
                 self.keys
                     .private_pem(self.kms, &org_record, &key, self.clock)
@@ -128,22 +151,34 @@ impl Sso<'_> {
                 }
             }
         };
-        self.store_state(
+        let mut state = self.new_state(
             StatePurpose::Login,
             relay_state,
             org,
-            &idp_id,
+            idp_id,
             &request_id,
-            return_to,
-        )
-        .await?;
+            login.return_to,
+        );
+        state.authorize = login.authorize;
+        state.browser = login.browser;
+        self.logins.put_login(&state).await?;
         facts.insert("request_id".into(), request_id);
         Ok(delivery)
     }
 }
 
+/// How one SAML login is started: where an old-style login returns, or the OIDC request it
+/// answers and the browser it is bound to; whether the IdP must authenticate afresh.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SamlLogin {
+    pub return_to: String,
+    pub authorize: Option<AuthorizeRequest>,
+    pub browser: Option<String>,
+    pub force_authn: bool,
+}
+
 /// Explicit IdP, else the login hint's email domain, else the organisation's default.
-fn choose_idp(settings: &SsoSettings, query: &LoginQuery) -> Result<IdpId, SsoError> {
+pub(crate) fn choose_idp(settings: &SsoSettings, query: &LoginQuery) -> Result<IdpId, SsoError> {
     if let Some(idp) = &query.idp {
         return Ok(IdpId::parse(idp).map_err(|_| VaultError::IdpNotFound)?);
     }

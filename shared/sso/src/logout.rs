@@ -223,15 +223,15 @@ impl Sso<'_> {
                 Some(&relay_state),
             )
             .await?;
-        self.store_state(
+        let state = self.new_state(
             StatePurpose::Logout,
             relay_state,
             org,
             idp_id,
             &request_id,
             return_to,
-        )
-        .await?;
+        );
+        self.logins.put_login(&state).await?;
         facts.insert("request_id".into(), request_id);
         Ok(delivery)
     }

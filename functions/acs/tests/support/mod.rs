@@ -7,20 +7,24 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use samlgate_acs::{route, App, Page};
+use samlgate_acs::{route, serve, App, HttpRequest, Page};
 use samlgate_domain::audit::{AuditEvent, Caller};
+use samlgate_domain::client::TokenAuthMethod;
 use samlgate_domain::idp::{IdpSettings, SsoSettings};
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::memory::{LocalKms, MemoryFetcher, MemoryStore};
 use samlgate_domain::org::{Org, OrgStatus};
-use samlgate_domain::session::LoginState;
+use samlgate_domain::session::{AuthorizeRequest, LoginState};
 use samlgate_domain::urls::PublicUrls;
 use samlgate_idp::admin::{IdpAdmin, NewIdp};
+use samlgate_idp::clients::{Clients, NewClient};
 use samlgate_sso::KeyCache;
 use serde_json::Value;
 
 pub const BASE: &str = "https://sp.example.com";
 pub const RETURN: &str = "https://app.example.com/cb";
+/// The OIDC client's one redirect URI (with a query of its own, kept).
+pub const CLIENT_REDIRECT: &str = "https://app.example.com/oidc/cb?tenant=1";
 pub const REQUEST_ID: &str = "_req-4f6c1b2e";
 /// The fixtures' instant (manifest.json `now`).
 pub const NOW: time::OffsetDateTime = time::macros::datetime!(2026-01-01 0:01 UTC);
@@ -121,6 +125,9 @@ impl Acs {
             logins: store.clone(),
             replay: store.clone(),
             sessions: store.clone(),
+            clients: store.clone(),
+            codes: store.clone(),
+            access: store.clone(),
             audit: store.clone(),
             kms: kms.clone(),
             keys: Arc::new(KeyCache::default()),
@@ -142,6 +149,8 @@ impl Acs {
                 request_id: REQUEST_ID.into(),
                 return_to: RETURN.into(),
                 expires_at,
+                authorize: None,
+                browser: None,
             },
         );
     }
@@ -159,6 +168,93 @@ impl Acs {
             "/o/acme/idp/okta/acs",
             "",
             form.finish().as_bytes(),
+        )
+        .await
+    }
+
+    /// A registered client of `acme` with `method`: its ID and (confidential) secret.
+    pub async fn client(&self, method: TokenAuthMethod) -> (String, Option<String>) {
+        let clock = saml::FixedClock(NOW);
+        let clients = Clients {
+            orgs: self.store.as_ref(),
+            reader: self.store.as_ref(),
+            writer: self.store.as_ref(),
+            audit: self.store.as_ref(),
+            clock: &clock,
+            allow_loopback_http: false,
+        };
+        let caller = Caller {
+            actor: "test".into(),
+            correlation_id: "setup".into(),
+        };
+        let view = clients
+            .register(
+                &caller,
+                &org(),
+                NewClient {
+                    name: "Acme app".into(),
+                    redirect_uris: vec![CLIENT_REDIRECT.into()],
+                    post_logout_redirect_uris: vec![],
+                    backchannel_logout_uri: None,
+                    initiate_login_uri: None,
+                    token_endpoint_auth_method: method,
+                    id_token_signed_response_alg: Default::default(),
+                },
+            )
+            .await
+            .expect("register the client");
+        self.store.audit.lock().unwrap().clear();
+        (view.client_id, view.client_secret)
+    }
+
+    /// An OIDC login in flight, as `/authorize` would have stored it, bound to the browser
+    /// whose binding cookie is `binding`.
+    pub fn expect_oidc_login(&self, relay_state: &str, binding: &str, request: AuthorizeRequest) {
+        self.store.logins.lock().unwrap().insert(
+            relay_state.into(),
+            LoginState {
+                purpose: Default::default(),
+                relay_state: relay_state.into(),
+                org: org(),
+                idp: okta(),
+                request_id: REQUEST_ID.into(),
+                return_to: String::new(),
+                expires_at: NOW.unix_timestamp() + 600,
+                authorize: Some(request),
+                browser: Some(samlgate_domain::ids::sha256_hex(binding.as_bytes())),
+            },
+        );
+    }
+
+    /// The Response posted to the ACS from a browser sending `cookie`.
+    pub async fn post_with_cookie(
+        &self,
+        response: &str,
+        relay_state: &str,
+        cookie: Option<&str>,
+    ) -> Page {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("SAMLResponse", response);
+        form.append_pair("RelayState", relay_state);
+        let body = form.finish();
+        self.request(HttpRequest {
+            method: "POST",
+            path: "/o/acme/idp/okta/acs",
+            body: body.as_bytes(),
+            cookie,
+            ..HttpRequest::default()
+        })
+        .await
+    }
+
+    /// One request, correlation ID `corr-1`.
+    pub async fn request(&self, request: HttpRequest<'_>) -> Page {
+        serve(
+            &self.app,
+            &HttpRequest {
+                correlation_id: "corr-1",
+                ..request
+            },
         )
         .await
     }
