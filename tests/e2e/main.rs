@@ -15,6 +15,7 @@ mod canary;
 mod faults;
 mod flows;
 mod isolation;
+mod oidc;
 mod rotation;
 mod sso;
 mod sso_admin;

@@ -298,3 +298,15 @@ pub async fn sessions(h: &Harness) -> Vec<Value> {
         .filter(|i| i["pk"].as_str().is_some_and(|pk| pk.starts_with("SESS#")))
         .collect()
 }
+
+/// A JWT's claims, unverified (for tests that verify elsewhere or compare claims only).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
+}

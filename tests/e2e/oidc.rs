@@ -1,0 +1,309 @@
+//! The OIDC provider end to end: pysaml2 (third party) is the IdP, the real admin, acs and
+//! metadata handlers run over the DynamoDB and KMS adapters against moto, and PyJWT verifies
+//! the ID tokens against each organisation's own JWKS.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use samlgate_acs::{HttpRequest, Page};
+use serde_json::{json, Value};
+
+use crate::sso_support::*;
+use crate::support::{Harness, BASE_URL};
+
+const CALLBACK: &str = "https://app.samlgate.test/oidc/callback";
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn param(location: &str, name: &str) -> Option<String> {
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn serve(sso: &Sso, request: HttpRequest<'_>) -> Page {
+    samlgate_acs::serve(
+        &sso.acs,
+        &HttpRequest {
+            correlation_id: "corr-oidc",
+            ..request
+        },
+    )
+    .await
+}
+
+/// A client of `org` registered through the admin API: its ID and secret.
+async fn client(h: &Harness, org: &str, method: &str) -> (String, Option<String>) {
+    let reply = h
+        .call(
+            "POST",
+            &format!("/admin/orgs/{org}/clients"),
+            json!({"name": "e2e app", "redirect_uris": [CALLBACK],
+                   "token_endpoint_auth_method": method}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    (
+        reply.body["client_id"].as_str().unwrap().to_owned(),
+        reply.body["client_secret"].as_str().map(str::to_owned),
+    )
+}
+
+/// authorize → pysaml2 → ACS from the same browser: the code the client receives.
+async fn code_for(
+    sso: &Sso,
+    py: &mut PyIdp,
+    (org, idp): (&str, &str),
+    client_id: &str,
+    extra: &str,
+) -> String {
+    let query = format!(
+        "response_type=code&client_id={client_id}&redirect_uri={}&scope=openid+email+profile&state=s-1&nonce=n-1{extra}",
+        urlencode(CALLBACK)
+    );
+    let page = serve(
+        sso,
+        HttpRequest {
+            method: "GET",
+            path: &format!("/o/{org}/authorize"),
+            query: &query,
+            ..HttpRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let cookie = page
+        .header("set-cookie")
+        .expect("binding cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let answer = py.ok(json!({"op": "authn", "user": alice(), "encrypt": false,
+                              "sign_response": true, "sign_assertion": true,
+                              "binding": "redirect", "url": page.header("location").unwrap()}));
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("SAMLResponse", answer["saml_response"].as_str().unwrap());
+    form.append_pair("RelayState", answer["relay_state"].as_str().unwrap());
+    let body = form.finish();
+    let page = serve(
+        sso,
+        HttpRequest {
+            method: "POST",
+            path: &format!("/o/{org}/idp/{idp}/acs"),
+            body: body.as_bytes(),
+            cookie: Some(&cookie),
+            ..HttpRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").unwrap();
+    assert!(location.starts_with(&format!("{CALLBACK}?")), "{location}");
+    assert_eq!(param(location, "state").as_deref(), Some("s-1"));
+    param(location, "code").expect("code")
+}
+
+async fn redeem(sso: &Sso, org: &str, client_id: &str, secret: &str, code: &str) -> Page {
+    let body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}",
+        urlencode(code),
+        urlencode(CALLBACK)
+    );
+    let basic = format!("Basic {}", B64.encode(format!("{client_id}:{secret}")));
+    serve(
+        sso,
+        HttpRequest {
+            method: "POST",
+            path: &format!("/o/{org}/token"),
+            body: body.as_bytes(),
+            authorization: Some(&basic),
+            ..HttpRequest::default()
+        },
+    )
+    .await
+}
+
+fn verify(py: &mut PyIdp, token: &str, jwks: &Value, audience: &str, org: &str) -> Value {
+    py.call(json!({"op": "verify_jwt", "token": token, "jwks": jwks,
+                   "audience": audience, "issuer": format!("{BASE_URL}/o/{org}")}))
+}
+
+#[tokio::test]
+async fn a_code_flow_through_pysaml2_yields_an_id_token_pyjwt_verifies_for_the_client() {
+    let h = Harness::new("oidc-flow").await;
+    let sso = Sso::new(&h);
+    let mut py = PyIdp::start("oidc-flow");
+    register(&h, &sso, &mut py, "acme", "corp", mapping()).await;
+    let (client_id, secret) = client(&h, "acme", "client_secret_basic").await;
+    let secret = secret.expect("a confidential client's secret");
+
+    let code = code_for(&sso, &mut py, ("acme", "corp"), &client_id, "").await;
+    let page = redeem(&sso, "acme", &client_id, &secret, &code).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let tokens: Value = serde_json::from_str(&page.body).unwrap();
+    let jwks = sso.jwks("acme").await;
+    let verified = verify(
+        &mut py,
+        tokens["id_token"].as_str().unwrap(),
+        &jwks,
+        &client_id,
+        "acme",
+    );
+    assert_eq!(verified["ok"], true, "{verified}");
+    let claims = &verified["claims"];
+    assert_eq!(claims["sub"], "corp:alice@example.com");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["name"], "Alice");
+    assert!(claims["auth_time"].is_i64());
+
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let info = serve(
+        &sso,
+        HttpRequest {
+            method: "GET",
+            path: "/o/acme/userinfo",
+            authorization: Some(&bearer),
+            ..HttpRequest::default()
+        },
+    )
+    .await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    let info: Value = serde_json::from_str(&info.body).unwrap();
+    assert_eq!(info["sub"], "corp:alice@example.com");
+
+    // Nothing of the code or the token is stored in the clear.
+    let items = serde_json::to_string(&h.table.scan_all().await.unwrap()).unwrap();
+    assert!(!items.contains(&code));
+    assert!(!items.contains(tokens["access_token"].as_str().unwrap()));
+    assert!(!items.contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn twenty_concurrent_redemptions_of_one_code_issue_exactly_one_token() {
+    let h = Harness::new("oidc-race").await;
+    let sso = std::sync::Arc::new(Sso::new(&h));
+    let mut py = PyIdp::start("oidc-race");
+    register(&h, &sso, &mut py, "acme", "race", mapping()).await;
+    let (client_id, secret) = client(&h, "acme", "client_secret_basic").await;
+    let secret = secret.unwrap();
+    let code = code_for(&sso, &mut py, ("acme", "race"), &client_id, "").await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (sso, client_id, secret, code) =
+            (sso.clone(), client_id.clone(), secret.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            redeem(&sso, "acme", &client_id, &secret, &code).await
+        }));
+    }
+    let mut pages = Vec::new();
+    for t in tasks {
+        pages.push(t.await.unwrap());
+    }
+    let statuses: Vec<u16> = pages.iter().map(|p| p.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    for page in pages.iter().filter(|p| p.status != 200) {
+        assert_eq!(page.status, 400, "{}", page.body);
+        let body: Value = serde_json::from_str(&page.body).unwrap();
+        assert_eq!(body["error"], "invalid_grant");
+    }
+    let access_tokens = h
+        .table
+        .scan_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i["pk"].as_str().is_some_and(|pk| pk.starts_with("ACCESS#")))
+        .count();
+    assert!(access_tokens <= 1, "{access_tokens} access tokens");
+}
+
+#[tokio::test]
+async fn a_second_idps_user_never_gets_the_first_idps_sub_and_tokens_stay_in_their_organisation() {
+    let h = Harness::new("oidc-isolation").await;
+    let sso = Sso::new(&h);
+    let mut corp = PyIdp::start("oidc-corp");
+    let mut partner = PyIdp::start("oidc-partner");
+    register(&h, &sso, &mut corp, "acme", "corp", mapping()).await;
+    register(&h, &sso, &mut partner, "acme", "partner", mapping()).await;
+    let mut other = PyIdp::start("oidc-globex");
+    register(&h, &sso, &mut other, "globex", "globex", mapping()).await;
+    let (acme_client, acme_secret) = client(&h, "acme", "client_secret_basic").await;
+    let (globex_client, globex_secret) = client(&h, "globex", "client_secret_basic").await;
+
+    let mut subs = Vec::new();
+    for (py, idp) in [(&mut corp, "corp"), (&mut partner, "partner")] {
+        // Both IdPs assert the same NameID, alice@example.com.
+        let code = code_for(
+            &sso,
+            py,
+            ("acme", idp),
+            &acme_client,
+            &format!("&idp={idp}"),
+        )
+        .await;
+        let page = redeem(
+            &sso,
+            "acme",
+            &acme_client,
+            acme_secret.as_deref().unwrap(),
+            &code,
+        )
+        .await;
+        let tokens: Value = serde_json::from_str(&page.body).unwrap();
+        subs.push(
+            crate::sso_support::jwt_claims(tokens["id_token"].as_str().unwrap())["sub"].clone(),
+        );
+    }
+    assert_eq!(
+        subs,
+        [
+            json!("corp:alice@example.com"),
+            json!("partner:alice@example.com")
+        ]
+    );
+
+    // globex's ID token, verified as acme's client would: the issuer and the keys differ.
+    let code = code_for(&sso, &mut other, ("globex", "globex"), &globex_client, "").await;
+    let page = redeem(
+        &sso,
+        "globex",
+        &globex_client,
+        globex_secret.as_deref().unwrap(),
+        &code,
+    )
+    .await;
+    let tokens: Value = serde_json::from_str(&page.body).unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let acme_jwks = sso.jwks("acme").await;
+    let refused = verify(&mut corp, id_token, &acme_jwks, &globex_client, "acme");
+    assert_eq!(refused["ok"], false, "{refused}");
+    let globex_jwks = sso.jwks("globex").await;
+    let refused = verify(&mut corp, id_token, &globex_jwks, &globex_client, "acme");
+    assert_eq!(refused["ok"], false, "wrong issuer: {refused}");
+    let accepted = verify(&mut corp, id_token, &globex_jwks, &globex_client, "globex");
+    assert_eq!(accepted["ok"], true, "{accepted}");
+    // A code of globex is unknown at acme's token endpoint.
+    let code = code_for(&sso, &mut other, ("globex", "globex"), &globex_client, "").await;
+    let page = redeem(
+        &sso,
+        "acme",
+        &globex_client,
+        globex_secret.as_deref().unwrap(),
+        &code,
+    )
+    .await;
+    assert_eq!(
+        page.status, 401,
+        "globex's client is unknown to acme: {}",
+        page.body
+    );
+}
