@@ -5,6 +5,7 @@
 //! application page that shows the token it received, and the admin console (`console/`, built
 //! by `scripts/setup`) under `/console/`.
 
+mod demo_app;
 mod demo_idp;
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use samlgate_sso::KeyCache;
 use samlgate_vault::provision::ProvisionConfig;
 use serde_json::{json, Value};
 
+use demo_app::DemoApp;
 use demo_idp::{DemoIdp, USERS};
 
 pub const DEMO_ORG: &str = "demo";
@@ -60,6 +62,7 @@ struct Dev {
     acs: samlgate_acs::App,
     metadata: samlgate_metadata::App,
     idp: DemoIdp,
+    app: DemoApp,
 }
 
 pub fn run(args: &Args) -> ExitCode {
@@ -154,6 +157,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         acs,
         metadata,
         idp,
+        app: DemoApp::default(),
     });
     println!(
         "==> setting up the demo organisation (table {})",
@@ -297,7 +301,56 @@ async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(),
         }),
     )
     .await?;
+    demo_client(dev).await
+}
+
+/// The demo app's OIDC client: registered once, with a fresh secret on every start (the
+/// secret is shown only once, and this process keeps it in memory only).
+async fn demo_client(dev: &Dev) -> Result<(), String> {
+    let clients_path = format!("/admin/orgs/{DEMO_ORG}/clients");
+    let existing = admin_call(dev, "GET", &clients_path, Value::Null).await?;
+    let redirect = demo_app::redirect_uri(dev);
+    let known = existing["clients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "Demo app" && c["redirect_uris"] == json!([redirect]))
+        .and_then(|c| c["client_id"].as_str().map(str::to_owned));
+    let answer = match known {
+        Some(id) => {
+            admin_call(
+                dev,
+                "POST",
+                &format!("{clients_path}/{id}/secret"),
+                Value::Null,
+            )
+            .await?
+        }
+        None => {
+            admin_call(
+                dev,
+                "POST",
+                &clients_path,
+                json!({"name": "Demo app", "redirect_uris": [redirect],
+                       "post_logout_redirect_uris": [format!("{}/", dev.base)],
+                       "token_endpoint_auth_method": "client_secret_basic"}),
+            )
+            .await?
+        }
+    };
+    let id = answer["client_id"].as_str().ok_or("no client_id")?;
+    let secret = answer["client_secret"].as_str().ok_or("no client_secret")?;
+    dev.app.set_client(id.to_owned(), secret.to_owned());
     Ok(())
+}
+
+fn redirect(location: &str) -> HttpResponse<AxumBody> {
+    let mut response = HttpResponse::new(AxumBody::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = axum::http::HeaderValue::from_str(location) {
+        response.headers_mut().insert("location", value);
+    }
+    response
 }
 
 fn html(status: StatusCode, body: String) -> HttpResponse<AxumBody> {
@@ -330,6 +383,23 @@ async fn dispatch(
             *out.status_mut() = StatusCode::NO_CONTENT;
             return out;
         }
+        ("GET", "/app/login") => {
+            return match demo_app::login(&dev) {
+                Ok(location) => redirect(&location),
+                Err(e) => html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("demo app: {}", escape_html(&e)),
+                ),
+            }
+        }
+        ("GET", "/app/callback") => {
+            let (status, page) = demo_app::callback(&dev, &query).await;
+            return html(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                page,
+            );
+        }
+        // The return-URL path (the console's test sign-in): the token posted here.
         ("POST", "/app/callback") => return html(StatusCode::OK, callback(&dev, &bytes).await),
         ("GET", "/demo-idp/sso") => {
             return match dev.idp.picker(&query, &dev.base) {
@@ -420,18 +490,13 @@ fn with_request_id(request: lambda_http::Request) -> lambda_http::Request {
     request.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
-fn home(dev: &Dev) -> String {
-    let login = format!(
-        "/o/{DEMO_ORG}/login?return_to={}",
-        url::form_urlencoded::byte_serialize(format!("{}/app/callback", dev.base).as_bytes())
-            .collect::<String>()
-    );
+fn home(_dev: &Dev) -> String {
     format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>samlgate demo app</title></head><body>
 <h1>samlgate demo app</h1>
-<p>This page stands for your application. "Sign in" sends you to samlgate (<code>GET /o/{DEMO_ORG}/login</code>), which sends a signed AuthnRequest to the demo IdP; the IdP posts a signed Response to samlgate's ACS, and samlgate posts a 5-minute ES256 token back here.</p>
-<p><a href="{login}"><button>Sign in</button></a></p>
-<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/o/{DEMO_ORG}/.well-known/openid-configuration">OIDC discovery</a></li><li><a href="/o/{DEMO_ORG}/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li></ul>
+<p>This page stands for your application, an OIDC client of the organisation <code>{DEMO_ORG}</code>. "Sign in" sends you to samlgate's authorize endpoint (code flow with PKCE), which sends a signed AuthnRequest to the demo IdP; the IdP posts a signed Response to samlgate's ACS, and samlgate redirects back here with a one-time code, which the app redeems for an ID token.</p>
+<p><a href="/app/login"><button>Sign in</button></a></p>
+<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/o/{DEMO_ORG}/.well-known/openid-configuration">OIDC discovery</a></li><li><a href="/o/{DEMO_ORG}/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li><li><a href="/admin/orgs/{DEMO_ORG}/clients">OIDC clients (admin API)</a></li></ul>
 </body></html>"#
     )
 }

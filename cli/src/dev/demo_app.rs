@@ -1,0 +1,215 @@
+//! The demo application: an OIDC client of the demo organisation, as an application would be
+//! one (authorization code with PKCE, a confidential client with `client_secret_basic`). It
+//! redeems the code at samlgate's token endpoint, checks the ID token (signature against the
+//! organisation's JWKS, issuer, audience, expiry, nonce) and asks userinfo, then shows what it
+//! learnt. Its calls to samlgate go through the acs and metadata handlers in-process.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use samlgate_acs::{escape_html, HttpRequest};
+use samlgate_domain::ids::random_hex;
+use serde_json::{json, Value};
+
+use super::{Dev, DEMO_IDP, DEMO_ORG};
+
+/// Logins started and not yet back, by `state`: the nonce and the PKCE verifier.
+#[derive(Default)]
+pub struct DemoApp {
+    client: Mutex<Option<(String, String)>>,
+    pending: Mutex<BTreeMap<String, (String, String)>>,
+}
+
+/// At most this many logins in flight (a page reloaded many times forgets the oldest).
+const MAX_PENDING: usize = 256;
+
+impl DemoApp {
+    pub fn set_client(&self, client_id: String, secret: String) {
+        if let Ok(mut client) = self.client.lock() {
+            *client = Some((client_id, secret));
+        }
+    }
+
+    fn client(&self) -> Option<(String, String)> {
+        self.client.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn remember(&self, state: String, nonce: String, verifier: String) {
+        if let Ok(mut pending) = self.pending.lock() {
+            while pending.len() >= MAX_PENDING {
+                pending.pop_first();
+            }
+            pending.insert(state, (nonce, verifier));
+        }
+    }
+
+    fn take(&self, state: &str) -> Option<(String, String)> {
+        self.pending.lock().ok().and_then(|mut p| p.remove(state))
+    }
+}
+
+pub fn redirect_uri(dev: &Dev) -> String {
+    format!("{}/app/callback", dev.base)
+}
+
+/// `GET /app/login`: a fresh state, nonce and PKCE pair, then samlgate's authorize endpoint.
+pub fn login(dev: &Dev) -> Result<String, String> {
+    let (client_id, _) = dev
+        .app
+        .client()
+        .ok_or("the demo client is not registered")?;
+    let state = random_hex(16).map_err(|e| e.to_string())?;
+    let nonce = random_hex(16).map_err(|e| e.to_string())?;
+    let (verifier, challenge) = samlgate_sso::grant::pkce_pair().map_err(|e| e.to_string())?;
+    dev.app.remember(state.clone(), nonce.clone(), verifier);
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", &redirect_uri(dev))
+        .append_pair("scope", "openid email profile groups")
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    Ok(format!(
+        "{}/o/{DEMO_ORG}/authorize?{}",
+        dev.base,
+        query.finish()
+    ))
+}
+
+/// `GET /app/callback?code=…&state=…`: redeem, verify, ask userinfo; the page says what
+/// happened.
+pub async fn callback(dev: &Dev, query: &str) -> (u16, String) {
+    match signed_in(dev, query).await {
+        Ok((claims, userinfo)) => (200, page(dev, "Signed in", &claims, Some(&userinfo))),
+        Err(e) => (
+            400,
+            page(dev, "Sign-in failed", &json!({ "error": e }), None),
+        ),
+    }
+}
+
+async fn signed_in(dev: &Dev, query: &str) -> Result<(Value, Value), String> {
+    let params: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if let Some(error) = params.get("error") {
+        return Err(format!(
+            "samlgate answered {error}: {}",
+            params.get("error_description").map_or("", String::as_str)
+        ));
+    }
+    let state = params.get("state").ok_or("no state")?;
+    let (nonce, verifier) = dev
+        .app
+        .take(state)
+        .ok_or("unknown state: this app did not start that login")?;
+    let code = params.get("code").ok_or("no code")?;
+    let (client_id, secret) = dev.app.client().ok_or("no client")?;
+
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", code)
+        .append_pair("redirect_uri", &redirect_uri(dev))
+        .append_pair("code_verifier", &verifier)
+        .finish();
+    let basic = format!("Basic {}", B64.encode(format!("{client_id}:{secret}")));
+    let answer = samlgate_acs::serve(
+        &dev.acs,
+        &HttpRequest {
+            correlation_id: "demo-app",
+            method: "POST",
+            path: &format!("/o/{DEMO_ORG}/token"),
+            body: body.as_bytes(),
+            authorization: Some(&basic),
+            ..HttpRequest::default()
+        },
+    )
+    .await;
+    let tokens: Value = serde_json::from_str(&answer.body).map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("token endpoint: {tokens}"));
+    }
+    let id_token = tokens["id_token"].as_str().ok_or("no id_token")?;
+    let jwks = samlgate_metadata::route(
+        &dev.metadata,
+        "GET",
+        &format!("/o/{DEMO_ORG}/.well-known/jwks.json"),
+    )
+    .await;
+    let claims = verify(
+        id_token,
+        &jwks.body,
+        &format!("{}/o/{DEMO_ORG}", dev.base),
+        &client_id,
+    )?;
+    if claims["nonce"].as_str() != Some(nonce.as_str()) {
+        return Err("the ID token's nonce is not this login's".into());
+    }
+    let bearer = format!(
+        "Bearer {}",
+        tokens["access_token"].as_str().ok_or("no access_token")?
+    );
+    let info = samlgate_acs::serve(
+        &dev.acs,
+        &HttpRequest {
+            correlation_id: "demo-app",
+            method: "GET",
+            path: &format!("/o/{DEMO_ORG}/userinfo"),
+            authorization: Some(&bearer),
+            ..HttpRequest::default()
+        },
+    )
+    .await;
+    let userinfo: Value = serde_json::from_str(&info.body).map_err(|e| e.to_string())?;
+    Ok((claims, userinfo))
+}
+
+/// The ID token's signature against the JWKS, issuer, audience (this client) and expiry.
+pub fn verify(token: &str, jwks: &str, issuer: &str, audience: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("token has no kid")?;
+    let jwk = set.find(&kid).ok_or("kid not in the JWKS")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    if !matches!(
+        header.alg,
+        jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::RS256
+    ) {
+        return Err(format!("unexpected alg {:?}", header.alg));
+    }
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[issuer]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}
+
+fn page(dev: &Dev, title: &str, claims: &Value, userinfo: Option<&Value>) -> String {
+    let pretty = |v: &Value| escape_html(&serde_json::to_string_pretty(v).unwrap_or_default());
+    let logout = claims["sid"].as_str().map_or(String::new(), |sid| {
+        format!(
+            r#"<p><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/slo?sid={}&amp;return_to={}">Sign out</a> (samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
+            escape_html(sid),
+            url::form_urlencoded::byte_serialize(format!("{}/", dev.base).as_bytes())
+                .collect::<String>()
+        )
+    });
+    let userinfo = userinfo.map_or(String::new(), |u| {
+        format!(
+            "<p>userinfo answered:</p><pre id=\"userinfo\">{}</pre>",
+            pretty(u)
+        )
+    });
+    format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
+<h1>{title}</h1><p>The demo app is an OIDC client of the organisation <code>{DEMO_ORG}</code>: it redeemed the code at the token endpoint (with its secret and the PKCE verifier) and checked the ID token (signature against <a href="/o/{DEMO_ORG}/.well-known/jwks.json">the organisation's JWKS</a>, issuer, audience, expiry, nonce). Its claims:</p>
+<pre>{}</pre>{userinfo}{logout}<p><a href="/">Back</a></p></body></html>"#,
+        pretty(claims)
+    )
+}
