@@ -233,6 +233,7 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
         clients: h.table.clone(),
         codes: h.table.clone(),
         access: h.table.clone(),
+        backchannel: Arc::new(samlgate_domain::memory::MemoryBackChannel::default()),
         audit: h.table.clone(),
         kms: h.kms.clone(),
         keys: Arc::new(KeyCache::default()),

@@ -112,6 +112,9 @@ impl Sso {
                 clients: h.table.clone(),
                 codes: h.table.clone(),
                 access: h.table.clone(),
+                backchannel: Arc::new(
+                    samlgate_aws::http::HttpBackChannel::new().expect("HTTP client"),
+                ),
                 audit: h.table.clone(),
                 kms: h.kms.clone(),
                 keys: Arc::new(KeyCache::default()),

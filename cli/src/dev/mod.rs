@@ -139,6 +139,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         clients: table.clone(),
         codes: table.clone(),
         access: table.clone(),
+        backchannel: Arc::new(samlgate_aws::http::HttpBackChannel::new()?),
         audit: table.clone(),
         kms: kms.clone(),
         keys: Arc::new(KeyCache::default()),

@@ -116,6 +116,13 @@ impl Page {
         page
     }
 
+    /// The end of a logout that has nowhere else to go.
+    pub fn signed_out() -> Self {
+        let mut page = Self::error(200, "");
+        page.body = r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signed out</title></head><body><h1>Signed out</h1><p>You are signed out. You may close this window.</p></body></html>"#.to_owned();
+        page
+    }
+
     /// A JSON answer (token, userinfo), never cached (RFC 6749 §5.1).
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
         let mut headers = common_headers("default-src 'none'; frame-ancestors 'none'".to_owned());

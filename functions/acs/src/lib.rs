@@ -6,6 +6,7 @@
 //! | GET | `/o/{org}/authorize?response_type=code&client_id=…` | an OIDC client's login: bind the browser, start the SAML login |
 //! | POST | `/o/{org}/token` | redeem the one-time code (RFC 6749 §4.1.3) |
 //! | GET, POST | `/o/{org}/userinfo` | the access token's claims |
+//! | GET, POST | `/o/{org}/logout?id_token_hint=…` | RP-initiated logout, then SAML single logout |
 //! | GET | `/o/{org}/login?idp=…\|login_hint=…&return_to=…` | start a login at the IdP |
 //! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; redirect to the client with the code (or post the token to the return URL) |
 //! | GET | `/o/{org}/idp/{idp}/slo?sid=…&return_to=…` | the app logs a session out (SP-initiated) |
@@ -23,12 +24,13 @@ use samlgate_domain::audit::Caller;
 use samlgate_domain::clock::Clock;
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
-    AccessTokenStore, AuditLog, ClientReader, CodeStore, DecryptDataKey, LoginStateStore,
-    ReplayStore, SessionStore, SsoConfigReader,
+    AccessTokenStore, AuditLog, BackChannel, ClientReader, CodeStore, DecryptDataKey,
+    LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::VaultError;
 use samlgate_sso::acs::Delivery;
+use samlgate_sso::end_session::EndSessionQuery;
 use samlgate_sso::login::{LoginDelivery, LoginQuery};
 use samlgate_sso::logout::{Incoming, SloDelivery, SloQuery};
 use samlgate_sso::oidc::{AuthorizeDelivery, AuthorizeQuery, OidcError, Refusal};
@@ -50,6 +52,7 @@ pub struct App {
     pub clients: Arc<dyn ClientReader>,
     pub codes: Arc<dyn CodeStore>,
     pub access: Arc<dyn AccessTokenStore>,
+    pub backchannel: Arc<dyn BackChannel>,
     pub audit: Arc<dyn AuditLog>,
     pub kms: Arc<dyn DecryptDataKey>,
     pub keys: Arc<KeyCache>,
@@ -67,6 +70,7 @@ impl App {
             clients: self.clients.as_ref(),
             codes: self.codes.as_ref(),
             access: self.access.as_ref(),
+            backchannel: self.backchannel.as_ref(),
             kms: self.kms.as_ref(),
             keys: self.keys.as_ref(),
             audit: self.audit.as_ref(),
@@ -129,6 +133,10 @@ pub async fn serve(app: &App, request: &HttpRequest<'_>) -> Page {
         ("GET", ["o", org, "authorize"]) => return authorize(app, request, org).await,
         ("POST", ["o", org, "token"]) => return token(app, request, org).await,
         ("GET" | "POST", ["o", org, "userinfo"]) => return userinfo(app, request, org).await,
+        ("GET", ["o", org, "logout"]) => {
+            return end_session(app, request, org, request.query.as_bytes()).await
+        }
+        ("POST", ["o", org, "logout"]) => return end_session(app, request, org, body).await,
         ("GET", ["o", org, "login"]) => login(app, correlation_id, org, query).await,
         ("POST", ["o", org, "idp", idp, "acs"]) => consume(app, request, org, idp).await,
         ("GET", ["o", org, "idp", idp, "slo"]) => {
@@ -218,6 +226,25 @@ fn oidc_error(e: &OidcError) -> Page {
             "Bearer error=\"invalid_token\"".to_owned(),
         ),
         _ => page,
+    }
+}
+
+async fn end_session(app: &App, request: &HttpRequest<'_>, org: &str, form: &[u8]) -> Page {
+    let correlation_id = request.correlation_id;
+    let Ok(org) = OrgId::parse(org) else {
+        return Page::not_found(correlation_id);
+    };
+    let query = EndSessionQuery::parse(form);
+    match app
+        .sso()
+        .end_session(&caller(correlation_id), &org, &query)
+        .await
+    {
+        Ok(delivery) => slo_page(delivery),
+        Err(OidcError::Refused(refusal)) => {
+            Page::refused(refusal.http_status(), correlation_id, &refusal.to_string())
+        }
+        Err(e) => Page::error(e.http_status(), correlation_id),
     }
 }
 
@@ -357,13 +384,18 @@ async fn logout(
         .sso()
         .logout(&caller(correlation_id), &org, &idp, &parsed, form)
         .await?;
-    Ok(match delivery {
+    Ok(slo_page(delivery))
+}
+
+fn slo_page(delivery: SloDelivery) -> Page {
+    match delivery {
         SloDelivery::Redirect(location) => Page::redirect(&location),
         SloDelivery::Post { url, fields } => {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
             Page::auto_post(&url, &fields)
         }
-    })
+        SloDelivery::SignedOut => Page::signed_out(),
+    }
 }
 
 /// A posted form's SAML message (the one field of `names` present) and RelayState, each at

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
 use samlgate_acs::{handle, App};
+use samlgate_aws::http::HttpBackChannel;
 use samlgate_aws::{sdk_config, Kms, Table};
 use samlgate_domain::clock::SystemClock;
 use samlgate_domain::config::Config;
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Error> {
         clients: table.clone(),
         codes: table.clone(),
         access: table.clone(),
+        backchannel: Arc::new(HttpBackChannel::new()?),
         audit: table,
         kms: Arc::new(Kms::new(&config)),
         keys: Arc::new(KeyCache::new(settings.sp_key_cache)),

@@ -1,16 +1,19 @@
 //! Authorization codes (`CODE#{hash}` / `C`) and access tokens (`ACCESS#{hash}` / `A`), by
-//! the SHA-256 of their values. A code is redeemed once, in one transaction with the access
-//! token it issues, so that a second redemption finds which token to revoke.
+//! the SHA-256 of their values. A code is taken once by a conditional update that records the
+//! hash of the access token it issues, so that a second redemption finds which token to
+//! revoke. (Not a TransactWriteItems: moto rolls a cancelled transaction back by restoring a
+//! copy of the whole table, which undoes concurrent winners; one conditional write is atomic
+//! in DynamoDB and in moto alike.)
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use samlgate_domain::grant::{AccessToken, AuthCode};
 use samlgate_domain::ports::{AccessTokenStore, CodeStore};
 use samlgate_domain::{PortError, PortErrorKind};
 
 use crate::errors::map;
 use crate::keys::{access_pk, code_pk, ACCESS_SK, CODE_SK};
-use crate::table::{build_err, encode, Table};
+use crate::table::{encode, Table};
 
 #[async_trait]
 impl CodeStore for Table {
@@ -30,8 +33,13 @@ impl CodeStore for Table {
         token_hash: &str,
         token: &AccessToken,
     ) -> Result<bool, PortError> {
-        const OP: &str = "dynamodb:TransactWriteItems";
-        let update = Update::builder()
+        // One conditional UpdateItem takes the code: exactly one redemption sees
+        // `redeemed = false`. Only the winner then writes its access token; if that write
+        // fails the code stays taken and no token exists (fail closed).
+        const OP: &str = "dynamodb:UpdateItem";
+        let taken = self
+            .client()
+            .update_item()
             .table_name(self.name())
             .key("pk", AttributeValue::S(code_pk(hash)))
             .key("sk", AttributeValue::S(CODE_SK.into()))
@@ -40,26 +48,24 @@ impl CodeStore for Table {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .expression_attribute_values(":token", AttributeValue::S(token_hash.to_owned()))
-            .build()
-            .map_err(|e| build_err(OP, e))?;
-        let put = self.put_new_in_transaction(
-            OP,
-            encode(OP, access_pk(token_hash), ACCESS_SK.into(), token)?,
-        )?;
-        let result = self
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(put)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match map(OP, e) {
-                e if e.kind == PortErrorKind::Conflict => Ok(false),
-                e => Err(e),
-            },
+        match taken {
+            Ok(_) => {}
+            Err(e) => {
+                return match map(OP, e) {
+                    e if e.kind == PortErrorKind::Conflict => Ok(false),
+                    e => Err(e),
+                }
+            }
         }
+        const PUT: &str = "dynamodb:PutItem";
+        self.put_new(
+            PUT,
+            encode(PUT, access_pk(token_hash), ACCESS_SK.into(), token)?,
+        )
+        .await?;
+        Ok(true)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use samlgate_domain::ports::{Fetched, MetadataFetcher};
+use samlgate_domain::ports::{BackChannel, Fetched, MetadataFetcher};
 use samlgate_domain::{PortError, PortErrorKind};
 
 /// The one way samlgate builds an HTTP client for a destination it does not control (IdP
@@ -122,5 +122,56 @@ impl MetadataFetcher for HttpFetcher {
         last_modified: Option<&str>,
     ) -> Result<Fetched, PortError> {
         self.get(url, max_bytes, etag, last_modified).await
+    }
+}
+
+/// OIDC Back-Channel Logout over HTTPS (acs): the hardened client, 3 s for the whole exchange
+/// (an IdP's logout waits for it), the form `logout_token=…`, no body read.
+pub struct HttpBackChannel {
+    client: reqwest::Client,
+}
+
+impl HttpBackChannel {
+    pub fn new() -> Result<Self, String> {
+        Ok(Self {
+            client: hardened_client(Duration::from_secs(3))?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl BackChannel for HttpBackChannel {
+    async fn deliver_logout(&self, uri: &str, logout_token: &str) -> Result<(), PortError> {
+        const OP: &str = "https:BackChannelLogout";
+        let fail = |kind, detail: String| PortError::new(kind, OP, detail);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("logout_token", logout_token)
+            .finish();
+        let response = self
+            .client
+            .post(uri)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::CACHE_CONTROL, "no-store")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    fail(PortErrorKind::Timeout, "timed out".into())
+                } else {
+                    fail(PortErrorKind::Other, "request failed".into())
+                }
+            })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(fail(
+                PortErrorKind::Other,
+                format!("HTTP status {}", response.status().as_u16()),
+            ))
+        }
     }
 }

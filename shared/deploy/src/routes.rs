@@ -47,6 +47,8 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/o/{org}/token", Function::Acs, Auth::None),
     route("GET", "/o/{org}/userinfo", Function::Acs, Auth::None),
     route("POST", "/o/{org}/userinfo", Function::Acs, Auth::None),
+    route("GET", "/o/{org}/logout", Function::Acs, Auth::None),
+    route("POST", "/o/{org}/logout", Function::Acs, Auth::None),
     route("GET", "/o/{org}/login", Function::Acs, Auth::None),
     route("POST", "/o/{org}/idp/{idp}/acs", Function::Acs, Auth::None),
     route("GET", "/o/{org}/idp/{idp}/slo", Function::Acs, Auth::None),

@@ -27,8 +27,8 @@ use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org};
 use crate::ports::{
-    AccessTokenStore, AuditLog, AuditPage, AuditReader, ClientReader, ClientWriter, CodeStore,
-    ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey, Egress, Fetched,
+    AccessTokenStore, AuditLog, AuditPage, AuditReader, BackChannel, ClientReader, ClientWriter,
+    CodeStore, ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey, Egress, Fetched,
     GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter, MetadataFetcher, OrgDirectory,
     OrgReader, OutboundRequest, ProvisionInvoker, ReplayStore, SecretReader, SecretVersion,
     SecretWriter, SessionStore, SpKeyStore, SsoConfigReader, SsoConfigWriter,
@@ -1039,6 +1039,24 @@ impl Egress for MemoryEgress {
             .lock()
             .map_err(|_| "lock poisoned".to_owned())?
             .clone()
+    }
+}
+
+/// Back-channel logout stand-in: records every `(uri, logout_token)` delivered; `faults`
+/// (op `deliver_logout`) makes a client unreachable.
+#[derive(Default)]
+pub struct MemoryBackChannel {
+    pub delivered: Mutex<Vec<(String, String)>>,
+    pub faults: Faults,
+}
+
+#[async_trait]
+impl BackChannel for MemoryBackChannel {
+    async fn deliver_logout(&self, uri: &str, logout_token: &str) -> Result<(), PortError> {
+        const OP: &str = "deliver_logout";
+        self.faults.check(OP)?;
+        lock!(self.delivered, OP).push((uri.to_owned(), logout_token.to_owned()));
+        Ok(())
     }
 }
 

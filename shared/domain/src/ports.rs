@@ -254,9 +254,10 @@ pub trait CodeStore: Send + Sync {
     /// Stores a new code under the hash of its value (never the value).
     async fn put_code(&self, hash: &str, code: &AuthCode) -> Result<(), PortError>;
     async fn get_code(&self, hash: &str) -> Result<Option<AuthCode>, PortError>;
-    /// Marks the code redeemed with the hash of the access token issued from it, and stores
-    /// that token, in one conditional step: `Ok(true)` to exactly one of concurrent callers,
-    /// `Ok(false)` when the code was redeemed already (nothing is written then).
+    /// Takes the code, recording the hash of the access token issued from it (one conditional
+    /// write: `Ok(true)` to exactly one of concurrent callers, `Ok(false)` when it was taken
+    /// already, and nothing is written then), then stores that token. If storing the token
+    /// fails the code stays taken: an error, and no token.
     async fn redeem_code(
         &self,
         hash: &str,
@@ -271,6 +272,14 @@ pub trait AccessTokenStore: Send + Sync {
     async fn access_token(&self, hash: &str) -> Result<Option<AccessToken>, PortError>;
     /// Revokes a token (a redeemed code was presented again); a missing one is not an error.
     async fn revoke_access_token(&self, hash: &str) -> Result<(), PortError>;
+}
+
+/// OIDC Back-Channel Logout 1.0 §2.5: POST a `logout_token` to a client's registered URI.
+/// acs (an IdP-initiated logout tells every client of the sessions it ends).
+#[async_trait]
+pub trait BackChannel: Send + Sync {
+    /// `Ok` when the client answered 2xx (200 or 204, §2.8); anything else is an error.
+    async fn deliver_logout(&self, uri: &str, logout_token: &str) -> Result<(), PortError>;
 }
 
 /// One-time use of assertions: a conditional put with TTL. acs.

@@ -41,7 +41,8 @@ pub use clock::{format_instant, parse_instant, Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, Error};
 pub use logout::{
     logout_redirect_url, read_post, read_redirect, LogoutExpected, LogoutMessage, LogoutRequest,
-    LogoutResponse, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse, STATUS_SUCCESS,
+    LogoutResponse, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse,
+    MAX_LOGOUT_REQUEST_AGE, STATUS_PARTIAL_LOGOUT, STATUS_SUCCESS,
 };
 pub use metadata::{parse_duration, Endpoint, IdpMetadata, MetadataDocument};
 pub use request::{new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest};

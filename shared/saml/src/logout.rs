@@ -74,7 +74,13 @@ pub struct LogoutResponse<'a> {
     pub issuer: &'a str,
     pub in_response_to: &'a str,
     pub status: &'a str,
+    /// A second-level StatusCode inside the top-level one (Core §3.2.2.2), such as
+    /// [`STATUS_PARTIAL_LOGOUT`].
+    pub sub_status: Option<&'a str>,
 }
+
+/// Core §3.2.2.2: logout could not be propagated to every participant.
+pub const STATUS_PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
 
 impl crate::OutgoingMessage for LogoutResponse<'_> {
     fn write(&self, signer: Option<&crate::XmlSigner>) -> String {
@@ -92,7 +98,14 @@ impl crate::OutgoingMessage for LogoutResponse<'_> {
             signer.write_template(&mut w, self.id);
         }
         w.start_element("samlp:Status", &[]);
-        w.empty_element("samlp:StatusCode", &[("Value", self.status)]);
+        match self.sub_status {
+            Some(sub) => {
+                w.start_element("samlp:StatusCode", &[("Value", self.status)]);
+                w.empty_element("samlp:StatusCode", &[("Value", sub)]);
+                w.end_element("samlp:StatusCode");
+            }
+            None => w.empty_element("samlp:StatusCode", &[("Value", self.status)]),
+        }
         w.end_element("samlp:Status");
         w.end_element("samlp:LogoutResponse");
         w.into_string()
@@ -131,8 +144,14 @@ fn text(w: &mut XmlWriter, name: &str, value: &str) {
     w.end_element(name);
 }
 
+/// How long after its IssueInstant a LogoutRequest is accepted at all (with the clock skew on
+/// top), whatever its `NotOnOrAfter` says: a request without one would otherwise be valid
+/// forever. Its ID is remembered (the replay store) until then.
+pub const MAX_LOGOUT_REQUEST_AGE: time::Duration = time::Duration::minutes(5);
+
 /// What a logout message from the IdP must say about itself: its Issuer (the IdP's entity
-/// ID), its Destination (our SLO URL from configuration) and, for a LogoutRequest, a
+/// ID), its Destination (our SLO URL from configuration) and, for a LogoutRequest, an
+/// IssueInstant neither in the future nor older than [`MAX_LOGOUT_REQUEST_AGE`] and a
 /// `NotOnOrAfter` that has not passed (Core §3.7.1), all with the IdP's clock skew.
 #[derive(Debug, Clone, Copy)]
 pub struct LogoutExpected<'a> {
@@ -149,11 +168,18 @@ pub struct VerifiedLogoutRequest {
     id: String,
     name_id: String,
     session_indexes: Vec<String>,
+    valid_until: OffsetDateTime,
 }
 
 impl VerifiedLogoutRequest {
     pub fn id(&self) -> &str {
         &self.id
+    }
+    /// Until when this request could be accepted (the earlier of its `NotOnOrAfter` and
+    /// IssueInstant + [`MAX_LOGOUT_REQUEST_AGE`], plus the skew): how long its ID must be
+    /// remembered to refuse a replay.
+    pub fn valid_until(&self) -> OffsetDateTime {
+        self.valid_until
     }
     pub fn name_id(&self) -> &str {
         &self.name_id
@@ -356,12 +382,20 @@ fn read_request(
     root: uppsala::NodeId,
     expected: &LogoutExpected<'_>,
 ) -> Result<VerifiedLogoutRequest, Error> {
-    if let Some(limit) = xml::attr(doc, root, "NotOnOrAfter") {
-        let limit = parse_instant(limit)
+    let issued = xml::attr(doc, root, "IssueInstant")
+        .and_then(parse_instant)
+        .ok_or_else(|| Error::Malformed("LogoutRequest has no IssueInstant".into()))?;
+    if issued > expected.now + expected.clock_skew {
+        return Err(Error::NotYetValid("LogoutRequest"));
+    }
+    let mut limit = issued + MAX_LOGOUT_REQUEST_AGE;
+    if let Some(not_on_or_after) = xml::attr(doc, root, "NotOnOrAfter") {
+        let not_on_or_after = parse_instant(not_on_or_after)
             .ok_or_else(|| Error::Malformed("NotOnOrAfter is not a time".into()))?;
-        if expected.now - expected.clock_skew >= limit {
-            return Err(Error::Expired("LogoutRequest"));
-        }
+        limit = limit.min(not_on_or_after);
+    }
+    if expected.now - expected.clock_skew >= limit {
+        return Err(Error::Expired("LogoutRequest"));
     }
     let name_id = xml::optional_child(doc, root, SAML, "NameID")?
         .map(|n| doc.text_content_deep(n))
@@ -376,6 +410,7 @@ fn read_request(
             .into_iter()
             .map(|n| doc.text_content_deep(n))
             .collect(),
+        valid_until: limit + expected.clock_skew,
     })
 }
 
@@ -452,6 +487,62 @@ mod tests {
             &signer,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_logout_request_is_accepted_only_near_its_issue_instant() {
+        // Issued at 00:00 without NotOnOrAfter: at most MAX_LOGOUT_REQUEST_AGE (5 min) old,
+        // plus the 3 min skew; never from the future beyond the skew.
+        let url = request_url();
+        let query = url.split_once('?').unwrap().1;
+        let limits = Limits::default();
+        let at = |now: OffsetDateTime| {
+            read_redirect(
+                query,
+                &[cert("keys/idp-rsa.crt")],
+                &LogoutExpected {
+                    issuer: "https://idp.example.com/saml",
+                    destination: "https://sp.example.com/o/acme/idp/okta/slo",
+                    now,
+                    clock_skew: std::time::Duration::from_secs(180),
+                },
+                &limits,
+            )
+        };
+        let read = at(time::macros::datetime!(2026-01-01 0:07:59 UTC)).unwrap();
+        let LogoutMessage::Request(request) = read.message() else {
+            panic!("not a request");
+        };
+        assert_eq!(
+            request.valid_until(),
+            time::macros::datetime!(2026-01-01 0:08 UTC)
+        );
+        assert!(matches!(
+            at(time::macros::datetime!(2026-01-01 0:08 UTC)),
+            Err(Error::Expired("LogoutRequest"))
+        ));
+        assert!(at(time::macros::datetime!(2025-12-31 23:57 UTC)).is_ok());
+        assert!(matches!(
+            at(time::macros::datetime!(2025-12-31 23:56:59 UTC)),
+            Err(Error::NotYetValid("LogoutRequest"))
+        ));
+    }
+
+    #[test]
+    fn a_partial_logout_nests_its_status_code() {
+        let xml = LogoutResponse {
+            id: "_r1",
+            issue_instant: time::macros::datetime!(2026-01-01 0:00 UTC),
+            destination: "https://idp.example.com/slo",
+            issuer: "https://sp.example.com/sp",
+            in_response_to: "_lr1",
+            status: STATUS_SUCCESS,
+            sub_status: Some(STATUS_PARTIAL_LOGOUT),
+        }
+        .to_xml();
+        assert!(xml.contains(&format!(
+            r#"<samlp:StatusCode Value="{STATUS_SUCCESS}"><samlp:StatusCode Value="{STATUS_PARTIAL_LOGOUT}"/></samlp:StatusCode>"#
+        )), "{xml}");
     }
 
     #[test]

@@ -378,7 +378,11 @@ impl Sso<'_> {
     }
 
     /// The organisation's active token key of `usage`.
-    async fn active_signing_key(&self, org: &OrgId, usage: KeyUse) -> Result<SpKey, SsoError> {
+    pub(crate) async fn active_signing_key(
+        &self,
+        org: &OrgId,
+        usage: KeyUse,
+    ) -> Result<SpKey, SsoError> {
         self.config
             .sp_keys(org, None)
             .await?

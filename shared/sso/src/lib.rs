@@ -16,6 +16,7 @@
 //! request.
 
 pub mod acs;
+pub mod end_session;
 mod error;
 pub mod grant;
 pub mod key_cache;
@@ -34,8 +35,8 @@ use samlgate_domain::idp::{Idp, SsoSettings};
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::org::Org;
 use samlgate_domain::ports::{
-    AccessTokenStore, AuditLog, ClientReader, CodeStore, DecryptDataKey, LoginStateStore,
-    ReplayStore, SessionStore, SsoConfigReader,
+    AccessTokenStore, AuditLog, BackChannel, ClientReader, CodeStore, DecryptDataKey,
+    LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::session::{LoginState, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
@@ -61,6 +62,8 @@ pub struct Sso<'a> {
     pub clients: &'a dyn ClientReader,
     pub codes: &'a dyn CodeStore,
     pub access: &'a dyn AccessTokenStore,
+    /// Back-channel logout tokens to clients (HTTPS POST).
+    pub backchannel: &'a dyn BackChannel,
     pub kms: &'a dyn DecryptDataKey,
     pub keys: &'a KeyCache,
     pub audit: &'a dyn AuditLog,

@@ -17,12 +17,15 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use saml::{Limits, LogoutExpected, LogoutMessage, OutgoingMessage as _, STATUS_SUCCESS};
+use saml::{
+    Limits, LogoutExpected, LogoutMessage, OutgoingMessage as _, STATUS_PARTIAL_LOGOUT,
+    STATUS_SUCCESS,
+};
 use samlgate_domain::audit::Caller;
 use samlgate_domain::idp::Idp;
 use samlgate_domain::ids::{random_hex, IdpId, OrgId};
 use samlgate_domain::org::Org;
-use samlgate_domain::session::StatePurpose;
+use samlgate_domain::session::{Session, StatePurpose};
 use samlgate_domain::sp_key::KeyUse;
 use samlgate_domain::VaultError;
 
@@ -63,6 +66,9 @@ impl SloQuery {
 pub enum SloDelivery {
     /// A 302 (HTTP-Redirect binding, or back to the application).
     Redirect(String),
+    /// Nowhere: a plain "signed out" page (an IdP without a logout endpoint sent the
+    /// request, or a client named no post-logout redirect URI).
+    SignedOut,
     /// An auto-submitting form (HTTP-POST binding).
     Post {
         url: String,
@@ -193,12 +199,28 @@ impl Sso<'_> {
             .await?
             .filter(|s| &s.org == org && &s.idp == idp_id)
             .ok_or(SsoError::SessionUnknown)?;
+        self.end_and_tell_idp(&org_record, &idp, &session, return_to, facts)
+            .await
+    }
+
+    /// Ends `session`, then sends the IdP a signed LogoutRequest for it, keeping where the
+    /// browser goes once the IdP answers (`return_to`; empty: the signed-out page). An IdP
+    /// without a logout endpoint: the browser goes there at once.
+    pub(crate) async fn end_and_tell_idp(
+        &self,
+        org_record: &Org,
+        idp: &Idp,
+        session: &Session,
+        return_to: String,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<SloDelivery, SsoError> {
+        let (org, idp_id) = (&org_record.org, &idp.idp);
         facts.insert("session_id".into(), session.id.clone());
         self.sessions.end_session(&session.id).await?;
-        let Some(endpoint) = slo_endpoint(&idp) else {
+        let Some(endpoint) = slo_endpoint(idp) else {
             // The IdP offers no logout endpoint: our session is over, and that is all.
             facts.insert("idp_logout".into(), "none".into());
-            return Ok(SloDelivery::Redirect(return_to));
+            return Ok(after_logout(return_to));
         };
         let slo_url = endpoint.0.clone();
         let now = self.clock.now();
@@ -216,7 +238,7 @@ impl Sso<'_> {
         };
         let delivery = self
             .send(
-                &org_record,
+                org_record,
                 idp_id,
                 endpoint,
                 Outgoing::Request(request),
@@ -288,10 +310,26 @@ impl Sso<'_> {
                 if response.status() != STATUS_SUCCESS {
                     return Err(SsoError::LogoutFailed(response.status().to_owned()));
                 }
-                Ok(SloDelivery::Redirect(state.return_to))
+                Ok(after_logout(state.return_to))
             }
             LogoutMessage::Request(request) => {
-                let mut ended = 0;
+                facts.insert("request_id".into(), request.id().to_owned());
+                // One-time use: the request's ID is remembered for as long as it could be
+                // accepted (its NotOnOrAfter, at most MAX_LOGOUT_REQUEST_AGE after issue).
+                let first = self
+                    .replay
+                    .insert_once(
+                        org,
+                        &idp.entity_id,
+                        &format!("LogoutRequest#{}", request.id()),
+                        request.valid_until().unix_timestamp(),
+                    )
+                    .await
+                    .map_err(|e| saml::Error::ReplayCacheUnavailable(e.to_string()))?;
+                if !first {
+                    return Err(saml::Error::Replayed(request.id().to_owned()).into());
+                }
+                let mut ended = Vec::new();
                 for session in self
                     .sessions
                     .sessions_of(org, idp_id, request.name_id())
@@ -303,12 +341,17 @@ impl Sso<'_> {
                             .as_ref()
                             .is_some_and(|i| request.session_indexes().contains(i));
                     if matches && self.sessions.end_session(&session.id).await? {
-                        ended += 1;
+                        ended.push(session);
                     }
                 }
-                facts.insert("request_id".into(), request.id().to_owned());
-                facts.insert("sessions_ended".into(), ended.to_string());
-                let endpoint = slo_endpoint(&idp).ok_or(SsoError::IdpEndpointMissing)?;
+                facts.insert("sessions_ended".into(), ended.len().to_string());
+                // OIDC Back-Channel Logout: every client of an ended session is told.
+                let untold = self.tell_clients(&org_record, &idp, &ended, facts).await;
+                let Some(endpoint) = slo_endpoint(&idp) else {
+                    // Nowhere to answer (the demo IdP, say): the sessions are over.
+                    facts.insert("idp_logout".into(), "none".into());
+                    return Ok(SloDelivery::SignedOut);
+                };
                 let slo_url = endpoint.0.clone();
                 let response_id = new_message_id()?;
                 let issuer = self.urls.sp_entity_id(org, idp_id);
@@ -319,6 +362,8 @@ impl Sso<'_> {
                     issuer: &issuer,
                     in_response_to: request.id(),
                     status: STATUS_SUCCESS,
+                    // Core §3.7.3.2: a client that could not be told makes it partial.
+                    sub_status: (untold > 0).then_some(STATUS_PARTIAL_LOGOUT),
                 };
                 self.send(
                     &org_record,
@@ -330,5 +375,14 @@ impl Sso<'_> {
                 .await
             }
         }
+    }
+}
+
+/// After a logout: back to where the application asked, or the signed-out page.
+fn after_logout(return_to: String) -> SloDelivery {
+    if return_to.is_empty() {
+        SloDelivery::SignedOut
+    } else {
+        SloDelivery::Redirect(return_to)
     }
 }

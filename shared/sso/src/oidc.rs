@@ -66,6 +66,10 @@ pub enum Refusal {
     CodeVerifierUnexpected,
     #[error("the access token is missing, unknown or expired")]
     AccessTokenInvalid,
+    #[error("id_token_hint is missing or is not an ID token of this issuer")]
+    IdTokenHintInvalid,
+    #[error("post_logout_redirect_uri is not registered for this client")]
+    PostLogoutRedirectUriNotRegistered,
 }
 
 codes! {
@@ -90,6 +94,8 @@ codes! {
         CodeVerifierMissing => "code_verifier_missing", 400;
         CodeVerifierUnexpected => "code_verifier_unexpected", 400;
         AccessTokenInvalid => "access_token_invalid", 401;
+        IdTokenHintInvalid => "id_token_hint_invalid", 400;
+        PostLogoutRedirectUriNotRegistered => "post_logout_redirect_uri_not_registered", 400;
     }
 }
 
@@ -101,7 +107,9 @@ impl Refusal {
             | Self::RedirectUriNotRegistered
             | Self::ParameterInvalid
             | Self::PkceRequired
-            | Self::PkceMethodUnsupported => "invalid_request",
+            | Self::PkceMethodUnsupported
+            | Self::IdTokenHintInvalid
+            | Self::PostLogoutRedirectUriNotRegistered => "invalid_request",
             Self::ResponseTypeUnsupported => "unsupported_response_type",
             Self::ScopeWithoutOpenid => "invalid_scope",
             Self::LoginRequired => "login_required",

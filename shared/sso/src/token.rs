@@ -1,6 +1,7 @@
-//! The application token: a JWT signed ES256 with the organisation's token key, valid 5
-//! minutes, delivered to an allowed return URL. Applications verify it with the published
-//! JWKS (`GET /.well-known/jwks.json`), `iss` = `{base}/o/{org}` and their `aud`.
+//! samlgate's JWTs: ID tokens and logout tokens signed with the organisation's token keys
+//! (ES256 or RS256), the return-URL path's application token, and the check of a token we
+//! signed (`id_token_hint`). Applications verify them with the organisation's own JWKS
+//! (`{issuer}/.well-known/jwks.json`), `iss` = `{base}/o/{org}` and their `aud`.
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -11,8 +12,60 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use samlgate_domain::sp_key::KeyUse;
+use samlgate_domain::sp_key::{KeyUse, SpKey};
 use samlgate_domain::{Result, VaultError};
+
+/// Largest token read back (an `id_token_hint`).
+const MAX_TOKEN: usize = 8 * 1024;
+
+/// Reads back a JWS that one of `keys` (the organisation's published token keys) signed: the
+/// header's `kid` names the key, whose JWK gives the public key and the only `alg` accepted.
+/// `None` for anything else (another key, another algorithm, a bad signature, malformed).
+/// Times are not checked: an `id_token_hint` may have expired (OIDC RP-Initiated Logout §2).
+pub fn verify_own(token: &str, keys: &[SpKey]) -> Option<serde_json::Value> {
+    use aws_lc_rs::signature::{
+        RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
+        RSA_PKCS1_2048_8192_SHA256,
+    };
+    if token.len() > MAX_TOKEN {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let head: serde_json::Value = serde_json::from_slice(&B64URL.decode(header).ok()?).ok()?;
+    let kid = head["kid"].as_str()?;
+    let key = keys.iter().find(|k| {
+        k.id == kid && matches!(k.usage, KeyUse::Token | KeyUse::TokenRsa) && k.published()
+    })?;
+    let jwk = key.public_jwk.as_ref()?;
+    let signed = &token.as_bytes()[..header.len() + 1 + payload.len()];
+    let signature = B64URL.decode(signature).ok()?;
+    let field = |name: &str| jwk[name].as_str().and_then(|v| B64URL.decode(v).ok());
+    let verified = match (key.usage, head["alg"].as_str()?) {
+        (KeyUse::Token, "ES256") => {
+            let mut point = vec![4u8];
+            point.extend(field("x")?);
+            point.extend(field("y")?);
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                .verify(signed, &signature)
+                .is_ok()
+        }
+        (KeyUse::TokenRsa, "RS256") => RsaPublicKeyComponents {
+            n: field("n")?,
+            e: field("e")?,
+        }
+        .verify(&RSA_PKCS1_2048_8192_SHA256, signed, &signature)
+        .is_ok(),
+        _ => false,
+    };
+    if !verified {
+        return None;
+    }
+    serde_json::from_slice(&B64URL.decode(payload).ok()?).ok()
+}
 
 /// Token lifetime, seconds.
 pub const TOKEN_TTL_SECS: i64 = 300;

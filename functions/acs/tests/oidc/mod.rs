@@ -650,3 +650,114 @@ async fn sub_carries_the_idps_namespace_and_email_is_verified_only_for_its_own_d
     assert_eq!(claims["sub"], "corp:alice@example.com");
     assert_eq!(claims["email_verified"], true);
 }
+
+/// A signed-in confidential client: its ID, secret and the ID token of one login.
+async fn signed_in(acs: &Acs) -> (String, String, String) {
+    let (client_id, secret) = acs.client(TokenAuthMethod::ClientSecretBasic).await;
+    let secret = secret.unwrap();
+    let code = code_for(acs, &client_id, None, &["openid"]).await;
+    let page = token(
+        acs,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLIENT_REDIRECT),
+        ],
+        Some(&basic(&client_id, &secret)),
+    )
+    .await;
+    let id_token = json(&page)["id_token"].as_str().unwrap().to_owned();
+    (client_id, secret, id_token)
+}
+
+async fn logout(acs: &Acs, query: &str) -> Page {
+    acs.request(HttpRequest {
+        method: "GET",
+        path: "/o/acme/logout",
+        query,
+        ..HttpRequest::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_session_then_logs_out_at_the_idp_and_returns_with_state() {
+    let acs = Acs::new(Default::default()).await;
+    let (_, _, id_token) = signed_in(&acs).await;
+    assert_eq!(acs.store.sessions.lock().unwrap().len(), 1);
+    let post_logout = "https://app.example.com/bye";
+    acs.store
+        .clients
+        .lock()
+        .unwrap()
+        .values_mut()
+        .for_each(|c| c.post_logout_redirect_uris = vec![post_logout.into()]);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("post_logout_redirect_uri", post_logout)
+        .append_pair("state", "bye-1")
+        .finish();
+    let page = logout(&acs, &query).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert!(page
+        .header("location")
+        .unwrap()
+        .starts_with("https://idp.example.com/slo?SAMLRequest="));
+    assert!(
+        acs.store.sessions.lock().unwrap().is_empty(),
+        "session ended"
+    );
+    let logins = acs.store.logins.lock().unwrap().clone();
+    let state = logins.values().next().unwrap();
+    assert_eq!(state.return_to, "https://app.example.com/bye?state=bye-1");
+    let audit = acs.audit();
+    let item = audit
+        .iter()
+        .rev()
+        .find(|i| i.action == "oidc.logout")
+        .unwrap();
+    assert_eq!(item.reason, None);
+
+    // The same hint again: the session is over, so straight back to the client.
+    let page = logout(&acs, &query).await;
+    assert_eq!(page.status, 302);
+    assert_eq!(
+        page.header("location"),
+        Some("https://app.example.com/bye?state=bye-1")
+    );
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_refuses_unregistered_redirects_and_forged_hints_with_a_page() {
+    let acs = Acs::new(Default::default()).await;
+    let (_, _, id_token) = signed_in(&acs).await;
+    let unregistered = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("post_logout_redirect_uri", "https://evil.example/")
+        .finish();
+    let page = logout(&acs, &unregistered).await;
+    assert_eq!(page.status, 400);
+    assert!(page.header("location").is_none());
+    assert_eq!(
+        acs.last_reason().as_deref(),
+        Some("post_logout_redirect_uri_not_registered")
+    );
+    assert_eq!(acs.store.sessions.lock().unwrap().len(), 1, "nothing ended");
+
+    let (head, rest) = id_token.split_once('.').unwrap();
+    let (_, signature) = rest.rsplit_once('.').unwrap();
+    let forged_claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"iss":"https://sp.example.com/o/acme","aud":"x","sid":"s-1"}"#);
+    for hint in [
+        format!("{head}.{forged_claims}.{signature}"),
+        "not-a-jwt".to_owned(),
+        String::new(),
+    ] {
+        let query = format!("id_token_hint={hint}");
+        let page = logout(&acs, &query).await;
+        assert_eq!(page.status, 400, "{hint}");
+        assert!(page.header("location").is_none());
+        assert_eq!(acs.last_reason().as_deref(), Some("id_token_hint_invalid"));
+    }
+    assert_eq!(acs.store.sessions.lock().unwrap().len(), 1, "nothing ended");
+}

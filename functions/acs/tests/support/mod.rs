@@ -12,7 +12,7 @@ use samlgate_domain::audit::{AuditEvent, Caller};
 use samlgate_domain::client::TokenAuthMethod;
 use samlgate_domain::idp::{IdpSettings, SsoSettings};
 use samlgate_domain::ids::{IdpId, OrgId};
-use samlgate_domain::memory::{LocalKms, MemoryFetcher, MemoryStore};
+use samlgate_domain::memory::{LocalKms, MemoryBackChannel, MemoryFetcher, MemoryStore};
 use samlgate_domain::org::{Org, OrgStatus};
 use samlgate_domain::session::{AuthorizeRequest, LoginState};
 use samlgate_domain::urls::PublicUrls;
@@ -56,6 +56,7 @@ pub fn okta() -> IdpId {
 impl Acs {
     pub async fn new(settings: IdpSettings) -> Self {
         let store = Arc::new(MemoryStore::default());
+        let backchannel = Arc::new(MemoryBackChannel::default());
         let kms = Arc::new(LocalKms::new().unwrap());
         let urls = PublicUrls::new(BASE, false).unwrap();
         store.orgs.lock().unwrap().insert(
@@ -128,6 +129,7 @@ impl Acs {
             clients: store.clone(),
             codes: store.clone(),
             access: store.clone(),
+            backchannel: backchannel.clone(),
             audit: store.clone(),
             kms: kms.clone(),
             keys: Arc::new(KeyCache::default()),
