@@ -4,14 +4,19 @@ third-party code: run by scripts/dev --smoke against the dev server (SAMLGATE_UR
 pysaml2 (tests/fixtures/pysaml2_idp.py) is registered in the demo organisation through the
 admin API and trusts samlgate's SP metadata; Authlib's OAuth2Session runs the code flow with
 PKCE for a confidential (client_secret_basic) and a public client; Authlib validates the ID
-token (signature from the discovered JWKS, iss, aud, exp, nonce) and calls userinfo.
+token (signature from the discovered JWKS, iss, aud, exp, nonce) and calls userinfo. An
+IdP-initiated logout from pysaml2 reaches a local back-channel endpoint as a logout_token
+that Authlib validates (iss, aud, sid, the events claim, no nonce).
 """
+import http.server
 import json
 import os
 import secrets
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.parse
 import warnings
 
 import requests
@@ -52,6 +57,31 @@ class PySaml2:
         self.process.wait(timeout=10)
 
 
+class LogoutEndpoint:
+    """The client's back-channel logout URI: a local server that keeps each logout_token."""
+
+    def __init__(self):
+        tokens = self.tokens = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                tokens.extend(urllib.parse.parse_qs(body).get("logout_token", []))
+                self.send_response(200)
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
 def admin(method, path, body=None):
     answer = requests.request(method, BASE + path, json=body, timeout=30)
     assert answer.status_code < 300, (method, path, answer.status_code, answer.text)
@@ -90,7 +120,7 @@ def sign_in(py, idp, discovery, client_id, secret, method, scope):
                                         "aud": {"essential": True, "value": client_id}},
                         claims_params={"nonce": nonce, "client_id": client_id})
     claims.validate()
-    return session, token, claims
+    return session, token, claims, idp_answer["session_index"]
 
 
 def main():
@@ -109,7 +139,7 @@ def main():
         client = admin("POST", "/admin/orgs/demo/clients", {
             "name": "Authlib confidential", "redirect_uris": [REDIRECT],
             "token_endpoint_auth_method": "client_secret_basic"})
-        session, token, claims = sign_in(py, idp, discovery, client["client_id"],
+        session, token, claims, _ = sign_in(py, idp, discovery, client["client_id"],
                                          client["client_secret"], "client_secret_basic",
                                          "openid email profile groups")
         assert claims["sub"] == f"{idp}:alice@example.com", claims
@@ -118,16 +148,52 @@ def main():
         assert info.status_code == 200 and info.json()["sub"] == claims["sub"], info.text
         print(f"    Authlib (client_secret_basic, PKCE) validated the ID token: sub {claims['sub']}; userinfo agrees")
 
+        jwks = JsonWebKey.import_key_set(requests.get(discovery["jwks_uri"], timeout=30).json())
+        # Back-channel logout: pysaml2 sends an IdP-initiated LogoutRequest; samlgate ends the
+        # session and POSTs a logout_token to the client, which Authlib validates.
+        endpoint = LogoutEndpoint()
+        try:
+            told = admin("POST", "/admin/orgs/demo/clients", {
+                "name": "Authlib back-channel", "redirect_uris": [REDIRECT],
+                "backchannel_logout_uri": endpoint.url,
+                "token_endpoint_auth_method": "client_secret_basic"})
+            _, _, told_claims, session_index = sign_in(py, idp, discovery, told["client_id"],
+                                                   told["client_secret"], "client_secret_basic",
+                                                   "openid")
+            request = py.ok(op="idp_logout_request",
+                            sp_entity_id=f"{BASE}/o/demo/idp/{idp}/metadata",
+                            name_id="alice@example.com",
+                            session_index=session_index)
+            answer = requests.get(request["url"], allow_redirects=False, timeout=30)
+            assert answer.status_code == 302, (answer.status_code, answer.text)
+            logout = py.ok(op="check_logout_response", url=answer.headers["location"])
+            assert logout["status"].endswith(":Success") and logout["sub_status"] is None, logout
+            assert len(endpoint.tokens) == 1, endpoint.tokens
+            logout_claims = jwt.decode(
+                endpoint.tokens[0], jwks,
+                claims_options={"iss": {"essential": True, "value": ISSUER},
+                                "aud": {"essential": True, "value": told["client_id"]},
+                                "iat": {"essential": True}, "jti": {"essential": True},
+                                "sid": {"essential": True, "value": told_claims["sid"]},
+                                "events": {"essential": True}})
+            logout_claims.validate()
+            event = "http://schemas.openid.net/event/backchannel-logout"
+            assert logout_claims["events"] == {event: {}}, logout_claims
+            assert "nonce" not in logout_claims, logout_claims
+            assert jwt.decode(endpoint.tokens[0], jwks).header["typ"] == "logout+jwt"
+            print(f"    pysaml2's LogoutRequest reached the client as a logout_token Authlib validated (sid {told_claims['sid']}, events, no nonce)")
+        finally:
+            endpoint.close()
+
         public = admin("POST", "/admin/orgs/demo/clients", {
             "name": "Authlib public", "redirect_uris": [REDIRECT],
             "token_endpoint_auth_method": "none"})
         assert "client_secret" not in public or public["client_secret"] is None, public
-        _, _, claims = sign_in(py, idp, discovery, public["client_id"], None, "none", "openid")
+        _, _, claims, _ = sign_in(py, idp, discovery, public["client_id"], None, "none", "openid")
         assert "email" not in claims and "groups" not in claims, claims
         print("    Authlib (public client, PKCE only, scope openid) validated the ID token: no email or groups")
 
         tampered = token["id_token"][:-4] + ("AAAA" if not token["id_token"].endswith("AAAA") else "BBBB")
-        jwks = JsonWebKey.import_key_set(requests.get(discovery["jwks_uri"], timeout=30).json())
         try:
             jwt.decode(tampered, jwks)
         except Exception:  # authlib raises BadSignatureError

@@ -87,8 +87,10 @@ test('discovery names the organisation as issuer and only what samlgate does', a
   assert.ok(meta.id_token_signing_alg_values_supported.includes('RS256'));
 });
 
-test('a confidential client (client_secret_basic): code + PKCE, ID token validated by the library, userinfo', async () => {
-  const { client_id, client_secret } = await register('client_secret_basic');
+const SIGNED_OUT = `${BASE}/rp/openid-client/signed-out`;
+
+test('a confidential client (client_secret_basic): code + PKCE, ID token validated by the library, userinfo, RP-initiated logout', async () => {
+  const { client_id, client_secret } = await register('client_secret_basic', { post_logout_redirect_uris: [SIGNED_OUT] });
   const config = await client.discovery(new URL(ISSUER), client_id, undefined, client.ClientSecretBasic(client_secret), options);
   const { tokens, callback, verifier } = await signIn(config);
   const claims = tokens.claims();
@@ -101,6 +103,25 @@ test('a confidential client (client_secret_basic): code + PKCE, ID token validat
   const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   assert.equal(info.sub, claims.sub);
   assert.equal(info.email, 'alice@demo.samlgate.test');
+
+  // RP-initiated logout: the library builds the end-session URL from discovery; samlgate
+  // ends the session (the demo IdP has no logout endpoint) and returns with the state.
+  const logoutState = client.randomState();
+  const endSession = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: SIGNED_OUT,
+    state: logoutState,
+  });
+  assert.equal(endSession.origin + endSession.pathname, `${ISSUER}/logout`);
+  const loggedOut = await fetch(endSession, { redirect: 'manual' });
+  assert.equal(loggedOut.status, 302, await loggedOut.text());
+  const back = new URL(loggedOut.headers.get('location'));
+  assert.equal(back.origin + back.pathname, SIGNED_OUT);
+  assert.equal(back.searchParams.get('state'), logoutState);
+  const unregistered = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: `${BASE}/elsewhere` });
+  const refused = await fetch(unregistered, { redirect: 'manual' });
+  assert.equal(refused.status, 400, 'an unregistered post-logout URI gets a page');
+  assert.equal(refused.headers.get('location'), null);
 
   // The code a second time: invalid_grant, and the access token it issued stops working.
   await assert.rejects(
