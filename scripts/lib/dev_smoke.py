@@ -4,7 +4,9 @@ Home page → "Sign in" (the demo app, an OIDC client, sends the browser to saml
 authorize endpoint with PKCE, state and nonce) → samlgate sets its browser-binding cookie and
 redirects to the demo IdP with a signed AuthnRequest → the IdP's user picker → its auto-posted
 SAMLResponse to samlgate's ACS, from the same browser → samlgate's redirect with a one-time code
-to the demo app, which redeems it and verifies the ID token.
+to the demo app, which redeems it and verifies the ID token → RP-initiated logout → a second
+sign-in, then the demo IdP's "sign out everywhere", which reaches the demo app as a
+back-channel logout token.
 """
 import html
 import http.cookiejar
@@ -107,9 +109,28 @@ print("    the code and state cannot be used twice")
 status, _, again = fetch(acs, saml_post)
 assert status == 400 and "Sign-in failed" in again, (status, again)
 print("    posting the same SAMLResponse again is refused (generic page, reference only)")
-sign_out = html.unescape(re.search(r'<a href="([^"]*/slo\?[^"]*)">Sign out</a>', page).group(1))
+sign_out = html.unescape(re.search(r'<a href="([^"]*/logout\?[^"]*)">Sign out</a>', page).group(1))
 status, headers, _ = fetch(urllib.parse.urljoin(base, sign_out))
-assert status == 302 and location(headers) == base + "/", (status, headers)
-print("    sign out ends the session and returns to the app")
-status, _, again = fetch(urllib.parse.urljoin(base, sign_out))
-assert status == 400 and "Sign-in failed" in again, (status, again)
+assert status == 302 and location(headers) == base + "/?state=signed-out", (status, headers)
+print("    sign out (RP-initiated logout with the ID token as hint) ends the session and returns with the state")
+status, headers, _ = fetch(urllib.parse.urljoin(base, sign_out))
+assert status == 302 and location(headers) == base + "/?state=signed-out", (status, headers)
+print("    signing out again finds nothing to end and returns the same way")
+
+# Back-channel logout: sign in again, then "Sign out everywhere" at the demo IdP sends samlgate
+# a signed LogoutRequest; samlgate tells the demo app, which lists the session it was told of.
+acs, fields = saml_response(opener)
+status, headers, _ = fetch(acs, fields)
+status, _, page = fetch(location(headers))
+assert status == 200 and "<h1>Signed in</h1>" in page, page
+sid = re.search(r'&quot;sid&quot;: &quot;([^&]*)&quot;', page).group(1)
+status, _, idp_home = fetch(base + "/demo-idp/")
+indexes = re.findall(r'<button name="index" value="(\d+)">Sign out everywhere</button>', idp_home)
+assert status == 200 and indexes, idp_home
+status, headers, _ = fetch(base + "/demo-idp/logout", {"index": indexes[-1]})
+assert status == 302 and "/o/demo/idp/demo/slo?SAMLRequest=" in location(headers), (status, headers)
+status, _, done = fetch(location(headers))
+assert status == 200 and "Signed out" in done, (status, done)
+status, _, home = fetch(base + "/")
+assert sid in home and "Back-channel logouts received" in home, home
+print(f"    the demo IdP's sign out everywhere reached the demo app by back-channel logout (session {sid})")

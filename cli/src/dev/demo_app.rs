@@ -13,13 +13,15 @@ use samlgate_acs::{escape_html, HttpRequest};
 use samlgate_domain::ids::random_hex;
 use serde_json::{json, Value};
 
-use super::{Dev, DEMO_IDP, DEMO_ORG};
+use super::{Dev, DEMO_ORG};
 
 /// Logins started and not yet back, by `state`: the nonce and the PKCE verifier.
 #[derive(Default)]
 pub struct DemoApp {
     client: Mutex<Option<(String, String)>>,
     pending: Mutex<BTreeMap<String, (String, String)>>,
+    /// Back-channel logouts received (sid, sub), newest last.
+    logouts: Mutex<Vec<(String, String)>>,
 }
 
 /// At most this many logins in flight (a page reloaded many times forgets the oldest).
@@ -48,6 +50,74 @@ impl DemoApp {
     fn take(&self, state: &str) -> Option<(String, String)> {
         self.pending.lock().ok().and_then(|mut p| p.remove(state))
     }
+
+    /// The back-channel logouts received, for the home page.
+    pub fn logouts_html(&self) -> String {
+        let logouts = self.logouts.lock().map(|l| l.clone()).unwrap_or_default();
+        if logouts.is_empty() {
+            return String::new();
+        }
+        let items: String = logouts
+            .iter()
+            .rev()
+            .map(|(sid, sub)| {
+                format!(
+                    "<li>session <code>{}</code> of <code>{}</code></li>",
+                    escape_html(sid),
+                    escape_html(sub)
+                )
+            })
+            .collect();
+        format!("<h2>Back-channel logouts received</h2><ul id=\"backchannel-logouts\">{items}</ul>")
+    }
+}
+
+/// `POST /app/backchannel-logout` (OIDC Back-Channel Logout 1.0 §2.6): the logout token's
+/// signature, issuer, audience (this client), `typ`, the back-channel event and no nonce;
+/// then the session it names counts as ended. 200 when accepted, 400 otherwise (§2.8).
+pub async fn backchannel_logout(dev: &Dev, body: &[u8]) -> (u16, String) {
+    let token = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned());
+    let Some(token) = token else {
+        return (400, "no logout_token".into());
+    };
+    let Some((client_id, _)) = dev.app.client() else {
+        return (400, "no client".into());
+    };
+    let jwks = samlgate_metadata::route(
+        &dev.metadata,
+        "GET",
+        &format!("/o/{DEMO_ORG}/.well-known/jwks.json"),
+    )
+    .await;
+    let typ = jsonwebtoken::decode_header(&token)
+        .ok()
+        .and_then(|h| h.typ)
+        .unwrap_or_default();
+    let claims = match verify(
+        &token,
+        &jwks.body,
+        &format!("{}/o/{DEMO_ORG}", dev.base),
+        &client_id,
+    ) {
+        Ok(claims) => claims,
+        Err(e) => return (400, e),
+    };
+    let event = "http://schemas.openid.net/event/backchannel-logout";
+    if typ != "logout+jwt" || !claims["events"][event].is_object() || claims.get("nonce").is_some()
+    {
+        return (400, "not a logout token".into());
+    }
+    let sid = claims["sid"].as_str().unwrap_or("").to_owned();
+    let sub = claims["sub"].as_str().unwrap_or("").to_owned();
+    if let Ok(mut logouts) = dev.app.logouts.lock() {
+        if logouts.len() >= MAX_PENDING {
+            logouts.remove(0);
+        }
+        logouts.push((sid, sub));
+    }
+    (200, String::new())
 }
 
 pub fn redirect_uri(dev: &Dev) -> String {
@@ -85,15 +155,18 @@ pub fn login(dev: &Dev) -> Result<String, String> {
 /// happened.
 pub async fn callback(dev: &Dev, query: &str) -> (u16, String) {
     match signed_in(dev, query).await {
-        Ok((claims, userinfo)) => (200, page(dev, "Signed in", &claims, Some(&userinfo))),
+        Ok((claims, userinfo, id_token)) => (
+            200,
+            page(dev, "Signed in", &claims, Some(&userinfo), Some(&id_token)),
+        ),
         Err(e) => (
             400,
-            page(dev, "Sign-in failed", &json!({ "error": e }), None),
+            page(dev, "Sign-in failed", &json!({ "error": e }), None, None),
         ),
     }
 }
 
-async fn signed_in(dev: &Dev, query: &str) -> Result<(Value, Value), String> {
+async fn signed_in(dev: &Dev, query: &str) -> Result<(Value, Value, String), String> {
     let params: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -166,7 +239,7 @@ async fn signed_in(dev: &Dev, query: &str) -> Result<(Value, Value), String> {
     )
     .await;
     let userinfo: Value = serde_json::from_str(&info.body).map_err(|e| e.to_string())?;
-    Ok((claims, userinfo))
+    Ok((claims, userinfo, id_token.to_owned()))
 }
 
 /// The ID token's signature against the JWKS, issuer, audience (this client) and expiry.
@@ -190,14 +263,24 @@ pub fn verify(token: &str, jwks: &str, issuer: &str, audience: &str) -> Result<V
         .map_err(|e| e.to_string())
 }
 
-fn page(dev: &Dev, title: &str, claims: &Value, userinfo: Option<&Value>) -> String {
+fn page(
+    dev: &Dev,
+    title: &str,
+    claims: &Value,
+    userinfo: Option<&Value>,
+    id_token: Option<&str>,
+) -> String {
     let pretty = |v: &Value| escape_html(&serde_json::to_string_pretty(v).unwrap_or_default());
-    let logout = claims["sid"].as_str().map_or(String::new(), |sid| {
+    // RP-initiated logout: the ID token as hint, back to the home page with a state.
+    let logout = id_token.map_or(String::new(), |hint| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", hint)
+            .append_pair("post_logout_redirect_uri", &format!("{}/", dev.base))
+            .append_pair("state", "signed-out")
+            .finish();
         format!(
-            r#"<p><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/slo?sid={}&amp;return_to={}">Sign out</a> (samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
-            escape_html(sid),
-            url::form_urlencoded::byte_serialize(format!("{}/", dev.base).as_bytes())
-                .collect::<String>()
+            r#"<p><a href="/o/{DEMO_ORG}/logout?{}">Sign out</a> (RP-initiated logout: samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
+            escape_html(&query)
         )
     });
     let userinfo = userinfo.map_or(String::new(), |u| {

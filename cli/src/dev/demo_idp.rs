@@ -2,10 +2,18 @@
 //! samlgate's ACS. It signs with its own RSA key (kept in the state directory, so restarts
 //! keep the certificate samlgate trusts). Development only: it trusts its own form fields and
 //! does not check request signatures (the pysaml2 suite in `tests/` does that part for real).
+//! Its home page (`/demo-idp/`) lists who signed in where, with a "Sign out everywhere"
+//! button that sends the SP a signed LogoutRequest, so that back-channel logout can be
+//! watched locally.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use saml::{format_instant, new_request_id, ReceivedAuthnRequest, XmlSigner};
+use std::sync::Mutex;
+
+use saml::{
+    format_instant, new_request_id, OutgoingMessage as _, ReceivedAuthnRequest, RequestSigner,
+    XmlSigner,
+};
 use samlgate_acs::escape_html;
 use time::OffsetDateTime;
 use uppsala::XmlWriter;
@@ -43,13 +51,26 @@ pub const USERS: &[User] = &[
     },
 ];
 
-/// The demo IdP: its entity ID, key and certificate.
+/// The demo IdP: its entity ID, key and certificate, and who it signed in where.
 pub struct DemoIdp {
     pub entity_id: String,
     pub sso_url: String,
     pub certificate_pem: String,
     signer: XmlSigner,
+    request_signer: RequestSigner,
+    signed_in: Mutex<Vec<SignedIn>>,
 }
+
+/// A sign-in the demo IdP answered: for its "Sign out everywhere" button.
+#[derive(Clone)]
+struct SignedIn {
+    email: &'static str,
+    sp_entity_id: String,
+    slo_url: String,
+}
+
+/// At most this many sign-ins are listed.
+const MAX_SIGNED_IN: usize = 64;
 
 impl DemoIdp {
     /// Loads the key pair from `state_dir`, or makes one (RSA-2048, self-signed).
@@ -84,7 +105,59 @@ impl DemoIdp {
             sso_url: format!("{base_url}/demo-idp/sso"),
             certificate_pem,
             signer: XmlSigner::from_pem(&key, Some(&der)).map_err(|e| e.to_string())?,
+            request_signer: RequestSigner::from_pem(&key).map_err(|e| e.to_string())?,
+            signed_in: Mutex::default(),
         })
+    }
+
+    /// `GET /demo-idp/`: who signed in where, each with "Sign out everywhere".
+    pub fn home(&self) -> String {
+        let signed_in = self.signed_in.lock().map(|s| s.clone()).unwrap_or_default();
+        let rows: String = signed_in
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                format!(
+                    r#"<li>{} at <code>{}</code> <form method="post" action="/demo-idp/logout" style="display:inline"><button name="index" value="{i}">Sign out everywhere</button></form></li>"#,
+                    escape_html(s.email),
+                    escape_html(&s.sp_entity_id)
+                )
+            })
+            .collect();
+        let list = if rows.is_empty() {
+            "<p>Nobody has signed in through the demo IdP yet.</p>".to_owned()
+        } else {
+            format!("<ul>{rows}</ul>")
+        };
+        format!(
+            r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Demo IdP</title></head><body>
+<h1>samlgate demo IdP</h1><p>"Sign out everywhere" sends samlgate a signed LogoutRequest for that user: samlgate ends the user's sessions and tells every OIDC client of them by back-channel logout (the demo app lists what it received on <a href="/">its page</a>).</p>{list}</body></html>"#
+        )
+    }
+
+    /// `POST /demo-idp/logout` (`index`): a signed LogoutRequest (HTTP-Redirect binding, no
+    /// SessionIndex: every session of the user) to the SP's SLO URL.
+    pub fn logout(&self, index: usize, now: OffsetDateTime) -> Result<String, String> {
+        let signed_in = self
+            .signed_in
+            .lock()
+            .map_err(|_| "lock poisoned".to_owned())?
+            .get(index)
+            .cloned()
+            .ok_or("no such sign-in")?;
+        let id = new_request_id().map_err(|e| e.to_string())?;
+        let xml = saml::LogoutRequest {
+            id: &id,
+            issue_instant: now,
+            destination: &signed_in.slo_url,
+            issuer: &self.entity_id,
+            name_id: signed_in.email,
+            name_id_format: Some(EMAIL_FORMAT),
+            session_index: None,
+        }
+        .to_xml();
+        saml::logout_redirect_url(&signed_in.slo_url, &xml, None, false, &self.request_signer)
+            .map_err(|e| e.to_string())
     }
 
     /// `GET /demo-idp/sso?SAMLRequest=…&RelayState=…`: the user picker.
@@ -186,6 +259,19 @@ impl DemoIdp {
     ) -> Result<String, String> {
         let fresh = || new_request_id().map_err(|e| e.to_string());
         let (response_id, assertion_id, session_index) = (fresh()?, fresh()?, fresh()?);
+        // samlgate's SLO URL sits beside its ACS URL (/o/{org}/idp/{idp}/acs → …/slo).
+        if let (Some(base), Ok(mut signed_in)) =
+            (acs_url.strip_suffix("/acs"), self.signed_in.lock())
+        {
+            if signed_in.len() >= MAX_SIGNED_IN {
+                signed_in.remove(0);
+            }
+            signed_in.push(SignedIn {
+                email: user.email,
+                sp_entity_id: sp_entity_id.to_owned(),
+                slo_url: format!("{base}/slo"),
+            });
+        }
         let instant = format_instant(now);
         let not_before = format_instant(now - time::Duration::minutes(1));
         let not_on_or_after = format_instant(now + time::Duration::minutes(5));

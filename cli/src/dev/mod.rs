@@ -334,6 +334,7 @@ async fn demo_client(dev: &Dev) -> Result<(), String> {
                 &clients_path,
                 json!({"name": "Demo app", "redirect_uris": [redirect],
                        "post_logout_redirect_uris": [format!("{}/", dev.base)],
+                       "backchannel_logout_uri": format!("{}/app/backchannel-logout", dev.base),
                        "token_endpoint_auth_method": "client_secret_basic"}),
             )
             .await?
@@ -412,6 +413,32 @@ async fn dispatch(
             }
         }
         ("POST", "/demo-idp/sso") => return demo_idp_post(&dev, &bytes),
+        ("GET", "/demo-idp/" | "/demo-idp") => return html(StatusCode::OK, dev.idp.home()),
+        ("POST", "/demo-idp/logout") => {
+            let index = url::form_urlencoded::parse(&bytes)
+                .find(|(k, _)| k == "index")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(usize::MAX);
+            return match dev.idp.logout(index, time::OffsetDateTime::now_utc()) {
+                Ok(location) => redirect(&location),
+                Err(e) => html(
+                    StatusCode::BAD_REQUEST,
+                    format!("demo IdP: {}", escape_html(&e)),
+                ),
+            };
+        }
+        ("POST", "/app/backchannel-logout") => {
+            let (status, text) = demo_app::backchannel_logout(&dev, &bytes).await;
+            let mut out = html(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                text,
+            );
+            out.headers_mut().insert(
+                "cache-control",
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            return out;
+        }
         ("GET", "/demo-idp/metadata") => {
             return match dev.idp.metadata() {
                 Ok(xml) => {
@@ -491,14 +518,15 @@ fn with_request_id(request: lambda_http::Request) -> lambda_http::Request {
     request.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
-fn home(_dev: &Dev) -> String {
+fn home(dev: &Dev) -> String {
+    let logouts = dev.app.logouts_html();
     format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>samlgate demo app</title></head><body>
 <h1>samlgate demo app</h1>
 <p>This page stands for your application, an OIDC client of the organisation <code>{DEMO_ORG}</code>. "Sign in" sends you to samlgate's authorize endpoint (code flow with PKCE), which sends a signed AuthnRequest to the demo IdP; the IdP posts a signed Response to samlgate's ACS, and samlgate redirects back here with a one-time code, which the app redeems for an ID token.</p>
 <p><a href="/app/login"><button>Sign in</button></a></p>
-<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/o/{DEMO_ORG}/.well-known/openid-configuration">OIDC discovery</a></li><li><a href="/o/{DEMO_ORG}/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li><li><a href="/admin/orgs/{DEMO_ORG}/clients">OIDC clients (admin API)</a></li></ul>
-</body></html>"#
+<ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/o/{DEMO_ORG}/.well-known/openid-configuration">OIDC discovery</a></li><li><a href="/o/{DEMO_ORG}/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li><li><a href="/admin/orgs/{DEMO_ORG}/clients">OIDC clients (admin API)</a></li><li><a href="/demo-idp/">Demo IdP (sign out everywhere)</a></li></ul>
+{logouts}</body></html>"#
     )
 }
 
