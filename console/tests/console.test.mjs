@@ -294,11 +294,13 @@ test('the console works end to end, and the canary never leaves the page in the 
     assert.equal(await page.locator('main table tbody tr', { hasText: 'throwaway' }).count(), 0);
   });
 
-  await t.test('key rotation status shows every certificate with its expiry', async () => {
+  await t.test('key rotation status shows every certificate and token key with its expiry', async () => {
     await open(`#/o/${ORG}/rotation`);
     const rows = page.locator('main table.timeline tbody tr');
-    // Two IdPs, each with a signing and an encryption SP key and one IdP certificate.
-    assert.equal(await rows.count(), 6);
+    // Two IdPs, each with a signing and an encryption SP key and one IdP certificate, and the
+    // organisation's two token keys (ES256, RS256).
+    assert.equal(await rows.count(), 8);
+    assert.equal(await rows.filter({ hasText: /Token key (ES256|RS256)/ }).count(), 2);
     assert.match(await page.locator('main').textContent(), /New SP key every365 days/);
     await accessible('rotation');
     await shot('rotation');

@@ -241,6 +241,9 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 "dynamodb:Query",
                 "dynamodb:PutItem",
                 "dynamodb:ConditionCheckItem",
+                // Beyond DESIGN.md §3 (issue 18): a retired token key's JWKS entry, only
+                // (LeadingKeys `JWKS`).
+                "dynamodb:DeleteItem",
                 "kms:GenerateDataKey",
             ],
         ),
@@ -427,6 +430,25 @@ fn the_table_is_the_one_the_code_expects() {
         table["SSESpecification"]["KMSMasterKeyId"],
         json!({"Ref": "PlatformKey"})
     );
+}
+
+/// rotate deletes nothing but JWKS entries (a retired token key's).
+#[test]
+fn rotate_deletes_only_jwks_entries() {
+    let template = load("template.yaml");
+    for s in role_statements(&template, "RotateRole") {
+        if strings(&s["Action"])
+            .iter()
+            .any(|a| a == "dynamodb:DeleteItem")
+        {
+            assert_eq!(strings(&s["Action"]), ["dynamodb:DeleteItem"], "{s}");
+            assert_eq!(
+                strings(&s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]),
+                [samlgate_aws::keys::JWKS_PK],
+                "{s}"
+            );
+        }
+    }
 }
 
 /// acs reads configuration but writes only under its own key prefixes (`dynamodb:LeadingKeys`),

@@ -1,6 +1,6 @@
-// Key rotation status: every published SP certificate and every IdP signing certificate of the
-// organisation, on one timeline of days left. The table carries the facts; the bars repeat them
-// for the eye (aria-hidden).
+// Key rotation status: every published SP certificate, every IdP signing certificate and the
+// organisation's token keys, on one timeline of days left. The table carries the facts; the
+// bars repeat them for the eye (aria-hidden).
 
 import { api, orgPath, type Idp, type IdpView, type SsoSettings } from '../api';
 import { date, daysUntil, facts, h } from '../dom';
@@ -16,10 +16,20 @@ interface Row {
 
 const WARN_DAYS = 30;
 
+interface TokenKey {
+  id: string;
+  alg: string;
+  state: string;
+  created_at: string;
+  activated_at: string | null;
+  not_after: string;
+}
+
 export async function rotation(page: HTMLElement, route: Route): Promise<void> {
-  const [{ idps }, sso] = await Promise.all([
+  const [{ idps }, sso, tokens] = await Promise.all([
     api<{ idps: Idp[] }>('GET', orgPath(route.org, '/idps')),
     api<SsoSettings>('GET', orgPath(route.org, '/sso')).catch(() => null),
+    api<{ token_keys: TokenKey[] }>('GET', orgPath(route.org, '/token-keys')).catch(() => ({ token_keys: [] })),
   ]);
   const views = await Promise.all(
     idps.map((i) => api<IdpView>('GET', orgPath(route.org, `/idps/${encodeURIComponent(i.idp)}`))),
@@ -46,6 +56,18 @@ export async function rotation(page: HTMLElement, route: Route): Promise<void> {
         : [],
     ),
   ]);
+  // The organisation's ID-token keys: in the JWKS from `next` until retired.
+  rows.push(
+    ...tokens.token_keys
+      .filter((k) => k.state !== 'retired')
+      .map((k) => ({
+        idp: '(all)',
+        what: `Token key ${k.alg} ${k.id.slice(0, 12)}`,
+        state: k.state,
+        notAfter: k.not_after,
+        days: daysUntil(k.not_after),
+      })),
+  );
   rows.sort((a, b) => a.days - b.days);
   const policy = sso?.rotation;
   // The bars span three years, an SP certificate's whole life; longer-lived ones fill the bar.

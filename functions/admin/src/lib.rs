@@ -325,6 +325,11 @@ async fn route_inner(
         ("GET", ["admin", "orgs", o, "sso"]) => {
             ok(200, idps.get_sso_settings(&org(o)?).await?, caller)
         }
+        ("GET", ["admin", "orgs", o, "token-keys"]) => ok(
+            200,
+            json!({"token_keys": idps.token_keys(&org(o)?).await?}),
+            caller,
+        ),
         ("PUT", ["admin", "orgs", o, "sso"]) => ok(
             200,
             idps.put_sso_settings(caller, &org(o)?, parse_body(body)?)

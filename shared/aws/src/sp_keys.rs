@@ -2,7 +2,7 @@
 //! `{org}#{kid}`): conditional key transitions for rotation, the JWKS for metadata.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use samlgate_domain::ids::OrgId;
 use samlgate_domain::ports::{JwksReader, SpKeyStore};
 use samlgate_domain::sp_key::{KeyState, SpKey};
@@ -56,17 +56,44 @@ impl Table {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// A token key and its public JWKS entry, in one transaction.
-    pub(crate) async fn insert_token_key_items(&self, key: &SpKey) -> Result<(), PortError> {
-        const OP: &str = "dynamodb:TransactWriteItems";
+    /// A token key's public JWKS entry, to put in the transaction that adds the key.
+    fn jwks_entry_put(
+        &self,
+        op: &'static str,
+        key: &SpKey,
+    ) -> Result<TransactWriteItem, PortError> {
         let jwk = key
             .public_jwk
             .clone()
-            .ok_or_else(|| build_err(OP, "token key without a public JWK"))?;
+            .ok_or_else(|| build_err(op, "token key without a public JWK"))?;
         let entry = JwksEntry {
             org: key.org.clone(),
             jwk,
         };
+        self.put_new_in_transaction(
+            op,
+            encode(op, JWKS_PK.into(), jwks_sk(&key.org, &key.id), &entry)?,
+        )
+    }
+
+    /// A token key's JWKS entry removed, in the transaction that retires the key.
+    fn jwks_entry_delete(
+        &self,
+        op: &'static str,
+        key: &SpKey,
+    ) -> Result<TransactWriteItem, PortError> {
+        let delete = Delete::builder()
+            .table_name(self.name())
+            .key("pk", AttributeValue::S(JWKS_PK.into()))
+            .key("sk", AttributeValue::S(jwks_sk(&key.org, &key.id)))
+            .build()
+            .map_err(|e| build_err(op, e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// A token key and its public JWKS entry, in one transaction.
+    pub(crate) async fn insert_token_key_items(&self, key: &SpKey) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:TransactWriteItems";
         self.client()
             .transact_write_items()
             .transact_items(
@@ -75,10 +102,7 @@ impl Table {
                     encode(OP, org_pk(&key.org), sp_key_sk(key), key)?,
                 )?,
             )
-            .transact_items(self.put_new_in_transaction(
-                OP,
-                encode(OP, JWKS_PK.into(), jwks_sk(&key.org, &key.id), &entry)?,
-            )?)
+            .transact_items(self.jwks_entry_put(OP, key)?)
             .send()
             .await
             .map_err(|e| map(OP, e))?;
@@ -90,16 +114,19 @@ impl Table {
 impl SpKeyStore for Table {
     async fn publish_next(&self, active: &SpKey, next: &SpKey) -> Result<(), PortError> {
         const OP: &str = "dynamodb:TransactWriteItems";
-        self.client()
+        let mut request = self
+            .client()
             .transact_write_items()
             .transact_items(self.key_transition(OP, active, KeyState::Active, true)?)
             .transact_items(self.put_new_in_transaction(
                 OP,
                 encode(OP, org_pk(&next.org), sp_key_sk(next), next)?,
-            )?)
-            .send()
-            .await
-            .map_err(|e| map(OP, e))?;
+            )?);
+        // A token key is published in the organisation's JWKS from the moment it exists.
+        if next.usage.is_token() {
+            request = request.transact_items(self.jwks_entry_put(OP, next)?);
+        }
+        request.send().await.map_err(|e| map(OP, e))?;
         Ok(())
     }
 
@@ -123,16 +150,22 @@ impl SpKeyStore for Table {
 
     async fn retire(&self, key: &SpKey) -> Result<(), PortError> {
         const OP: &str = "dynamodb:TransactWriteItems";
-        self.client()
+        let mut request = self
+            .client()
             .transact_write_items()
-            .transact_items(self.key_transition(OP, key, KeyState::Retiring, false)?)
-            .send()
-            .await
-            .map_err(|e| map(OP, e))?;
+            .transact_items(self.key_transition(OP, key, KeyState::Retiring, false)?);
+        // A retired token key leaves the JWKS in the same step.
+        if key.usage.is_token() {
+            request = request.transact_items(self.jwks_entry_delete(OP, key)?);
+        }
+        request.send().await.map_err(|e| map(OP, e))?;
         Ok(())
     }
 
     async fn insert_key(&self, key: &SpKey) -> Result<(), PortError> {
+        if key.usage.is_token() {
+            return self.insert_token_key_items(key).await;
+        }
         const OP: &str = "dynamodb:PutItem";
         self.put_new(OP, encode(OP, org_pk(&key.org), sp_key_sk(key), key)?)
             .await

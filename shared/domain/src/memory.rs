@@ -719,6 +719,12 @@ impl SpKeyStore for MemoryStore {
         }
         keys[at] = active.clone();
         keys.push(next.clone());
+        if next.usage.is_token() {
+            let jwk = next.public_jwk.clone().ok_or_else(|| {
+                PortError::new(PortErrorKind::Other, OP, "token key without a JWK")
+            })?;
+            lock!(self.jwks, OP).push((next.org.clone(), jwk));
+        }
         Ok(())
     }
 
@@ -743,6 +749,11 @@ impl SpKeyStore for MemoryStore {
         let mut keys = lock!(self.keys, OP);
         let at = Self::check_key(&keys, key, KeyState::Retiring, false, OP)?;
         keys[at] = key.clone();
+        if key.usage.is_token() {
+            lock!(self.jwks, OP).retain(|(org, jwk)| {
+                !(org == &key.org && jwk["kid"].as_str() == Some(key.id.as_str()))
+            });
+        }
         Ok(())
     }
 
@@ -754,6 +765,12 @@ impl SpKeyStore for MemoryStore {
             return Err(conflict(OP));
         }
         keys.push(key.clone());
+        if key.usage.is_token() {
+            let jwk = key.public_jwk.clone().ok_or_else(|| {
+                PortError::new(PortErrorKind::Other, OP, "token key without a JWK")
+            })?;
+            lock!(self.jwks, OP).push((key.org.clone(), jwk));
+        }
         Ok(())
     }
 }

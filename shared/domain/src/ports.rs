@@ -222,14 +222,16 @@ pub trait OrgDirectory: Send + Sync {
 #[async_trait]
 pub trait SpKeyStore: Send + Sync {
     /// Adds `next` (state next) and writes `active` (its `successor` set), only if `active`
-    /// is still active without a successor.
+    /// is still active without a successor. A token key's JWKS entry is added with it.
     async fn publish_next(&self, active: &SpKey, next: &SpKey) -> Result<(), PortError>;
     /// Writes `next` (now active) and `previous` (now retiring), only if they are still next
     /// and active.
     async fn promote(&self, next: &SpKey, previous: Option<&SpKey>) -> Result<(), PortError>;
-    /// Writes `key` (now retired), only if it is still retiring.
+    /// Writes `key` (now retired), only if it is still retiring. A token key's JWKS entry is
+    /// removed with it.
     async fn retire(&self, key: &SpKey) -> Result<(), PortError>;
-    /// Adds a replacement key to a set that has none usable, only if its ID is new.
+    /// Adds a replacement key to a set that has none usable, only if its ID is new (a token
+    /// key with its JWKS entry).
     async fn insert_key(&self, key: &SpKey) -> Result<(), PortError>;
 }
 

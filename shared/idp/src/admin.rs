@@ -103,7 +103,50 @@ pub struct SpCertificate {
     pub not_after: String,
 }
 
+/// One of the organisation's token keys, as `GET /admin/orgs/{org}/token-keys` shows it (the
+/// public JWK is in the JWKS; nothing private is ever shown).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenKeyView {
+    pub id: String,
+    /// `ES256` or `RS256`.
+    pub alg: &'static str,
+    /// `next` (in the JWKS, not yet signing), `active`, `retiring` (in the JWKS, no longer
+    /// signing) or `retired`.
+    pub state: KeyState,
+    pub created_at: String,
+    pub activated_at: Option<String>,
+    pub not_after: String,
+}
+
 impl IdpAdmin<'_> {
+    /// The organisation's token keys, newest first.
+    pub async fn token_keys(&self, org: &OrgId) -> Result<Vec<TokenKeyView>> {
+        self.org(org).await?;
+        let mut keys: Vec<TokenKeyView> = self
+            .config
+            .sp_keys(org, None)
+            .await?
+            .into_iter()
+            .filter(|k| k.usage.is_token())
+            .map(|k| TokenKeyView {
+                alg: if k.usage == KeyUse::TokenRsa {
+                    "RS256"
+                } else {
+                    "ES256"
+                },
+                id: k.id,
+                state: k.state,
+                activated_at: k
+                    .activated_at
+                    .or_else(|| (k.state != KeyState::Next).then(|| k.created_at.clone())),
+                created_at: k.created_at,
+                not_after: k.not_after,
+            })
+            .collect();
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(keys)
+    }
+
     async fn org(&self, org: &OrgId) -> Result<Org> {
         self.config.active_org(org).await
     }

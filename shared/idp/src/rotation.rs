@@ -43,6 +43,23 @@ pub enum Step {
     Replace,
 }
 
+/// The token keys' calendar (issue 18): a new key as often as the organisation's SP keys,
+/// published in the JWKS 7 days before it signs (relying parties cache JWKS for hours, not
+/// months), and the previous one kept a day after the handover (every ID token lives 5
+/// minutes, a logout token 2; an `id_token_hint` signed by a retired key is refused).
+pub fn token_policy(policy: &RotationPolicy) -> RotationPolicy {
+    RotationPolicy {
+        rotate_after_days: policy.rotate_after_days,
+        publish_next_days: TOKEN_PUBLISH_NEXT_DAYS,
+        retire_after_days: TOKEN_RETIRE_AFTER_DAYS,
+    }
+}
+
+/// Days a token key's successor is in the JWKS before it signs.
+pub const TOKEN_PUBLISH_NEXT_DAYS: u32 = 7;
+/// Days a token key stays in the JWKS after its successor took over.
+pub const TOKEN_RETIRE_AFTER_DAYS: u32 = 1;
+
 /// An active key whose certificate ends within this is replaced even if its successor has
 /// not yet been published for `publish_next_days`: a short overlap beats an expired key.
 const EMERGENCY_DAYS: i64 = 7;
@@ -122,6 +139,8 @@ pub struct RotationReport {
     /// Per organisation and IdP: steps written, failures, and days until the earliest
     /// published SP certificate ends.
     pub per_idp: Vec<SpIdpReport>,
+    /// Token key steps written (included in the counts above).
+    pub token_rotations: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +180,12 @@ impl Rotation<'_> {
                 return;
             }
         };
+        let written = report.steps_written();
+        if let Err(e) = self.tokens(org, &token_policy(&policy), report).await {
+            report.failures += 1;
+            tracing::error!(code = "rotation_failed", org = %org.org, error = %e, "rotation of the token keys failed");
+        }
+        report.token_rotations += report.steps_written() - written;
         for idp in idps {
             report.idps += 1;
             let (written, failed) = (report.steps_written(), report.failures);
@@ -199,7 +224,7 @@ impl Rotation<'_> {
         for usage in [KeyUse::Signing, KeyUse::Encryption] {
             let set: Vec<&SpKey> = keys.iter().filter(|k| k.usage == usage).collect();
             for step in plan(&set, policy, self.clock.now()) {
-                self.apply(org, idp, usage, &set, step, report).await;
+                self.apply(org, Some(idp), usage, &set, step, report).await;
             }
         }
         let keys = if report.steps_written() == written {
@@ -210,19 +235,41 @@ impl Rotation<'_> {
         Ok(days_left(&keys, self.clock.now()))
     }
 
+    /// The organisation's token keys (ES256 and RS256), one set each, on `policy` (the token
+    /// calendar). An organisation without token keys (no IdP registered yet) has none to
+    /// rotate.
+    async fn tokens(
+        &self,
+        org: &Org,
+        policy: &RotationPolicy,
+        report: &mut RotationReport,
+    ) -> Result<(), PortError> {
+        let keys = self.config.sp_keys(&org.org, None).await?;
+        for usage in [KeyUse::Token, KeyUse::TokenRsa] {
+            let set: Vec<&SpKey> = keys.iter().filter(|k| k.usage == usage).collect();
+            if set.is_empty() {
+                continue;
+            }
+            for step in plan(&set, policy, self.clock.now()) {
+                self.apply(org, None, usage, &set, step, report).await;
+            }
+        }
+        Ok(())
+    }
+
     async fn apply(
         &self,
         org: &Org,
-        idp: &IdpId,
+        idp: Option<&IdpId>,
         usage: KeyUse,
         set: &[&SpKey],
         step: Step,
         report: &mut RotationReport,
     ) {
-        let mut facts = BTreeMap::from([
-            ("idp".to_owned(), idp.to_string()),
-            ("usage".to_owned(), usage.as_str().to_owned()),
-        ]);
+        let mut facts = BTreeMap::from([("usage".to_owned(), usage.as_str().to_owned())]);
+        if let Some(idp) = idp {
+            facts.insert("idp".to_owned(), idp.to_string());
+        }
         let (action, result) = match self.write(org, idp, usage, set, &step, &mut facts).await {
             Ok(action) => (action, Ok(())),
             Err((action, e)) => (action, Err(e)),
@@ -250,7 +297,8 @@ impl Rotation<'_> {
             _ => "rotation_failed",
         });
         if let Err(e) = &result {
-            tracing::error!(code = reason, org = %org.org, idp = %idp, usage = usage.as_str(), error = %e, "rotation step failed");
+            let idp = idp.map(IdpId::to_string).unwrap_or_default();
+            tracing::error!(code = reason, org = %org.org, idp, usage = usage.as_str(), error = %e, "rotation step failed");
         }
         auditor
             .keep(auditor.event_with_reason(&org.org, self.caller, action, None, reason, facts))
@@ -261,7 +309,7 @@ impl Rotation<'_> {
     async fn write(
         &self,
         org: &Org,
-        idp: &IdpId,
+        idp: Option<&IdpId>,
         usage: KeyUse,
         set: &[&SpKey],
         step: &Step,
@@ -269,6 +317,7 @@ impl Rotation<'_> {
     ) -> Result<&'static str, (&'static str, PortError)> {
         let now = self.clock.now();
         let stamp = format_instant(now);
+        // Token keys (no IdP) are audited under their own actions.
         let find = |id: &str| set.iter().find(|k| k.id == id).map(|k| (*k).clone());
         let missing = |action| {
             (
@@ -278,30 +327,38 @@ impl Rotation<'_> {
         };
         match step {
             Step::Publish { active } => {
-                const ACTION: &str = "sp_key.publish";
-                let mut active = find(active).ok_or_else(|| missing(ACTION))?;
+                let action: &'static str = if idp.is_some() {
+                    "sp_key.publish"
+                } else {
+                    "token_key.publish"
+                };
+                let mut active = find(active).ok_or_else(|| missing(action))?;
                 let next = self
                     .generate(org, idp, usage, KeyState::Next)
                     .await
-                    .map_err(|e| (ACTION, e))?;
+                    .map_err(|e| (action, e))?;
                 facts.insert("key".into(), next.id.clone());
                 facts.insert("not_after".into(), next.not_after.clone());
                 active.successor = Some(next.id.clone());
                 self.store
                     .publish_next(&active, &next)
                     .await
-                    .map_err(|e| (ACTION, e))?;
-                Ok(ACTION)
+                    .map_err(|e| (action, e))?;
+                Ok(action)
             }
             Step::Promote { next, active } => {
-                const ACTION: &str = "sp_key.activate";
-                let mut next = find(next).ok_or_else(|| missing(ACTION))?;
+                let action: &'static str = if idp.is_some() {
+                    "sp_key.activate"
+                } else {
+                    "token_key.activate"
+                };
+                let mut next = find(next).ok_or_else(|| missing(action))?;
                 facts.insert("key".into(), next.id.clone());
                 next.state = KeyState::Active;
                 next.activated_at = Some(stamp.clone());
                 let previous = match active {
                     Some(id) => {
-                        let mut previous = find(id).ok_or_else(|| missing(ACTION))?;
+                        let mut previous = find(id).ok_or_else(|| missing(action))?;
                         facts.insert("previous".into(), previous.id.clone());
                         previous.state = KeyState::Retiring;
                         previous.retiring_since = Some(stamp);
@@ -312,26 +369,34 @@ impl Rotation<'_> {
                 self.store
                     .promote(&next, previous.as_ref())
                     .await
-                    .map_err(|e| (ACTION, e))?;
-                Ok(ACTION)
+                    .map_err(|e| (action, e))?;
+                Ok(action)
             }
             Step::Retire { key } => {
-                const ACTION: &str = "sp_key.retire";
-                let mut key = find(key).ok_or_else(|| missing(ACTION))?;
+                let action: &'static str = if idp.is_some() {
+                    "sp_key.retire"
+                } else {
+                    "token_key.retire"
+                };
+                let mut key = find(key).ok_or_else(|| missing(action))?;
                 facts.insert("key".into(), key.id.clone());
                 key.state = KeyState::Retired;
-                self.store.retire(&key).await.map_err(|e| (ACTION, e))?;
-                Ok(ACTION)
+                self.store.retire(&key).await.map_err(|e| (action, e))?;
+                Ok(action)
             }
             Step::Replace => {
-                const ACTION: &str = "sp_key.replace";
+                let action: &'static str = if idp.is_some() {
+                    "sp_key.replace"
+                } else {
+                    "token_key.replace"
+                };
                 let key = self
                     .generate(org, idp, usage, KeyState::Active)
                     .await
-                    .map_err(|e| (ACTION, e))?;
+                    .map_err(|e| (action, e))?;
                 facts.insert("key".into(), key.id.clone());
-                self.store.insert_key(&key).await.map_err(|e| (ACTION, e))?;
-                Ok(ACTION)
+                self.store.insert_key(&key).await.map_err(|e| (action, e))?;
+                Ok(action)
             }
         }
     }
@@ -339,16 +404,19 @@ impl Rotation<'_> {
     async fn generate(
         &self,
         org: &Org,
-        idp: &IdpId,
+        idp: Option<&IdpId>,
         usage: KeyUse,
         state: KeyState,
     ) -> Result<SpKey, PortError> {
-        sp_key::generate_saml_key(self.keys, org, idp, usage, state, self.clock.now())
-            .await
-            .map_err(|e| match e {
-                VaultError::Port(p) => p,
-                other => PortError::new(PortErrorKind::Other, "rotation", other.code()),
-            })
+        let now = self.clock.now();
+        match idp {
+            Some(idp) => sp_key::generate_saml_key(self.keys, org, idp, usage, state, now).await,
+            None => sp_key::generate_token_key(self.keys, org, usage, state, now).await,
+        }
+        .map_err(|e| match e {
+            VaultError::Port(p) => p,
+            other => PortError::new(PortErrorKind::Other, "rotation", other.code()),
+        })
     }
 }
 
@@ -539,6 +607,82 @@ mod runs {
         let actions: Vec<String> = world.audit().into_iter().map(|e| e.action).collect();
         assert_eq!(actions.iter().filter(|a| *a == "sp_key.publish").count(), 2);
         assert_eq!(actions.iter().filter(|a| *a == "sp_key.retire").count(), 2);
+    }
+
+    fn jwks_kids(world: &World) -> Vec<String> {
+        let mut kids: Vec<String> = world
+            .store
+            .jwks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, jwk)| jwk["kid"].as_str().map(str::to_owned))
+            .collect();
+        kids.sort();
+        kids
+    }
+
+    fn kids_of(world: &World, state: KeyState) -> Vec<String> {
+        let mut kids: Vec<String> = world
+            .store
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| k.usage.is_token() && k.state == state)
+            .map(|k| k.id.clone())
+            .collect();
+        kids.sort();
+        kids
+    }
+
+    #[tokio::test]
+    async fn token_keys_are_in_the_jwks_7_days_before_they_sign_and_leave_it_a_day_after() {
+        let world = World::new().await;
+        let first = kids_of(&world, KeyState::Active);
+        assert_eq!(first.len(), 2, "ES256 and RS256");
+        assert_eq!(jwks_kids(&world), first);
+        world.at_day(357);
+        assert_eq!(run(&world).await.token_rotations, 0);
+        world.at_day(358);
+        let report = run(&world).await;
+        assert_eq!(report.token_rotations, 2, "a successor for each");
+        let next = kids_of(&world, KeyState::Next);
+        assert_eq!(next.len(), 2);
+        let mut published = [first.clone(), next.clone()].concat();
+        published.sort();
+        assert_eq!(
+            jwks_kids(&world),
+            published,
+            "the successors are in the JWKS already"
+        );
+        world.at_day(364);
+        assert_eq!(run(&world).await.token_rotations, 0, "not 7 days yet");
+        world.at_day(365);
+        run(&world).await;
+        assert_eq!(kids_of(&world, KeyState::Active), next);
+        assert_eq!(kids_of(&world, KeyState::Retiring), first);
+        assert_eq!(
+            jwks_kids(&world),
+            published,
+            "the previous ones still verify"
+        );
+        world.at_day(366);
+        run(&world).await;
+        assert_eq!(kids_of(&world, KeyState::Retired), first);
+        assert_eq!(jwks_kids(&world), next, "retired keys leave the JWKS");
+        let actions: Vec<String> = world.audit().into_iter().map(|e| e.action).collect();
+        for action in [
+            "token_key.publish",
+            "token_key.activate",
+            "token_key.retire",
+        ] {
+            assert_eq!(
+                actions.iter().filter(|a| *a == action).count(),
+                2,
+                "{action}"
+            );
+        }
     }
 
     #[tokio::test]
