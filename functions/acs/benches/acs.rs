@@ -1,6 +1,8 @@
 //! The acs POST handler in-process over in-memory ports, against validation alone (the SAML
 //! core's verifier on the same Response, same keys, same clock), in one run. Target: the
-//! handler's overhead (state, replay, mapping, session, token, audit, form) ≤ 20 %.
+//! handler's overhead (state, replay, mapping, session, token, audit, form) ≤ 20 %. And the
+//! OIDC path (the ACS with the browser binding, the code, then the token endpoint with client
+//! authentication and the ID token) against the same baseline: target ≤ 40 %.
 //!
 //!     cargo bench -p samlgate-acs
 
@@ -76,6 +78,80 @@ fn bench(c: &mut Criterion) {
                 page
             },
             // One setup per run: the replay cache must be empty for each post.
+            BatchSize::PerIteration,
+        )
+    });
+    // The OIDC path: the ACS from the browser that started the login (binding cookie), the
+    // code redirect, then the client's token request (Basic, one-time code, ES256 ID token).
+    let (client_id, secret) =
+        rt.block_on(acs.client(samlgate_domain::client::TokenAuthMethod::ClientSecretBasic));
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{client_id}:{}", secret.unwrap())
+        )
+    );
+    let binding = "0123456789abcdef0123456789abcdef";
+    let cookie = format!("__Host-samlgate-login={binding}");
+    let request = samlgate_domain::session::AuthorizeRequest {
+        client_id: client_id.clone(),
+        redirect_uri: CLIENT_REDIRECT.into(),
+        state: Some("st".into()),
+        nonce: Some("n".into()),
+        code_challenge: None,
+        scope: vec!["openid".into(), "email".into()],
+        max_age: None,
+    };
+    group.bench_function("oidc: ACS then token (in-memory ports)", |b| {
+        b.iter_batched(
+            || {
+                let relay = format!("{:032x}", n.fetch_add(1, Ordering::Relaxed));
+                acs.expect_oidc_login(&relay, binding, request.clone());
+                acs.store.replay.lock().unwrap().clear();
+                acs.store.sessions.lock().unwrap().clear();
+                acs.store.audit.lock().unwrap().clear();
+                acs.store.codes.lock().unwrap().clear();
+                acs.store.access_tokens.lock().unwrap().clear();
+                format!("{form_prefix}&RelayState={relay}")
+            },
+            |body| {
+                rt.block_on(async {
+                    let page = acs
+                        .request(samlgate_acs::HttpRequest {
+                            method: "POST",
+                            path: "/o/acme/idp/okta/acs",
+                            body: body.as_bytes(),
+                            cookie: Some(&cookie),
+                            ..Default::default()
+                        })
+                        .await;
+                    assert_eq!(page.status, 302);
+                    let location = page.header("location").unwrap();
+                    let code =
+                        url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+                            .find(|(k, _)| k == "code")
+                            .unwrap()
+                            .1
+                            .into_owned();
+                    let form = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("grant_type", "authorization_code")
+                        .append_pair("code", &code)
+                        .append_pair("redirect_uri", CLIENT_REDIRECT)
+                        .finish();
+                    let tokens = acs
+                        .request(samlgate_acs::HttpRequest {
+                            method: "POST",
+                            path: "/o/acme/token",
+                            body: form.as_bytes(),
+                            authorization: Some(&basic),
+                            ..Default::default()
+                        })
+                        .await;
+                    assert_eq!(tokens.status, 200, "{}", tokens.body);
+                    tokens
+                })
+            },
             BatchSize::PerIteration,
         )
     });
