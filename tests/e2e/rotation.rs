@@ -271,6 +271,7 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
         // What a run that started before this one read (yesterday's keys: nothing else
         // writes them).
         let before = last_keys.clone();
+        let before_tokens = h.table.sp_keys(&org, None).await.expect("token keys");
         let output = run_rotate(&rotate).await;
         let written = output.rotation.published
             + output.rotation.activated
@@ -287,7 +288,10 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
             transitions.push((day, output.summary["sp_keys"].clone()));
             let stale = StaleKeys {
                 inner: h.table.clone(),
-                keys: BTreeMap::from([("acme/corp".to_owned(), before)]),
+                keys: BTreeMap::from([
+                    ("acme/corp".to_owned(), before),
+                    ("acme/-".to_owned(), before_tokens),
+                ]),
             };
             let mut second = rotate_app(&h, &clock, h.table.clone());
             second.config = Arc::new(stale);
@@ -433,9 +437,15 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
     // The calendar, each step a day late where a failure was injected: publish on day 335
     // (336), activate when due and announced 30 days (366 → 367), retire 30 days later
     // (397 → 398); then a year after that activation: publish (702), activate (732),
-    // retire (762).
+    // retire (762). The token keys on their own overlap: successors in the JWKS 7 days ahead
+    // (358), active when due (365), the previous retired a day later (366 failed → 367);
+    // then publish (723), activate (730), retire (731).
     let days: Vec<usize> = transitions.iter().map(|(d, _)| *d).collect();
-    assert_eq!(days, vec![336, 367, 398, 702, 732, 762], "{transitions:?}");
+    assert_eq!(
+        days,
+        vec![336, 358, 365, 367, 398, 702, 723, 730, 731, 732, 762],
+        "{transitions:?}"
+    );
     let keys = h.table.sp_keys(&org, Some(&corp)).await.expect("keys");
     assert_eq!(
         keys.iter().filter(|k| k.state == KeyState::Retired).count(),

@@ -101,6 +101,8 @@ pub async fn run(app: &App, event: &Value, correlation_id: &str) -> Result<RunOu
             "replaced": rotation.replaced,
             "already_done": rotation.already_done,
             "failures": rotation.failures,
+            // Of the steps above, those of the organisations' token keys.
+            "token_keys": rotation.token_rotations,
         },
         "idp_metadata": {
             "checked": refresh.idps.len(),
