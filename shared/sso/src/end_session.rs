@@ -73,15 +73,14 @@ impl Sso<'_> {
     ) -> Result<SloDelivery, OidcError> {
         let mut facts = BTreeMap::new();
         let result = self.end_session_inner(org, query, &mut facts).await;
-        let org_unknown = matches!(
-            &result,
-            Err(OidcError::Sso(SsoError::Vault(
-                samlgate_domain::VaultError::OrgNotFound
-            )))
-        );
-        let reason = result.as_ref().err().map(OidcError::code);
-        self.record_reason(org, caller, "oidc.logout", reason, org_unknown, facts)
-            .await;
+        self.record_oidc(
+            org,
+            caller,
+            "oidc.logout",
+            (result.as_ref().err(), None),
+            facts,
+        )
+        .await;
         result
     }
 

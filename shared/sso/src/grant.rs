@@ -187,18 +187,14 @@ impl Sso<'_> {
     ) -> Result<Tokens, OidcError> {
         let mut facts = BTreeMap::new();
         let result = self.token_inner(org, body, authorization, &mut facts).await;
-        let reason = result.as_ref().err().map(OidcError::code);
-        if let Err(e) = &result {
-            tracing::warn!(code = e.code(), org = %org, correlation_id = %caller.correlation_id, error = %e, "token request refused");
-        }
-        let org_unknown = matches!(
-            &result,
-            Err(OidcError::Sso(SsoError::Vault(
-                samlgate_domain::VaultError::OrgNotFound
-            )))
-        );
-        self.record_reason(org, caller, "oidc.token", reason, org_unknown, facts)
-            .await;
+        self.record_oidc(
+            org,
+            caller,
+            "oidc.token",
+            (result.as_ref().err(), None),
+            facts,
+        )
+        .await;
         result
     }
 
@@ -400,17 +396,13 @@ impl Sso<'_> {
         authorization: Option<&str>,
     ) -> Result<Value, OidcError> {
         let result = self.userinfo_inner(org, authorization).await;
+        // Only refusals are recorded: a client may ask userinfo often.
         if let Err(e) = &result {
-            let org_unknown = matches!(
-                e,
-                OidcError::Sso(SsoError::Vault(samlgate_domain::VaultError::OrgNotFound))
-            );
-            self.record_reason(
+            self.record_oidc(
                 org,
                 caller,
                 "oidc.userinfo",
-                Some(e.code()),
-                org_unknown,
+                (Some(e), None),
                 BTreeMap::new(),
             )
             .await;

@@ -140,6 +140,14 @@ pub enum OidcError {
 }
 
 impl OidcError {
+    /// An unknown organisation: logged only (no audit item in an unknown partition).
+    fn org_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::Sso(SsoError::Vault(samlgate_domain::VaultError::OrgNotFound))
+        )
+    }
+
     /// The audit reason code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -305,18 +313,11 @@ impl Sso<'_> {
             Ok(AuthorizeDelivery::Error { .. }) => facts.remove("error"),
             Err(e) => Some(e.code().to_owned()),
         };
-        let org_unknown = matches!(
-            &result,
-            Err(OidcError::Sso(SsoError::Vault(
-                samlgate_domain::VaultError::OrgNotFound
-            )))
-        );
-        self.record_reason(
+        self.record_oidc(
             org,
             caller,
             "oidc.authorize",
-            reason.as_deref(),
-            org_unknown,
+            (result.as_ref().err(), reason.as_deref()),
             facts,
         )
         .await;
@@ -362,6 +363,25 @@ impl Sso<'_> {
                 })
             }
         }
+    }
+
+    /// One audit item per OIDC request: the refusal's code (or `reason`, for a refusal
+    /// answered by a redirect), the failure logged without secrets.
+    pub(crate) async fn record_oidc(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        (error, reason): (Option<&OidcError>, Option<&str>),
+        facts: BTreeMap<String, String>,
+    ) {
+        if let Some(e) = error {
+            tracing::warn!(code = e.code(), org = %org, action, correlation_id = %caller.correlation_id, error = %e, "OIDC request refused");
+        }
+        let reason = reason.or(error.map(OidcError::code));
+        let org_unknown = error.is_some_and(OidcError::org_unknown);
+        self.record_reason(org, caller, action, reason, org_unknown, facts)
+            .await;
     }
 
     /// The client, or `client_unknown`.
