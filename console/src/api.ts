@@ -70,10 +70,9 @@ export interface Org {
 }
 
 export interface SsoSettings {
-  return_urls: string[];
-  app_audience?: string | null;
   default_idp?: string | null;
-  domain_routing?: Record<string, string>;
+  domain_hints?: Record<string, string>;
+  session_ttl_secs?: number;
   rotation?: { rotate_after_days: number; publish_next_days: number; retire_after_days: number };
 }
 

@@ -204,18 +204,32 @@ test('the console works end to end, and the canary never leaves the page in the 
     assert.equal(stored.settings.rules.required_group, 'staff');
   });
 
-  await t.test('test sign-in through the demo IdP', async () => {
+  await t.test('test sign-in through the demo IdP shows the identity and issues nothing', async () => {
     await open(`#/o/${ORG}/idps/demo-metadata`);
-    await page.getByLabel('Return URL').selectOption(`${BASE}/app/callback`);
     const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Test sign-in' }).click()]);
     await popup.waitForLoadState();
     assert.equal(new URL(popup.url()).pathname, '/demo-idp/sso');
     await popup.getByRole('button', { name: /Sign in as Alice/ }).click();
-    await popup.getByRole('heading', { name: 'Signed in' }).waitFor();
-    const claims = JSON.parse(await popup.locator('pre').textContent());
+    await popup.getByRole('heading', { name: 'Test sign-in succeeded' }).waitFor();
+    const rows = async (id) =>
+      Object.fromEntries(
+        await popup.locator(`#${id} tr`).evaluateAll((trs) => trs.map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent])),
+      );
+    const claims = await rows('claims');
     assert.equal(claims.idp, 'demo-metadata');
     assert.equal(claims.email, 'alice@demo.samlgate.test');
-    assert.ok(claims.groups.includes('staff'));
+    assert.ok(claims.sub.startsWith('demo-metadata:'), claims.sub);
+    assert.ok(claims.groups.split(', ').includes('staff'));
+    const asserted = await rows('assertion');
+    assert.equal(asserted['Response signed'] === 'yes' || asserted['Assertion signed'] === 'yes', true);
+    assert.ok(Object.keys(asserted).some((k) => k.startsWith('attribute ')), JSON.stringify(asserted));
+    // Nothing was issued: the page carries no code or token, and samlgate set no session.
+    assert.ok(!new URL(popup.url()).searchParams.has('code'));
+    const events = await page.evaluate(async (org) => (await fetch(`/admin/orgs/${org}/audit?action=sso.login`)).json(), ORG);
+    const last = events.events[0];
+    assert.ok(last, JSON.stringify(events));
+    assert.equal(last.facts.test, 'true');
+    assert.equal(last.facts.session_id, undefined);
     await popup.close();
   });
 

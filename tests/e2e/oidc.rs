@@ -2,7 +2,6 @@
 //! metadata handlers run over the DynamoDB and KMS adapters against moto, and PyJWT verifies
 //! the ID tokens against each organisation's own JWKS.
 
-use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use samlgate_acs::{HttpRequest, Page};
 use serde_json::{json, Value};
@@ -10,138 +9,16 @@ use serde_json::{json, Value};
 use crate::sso_support::*;
 use crate::support::{Harness, BASE_URL};
 
-const CALLBACK: &str = "https://app.samlgate.test/oidc/callback";
-
-fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-fn param(location: &str, name: &str) -> Option<String> {
-    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-async fn serve(sso: &Sso, request: HttpRequest<'_>) -> Page {
-    samlgate_acs::serve(
-        &sso.acs,
-        &HttpRequest {
-            correlation_id: "corr-oidc",
-            ..request
-        },
-    )
-    .await
-}
-
-/// A client of `org` registered through the admin API: its ID and secret.
-async fn client(h: &Harness, org: &str, method: &str) -> (String, Option<String>) {
-    let reply = h
-        .call(
-            "POST",
-            &format!("/admin/orgs/{org}/clients"),
-            json!({"name": "e2e app", "redirect_uris": [CALLBACK],
-                   "token_endpoint_auth_method": method}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    (
-        reply.body["client_id"].as_str().unwrap().to_owned(),
-        reply.body["client_secret"].as_str().map(str::to_owned),
-    )
-}
-
-/// authorize → pysaml2 → ACS from the same browser: the code the client receives.
-async fn code_for(
-    sso: &Sso,
-    py: &mut PyIdp,
-    (org, idp): (&str, &str),
-    client_id: &str,
-    extra: &str,
-) -> String {
-    let query = format!(
-        "response_type=code&client_id={client_id}&redirect_uri={}&scope=openid+email+profile&state=s-1&nonce=n-1{extra}",
-        urlencode(CALLBACK)
-    );
-    let page = serve(
-        sso,
-        HttpRequest {
-            method: "GET",
-            path: &format!("/o/{org}/authorize"),
-            query: &query,
-            ..HttpRequest::default()
-        },
-    )
-    .await;
-    assert_eq!(page.status, 302, "{}", page.body);
-    let cookie = page
-        .header("set-cookie")
-        .expect("binding cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let answer = py.ok(json!({"op": "authn", "user": alice(), "encrypt": false,
-                              "sign_response": true, "sign_assertion": true,
-                              "binding": "redirect", "url": page.header("location").unwrap()}));
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("SAMLResponse", answer["saml_response"].as_str().unwrap());
-    form.append_pair("RelayState", answer["relay_state"].as_str().unwrap());
-    let body = form.finish();
-    let page = serve(
-        sso,
-        HttpRequest {
-            method: "POST",
-            path: &format!("/o/{org}/idp/{idp}/acs"),
-            body: body.as_bytes(),
-            cookie: Some(&cookie),
-            ..HttpRequest::default()
-        },
-    )
-    .await;
-    assert_eq!(page.status, 302, "{}", page.body);
-    let location = page.header("location").unwrap();
-    assert!(location.starts_with(&format!("{CALLBACK}?")), "{location}");
-    assert_eq!(param(location, "state").as_deref(), Some("s-1"));
-    param(location, "code").expect("code")
-}
-
-async fn redeem(sso: &Sso, org: &str, client_id: &str, secret: &str, code: &str) -> Page {
-    let body = format!(
-        "grant_type=authorization_code&code={}&redirect_uri={}",
-        urlencode(code),
-        urlencode(CALLBACK)
-    );
-    let basic = format!("Basic {}", B64.encode(format!("{client_id}:{secret}")));
-    serve(
-        sso,
-        HttpRequest {
-            method: "POST",
-            path: &format!("/o/{org}/token"),
-            body: body.as_bytes(),
-            authorization: Some(&basic),
-            ..HttpRequest::default()
-        },
-    )
-    .await
-}
-
-fn verify(py: &mut PyIdp, token: &str, jwks: &Value, audience: &str, org: &str) -> Value {
-    py.call(json!({"op": "verify_jwt", "token": token, "jwks": jwks,
-                   "audience": audience, "issuer": format!("{BASE_URL}/o/{org}")}))
-}
-
 #[tokio::test]
 async fn a_code_flow_through_pysaml2_yields_an_id_token_pyjwt_verifies_for_the_client() {
     let h = Harness::new("oidc-flow").await;
     let sso = Sso::new(&h);
     let mut py = PyIdp::start("oidc-flow");
     register(&h, &sso, &mut py, "acme", "corp", mapping()).await;
-    let (client_id, secret) = client(&h, "acme", "client_secret_basic").await;
-    let secret = secret.expect("a confidential client's secret");
+    let (client_id, secret) = client_with(&h, "acme", json!({})).await;
 
     let code = code_for(&sso, &mut py, ("acme", "corp"), &client_id, "").await;
-    let page = redeem(&sso, "acme", &client_id, &secret, &code).await;
+    let page = sso.redeem("acme", &client_id, &secret, &code).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.header("cache-control"), Some("no-store"));
     let tokens: Value = serde_json::from_str(&page.body).unwrap();
@@ -162,16 +39,14 @@ async fn a_code_flow_through_pysaml2_yields_an_id_token_pyjwt_verifies_for_the_c
     assert!(claims["auth_time"].is_i64());
 
     let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
-    let info = serve(
-        &sso,
-        HttpRequest {
+    let info = sso
+        .serve(HttpRequest {
             method: "GET",
             path: "/o/acme/userinfo",
             authorization: Some(&bearer),
             ..HttpRequest::default()
-        },
-    )
-    .await;
+        })
+        .await;
     assert_eq!(info.status, 200, "{}", info.body);
     let info: Value = serde_json::from_str(&info.body).unwrap();
     assert_eq!(info["sub"], "corp:alice@example.com");
@@ -189,15 +64,14 @@ async fn twenty_concurrent_redemptions_of_one_code_issue_exactly_one_token() {
     let sso = std::sync::Arc::new(Sso::new(&h));
     let mut py = PyIdp::start("oidc-race");
     register(&h, &sso, &mut py, "acme", "race", mapping()).await;
-    let (client_id, secret) = client(&h, "acme", "client_secret_basic").await;
-    let secret = secret.unwrap();
+    let (client_id, secret) = client_with(&h, "acme", json!({})).await;
     let code = code_for(&sso, &mut py, ("acme", "race"), &client_id, "").await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (sso, client_id, secret, code) =
             (sso.clone(), client_id.clone(), secret.clone(), code.clone());
         tasks.push(tokio::spawn(async move {
-            redeem(&sso, "acme", &client_id, &secret, &code).await
+            sso.redeem("acme", &client_id, &secret, &code).await
         }));
     }
     let mut pages = Vec::new();
@@ -236,8 +110,8 @@ async fn a_second_idps_user_never_gets_the_first_idps_sub_and_tokens_stay_in_the
     register(&h, &sso, &mut partner, "acme", "partner", mapping()).await;
     let mut other = PyIdp::start("oidc-globex");
     register(&h, &sso, &mut other, "globex", "globex", mapping()).await;
-    let (acme_client, acme_secret) = client(&h, "acme", "client_secret_basic").await;
-    let (globex_client, globex_secret) = client(&h, "globex", "client_secret_basic").await;
+    let (acme_client, acme_secret) = client_with(&h, "acme", json!({})).await;
+    let (globex_client, globex_secret) = client_with(&h, "globex", json!({})).await;
 
     let mut subs = Vec::new();
     for (py, idp) in [(&mut corp, "corp"), (&mut partner, "partner")] {
@@ -250,14 +124,7 @@ async fn a_second_idps_user_never_gets_the_first_idps_sub_and_tokens_stay_in_the
             &format!("&idp={idp}"),
         )
         .await;
-        let page = redeem(
-            &sso,
-            "acme",
-            &acme_client,
-            acme_secret.as_deref().unwrap(),
-            &code,
-        )
-        .await;
+        let page = sso.redeem("acme", &acme_client, &acme_secret, &code).await;
         let tokens: Value = serde_json::from_str(&page.body).unwrap();
         subs.push(
             crate::sso_support::jwt_claims(tokens["id_token"].as_str().unwrap())["sub"].clone(),
@@ -273,14 +140,9 @@ async fn a_second_idps_user_never_gets_the_first_idps_sub_and_tokens_stay_in_the
 
     // globex's ID token, verified as acme's client would: the issuer and the keys differ.
     let code = code_for(&sso, &mut other, ("globex", "globex"), &globex_client, "").await;
-    let page = redeem(
-        &sso,
-        "globex",
-        &globex_client,
-        globex_secret.as_deref().unwrap(),
-        &code,
-    )
-    .await;
+    let page = sso
+        .redeem("globex", &globex_client, &globex_secret, &code)
+        .await;
     let tokens: Value = serde_json::from_str(&page.body).unwrap();
     let id_token = tokens["id_token"].as_str().unwrap();
     let acme_jwks = sso.jwks("acme").await;
@@ -293,14 +155,9 @@ async fn a_second_idps_user_never_gets_the_first_idps_sub_and_tokens_stay_in_the
     assert_eq!(accepted["ok"], true, "{accepted}");
     // A code of globex is unknown at acme's token endpoint.
     let code = code_for(&sso, &mut other, ("globex", "globex"), &globex_client, "").await;
-    let page = redeem(
-        &sso,
-        "acme",
-        &globex_client,
-        globex_secret.as_deref().unwrap(),
-        &code,
-    )
-    .await;
+    let page = sso
+        .redeem("acme", &globex_client, &globex_secret, &code)
+        .await;
     assert_eq!(
         page.status, 401,
         "globex's client is unknown to acme: {}",
@@ -354,15 +211,12 @@ async fn logout_endpoint(status: u16) -> (String, std::sync::Arc<std::sync::Mute
 
 async fn slo_get(sso: &Sso, org: &str, idp: &str, url: &str) -> Page {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    serve(
-        sso,
-        HttpRequest {
-            method: "GET",
-            path: &format!("/o/{org}/idp/{idp}/slo"),
-            query,
-            ..HttpRequest::default()
-        },
-    )
+    sso.serve(HttpRequest {
+        method: "GET",
+        path: &format!("/o/{org}/idp/{idp}/slo"),
+        query,
+        ..HttpRequest::default()
+    })
     .await
 }
 
@@ -386,7 +240,7 @@ async fn an_idp_initiated_logout_from_pysaml2_tells_the_client_by_back_channel_o
     let code = code_for(&sso, &mut py, ("acme", "corp"), &client_id, "").await;
     let secret = reply.body["client_secret"].as_str().unwrap();
     let tokens: Value =
-        serde_json::from_str(&redeem(&sso, "acme", &client_id, secret, &code).await.body).unwrap();
+        serde_json::from_str(&sso.redeem("acme", &client_id, secret, &code).await.body).unwrap();
     let sid = jwt_claims(tokens["id_token"].as_str().unwrap())["sid"].clone();
     let session_index = sessions(&h).await[0]["session_index"].clone();
 

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::sso_support::{audit, AUDIENCE, RETURN_URL};
+use crate::sso_support::audit;
 use crate::support::{repo_root, Harness, BASE_URL};
 
 /// The simulation's clock: every component reads it, the test moves it.
@@ -217,7 +217,7 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
         .call(
             "PUT",
             "/admin/orgs/acme/sso",
-            json!({"return_urls": [RETURN_URL], "app_audience": AUDIENCE, "default_idp": "corp"}),
+            json!({"default_idp": "corp"}),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -391,6 +391,12 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
                     .await;
             assert_eq!(page.status, 302, "day {day}: {}", page.body);
             let location = page.header("location").expect("location").to_owned();
+            // The test sign-in is bound to this browser.
+            let cookie = page
+                .header("set-cookie")
+                .and_then(|c| c.split(';').next())
+                .expect("binding cookie")
+                .to_owned();
             let mut certs = vec![active_signing.clone()];
             certs.extend(lagged.0.iter().cloned());
             let checked = idp.ok(json!({"op": "check_request", "url": location, "certs": certs}));
@@ -416,17 +422,20 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
                     checked["relay_state"].as_str().expect("relay"),
                 )
                 .finish();
-            let page = samlgate_acs::route(
+            let page = samlgate_acs::serve(
                 &acs,
-                "corr-acs",
-                "POST",
-                "/o/acme/idp/corp/acs",
-                "",
-                body.as_bytes(),
+                &samlgate_acs::HttpRequest {
+                    correlation_id: "corr-acs",
+                    method: "POST",
+                    path: "/o/acme/idp/corp/acs",
+                    body: body.as_bytes(),
+                    cookie: Some(&cookie),
+                    ..Default::default()
+                },
             )
             .await;
-            assert_eq!(
-                page.status, 200,
+            assert!(
+                page.status == 200 && page.body.contains("Test sign-in succeeded"),
                 "day {day}: login with an assertion encrypted to a published key failed: {}",
                 page.body
             );

@@ -1,63 +1,57 @@
-//! SSO end to end with pysaml2 as the IdP.
+//! SSO end to end with pysaml2 as the IdP: every login is an OIDC client's (authorize, the
+//! browser's binding cookie, the ACS, the code, the token endpoint), and PyJWT verifies the
+//! ID token against the organisation's JWKS.
 
 use serde_json::{json, Value};
 
 use crate::sso_support::*;
 use crate::support::Harness;
 
-/// Starts a login at samlgate, lets pysaml2 verify the request and answer it; returns the
-/// IdP's answer (its `saml_response` and the `relay_state` it echoes).
-async fn idp_answer(sso: &Sso, py: &mut PyIdp, org: &str, idp: &str, extra: Value) -> Value {
-    let page = sso
-        .login(
-            org,
-            &format!("idp={idp}&return_to={}", urlencode(RETURN_URL)),
-        )
+/// A registered client's login at `idp`: the IdP's answer and the browser's binding cookie.
+async fn signed_answer(
+    sso: &Sso,
+    py: &mut PyIdp,
+    (idp, client_id): (&str, &str),
+    extra: Value,
+) -> (Value, String) {
+    let (page, cookie) = sso
+        .authorize("acme", client_id, &format!("&idp={idp}"))
         .await;
-    let mut request = json!({"op": "authn", "user": alice(), "encrypt": false,
-                             "sign_response": true, "sign_assertion": true});
-    if page.status == 302 {
-        let location = page.header("location").expect("location");
-        assert!(location.contains("&Signature="), "{location}");
-        request["binding"] = json!("redirect");
-        request["url"] = json!(location);
-    } else {
-        assert_eq!(page.status, 200, "{}", page.body);
-        request["binding"] = json!("post");
-        request["saml_request"] = json!(field(&page, "SAMLRequest"));
-        request["relay_state"] = json!(field(&page, "RelayState"));
-    }
-    for (k, v) in extra.as_object().expect("object") {
-        request[k] = v.clone();
-    }
-    py.ok(request)
+    (idp_answer(py, &page, extra), cookie)
 }
 
-/// Posts what the IdP answered to our ACS, as its auto-post page would.
-async fn post_answer(sso: &Sso, idp: &str, answer: &Value) -> samlgate_acs::Page {
+/// Posts what the IdP answered to our ACS, as its auto-post page would, from the browser.
+async fn post_answer(
+    sso: &Sso,
+    idp: &str,
+    (answer, cookie): &(Value, String),
+) -> samlgate_acs::Page {
     sso.post(
-        "acme",
-        idp,
+        ("acme", idp),
         answer["saml_response"].as_str().expect("saml_response"),
         answer["relay_state"].as_str(),
+        Some(cookie),
     )
     .await
 }
 
-fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// The token posted to the return URL, verified by PyJWT against our JWKS.
-async fn verified_claims(sso: &Sso, py: &mut PyIdp, page: &samlgate_acs::Page, org: &str) -> Value {
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(&format!("action=\"{RETURN_URL}\"")));
-    let token = field(page, "id_token");
-    let jwks = sso.jwks(org).await;
-    let answer = py.ok(json!({"op": "verify_jwt", "token": token, "jwks": jwks,
-                              "audience": AUDIENCE,
-                              "issuer": format!("{}/o/{org}", crate::support::BASE_URL)}));
-    answer["claims"].clone()
+/// The client's end of the login: the code redeemed, the ID token verified by PyJWT against
+/// the organisation's JWKS for this client. The claims and the ID token.
+async fn verified_claims(
+    sso: &Sso,
+    py: &mut PyIdp,
+    page: &samlgate_acs::Page,
+    (client_id, secret): (&str, &str),
+) -> (Value, String) {
+    let code = code_of(page);
+    let tokens = sso.redeem("acme", client_id, secret, &code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let tokens: Value = serde_json::from_str(&tokens.body).expect("JSON");
+    let id_token = tokens["id_token"].as_str().expect("id_token").to_owned();
+    let jwks = sso.jwks("acme").await;
+    let answer = verify(py, &id_token, &jwks, client_id, "acme");
+    assert_eq!(answer["ok"], true, "{answer}");
+    (answer["claims"].clone(), id_token)
 }
 
 #[tokio::test]
@@ -66,10 +60,11 @@ async fn pysaml2_signs_in_after_verifying_our_redirect_request() {
     let sso = Sso::new(&h);
     let mut py = PyIdp::start("redirect");
     register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
-    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let client = client_with(&h, "acme", json!({})).await;
+    let answer = signed_answer(&sso, &mut py, ("pysaml2", &client.0), json!({})).await;
     let page = post_answer(&sso, "pysaml2", &answer).await;
-    let claims = verified_claims(&sso, &mut py, &page, "acme").await;
-    assert_eq!(claims["sub"], "alice@example.com");
+    let (claims, _) = verified_claims(&sso, &mut py, &page, (&client.0, &client.1)).await;
+    assert_eq!(claims["sub"], "pysaml2:alice@example.com");
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["name"], "Alice");
     assert_eq!(claims["groups"], json!(["staff", "admins"]));
@@ -80,7 +75,7 @@ async fn pysaml2_signs_in_after_verifying_our_redirect_request() {
     let sessions = sessions(&h).await;
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0]["id"], claims["sid"]);
-    assert_eq!(sessions[0]["session_index"], answer["session_index"]);
+    assert_eq!(sessions[0]["session_index"], answer.0["session_index"]);
     let events = audit(&h, "acme", "sso.login").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["outcome"], "ok");
@@ -94,9 +89,10 @@ async fn pysaml2_verifies_our_post_binding_request() {
     let mut settings = mapping();
     settings["request_binding"] = json!("post");
     register(&h, &sso, &mut py, "acme", "pysaml2", settings).await;
-    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let client = client_with(&h, "acme", json!({})).await;
+    let answer = signed_answer(&sso, &mut py, ("pysaml2", &client.0), json!({})).await;
     let page = post_answer(&sso, "pysaml2", &answer).await;
-    verified_claims(&sso, &mut py, &page, "acme").await;
+    verified_claims(&sso, &mut py, &page, (&client.0, &client.1)).await;
 }
 
 #[tokio::test]
@@ -107,23 +103,33 @@ async fn encrypted_assertions_from_pysaml2_are_accepted_and_required_where_confi
     let mut settings = mapping();
     settings["require_encrypted_assertions"] = json!(true);
     register(&h, &sso, &mut py, "acme", "pysaml2", settings).await;
-    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({"encrypt": true})).await;
+    let client = client_with(&h, "acme", json!({})).await;
+    let answer = signed_answer(
+        &sso,
+        &mut py,
+        ("pysaml2", &client.0),
+        json!({"encrypt": true}),
+    )
+    .await;
     let xml = String::from_utf8(
         base64::Engine::decode(
             &base64::engine::general_purpose::STANDARD,
-            answer["saml_response"].as_str().unwrap(),
+            answer.0["saml_response"].as_str().unwrap(),
         )
         .unwrap(),
     )
     .unwrap();
     assert!(xml.contains("EncryptedAssertion") && !xml.contains("alice@example.com"));
     let page = post_answer(&sso, "pysaml2", &answer).await;
-    let claims = verified_claims(&sso, &mut py, &page, "acme").await;
-    assert_eq!(claims["sub"], "alice@example.com");
-    // The same IdP sending a plaintext assertion is refused.
-    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let (claims, _) = verified_claims(&sso, &mut py, &page, (&client.0, &client.1)).await;
+    assert_eq!(claims["sub"], "pysaml2:alice@example.com");
+    // The same IdP sending a plaintext assertion is refused: the client hears access_denied.
+    let answer = signed_answer(&sso, &mut py, ("pysaml2", &client.0), json!({})).await;
     let page = post_answer(&sso, "pysaml2", &answer).await;
-    assert_eq!(page.status, 400);
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").unwrap();
+    assert_eq!(param(location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(location, "state").as_deref(), Some("s-1"));
     assert_eq!(
         last_reason(&h, "acme").await.as_deref(),
         Some("encryption_required")
@@ -136,12 +142,20 @@ async fn a_replayed_response_and_a_tampered_relay_state_are_rejected() {
     let sso = Sso::new(&h);
     let mut py = PyIdp::start("replay");
     register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
-    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let (client_id, _) = client_with(&h, "acme", json!({})).await;
+    let (answer, cookie) = signed_answer(&sso, &mut py, ("pysaml2", &client_id), json!({})).await;
     let response = answer["saml_response"].as_str().unwrap();
     let relay = answer["relay_state"].as_str().unwrap();
+    let post = |relay: String| {
+        let (sso, response, cookie) = (&sso, response.to_owned(), cookie.clone());
+        async move {
+            sso.post(("acme", "pysaml2"), &response, Some(&relay), Some(&cookie))
+                .await
+        }
+    };
 
     // A RelayState changed on the way to the IdP breaks our query signature: pysaml2 refuses.
-    let page = sso.login("acme", "idp=pysaml2").await;
+    let (page, _) = sso.authorize("acme", &client_id, "").await;
     let location = page.header("location").unwrap();
     let (head, tail) = location.split_once("RelayState=").unwrap();
     // Change the first character to a different one (never to itself: that was a 1-in-16 flake).
@@ -159,7 +173,7 @@ async fn a_replayed_response_and_a_tampered_relay_state_are_rejected() {
         if relay.starts_with('0') { '1' } else { '0' },
         &relay[1..]
     );
-    let page = sso.post("acme", "pysaml2", response, Some(&other)).await;
+    let page = post(other).await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("Sign-in failed") && !page.body.contains("request_state"));
     assert_eq!(
@@ -168,13 +182,8 @@ async fn a_replayed_response_and_a_tampered_relay_state_are_rejected() {
     );
 
     // The genuine post works once; the same SAMLResponse again does not.
-    assert_eq!(
-        sso.post("acme", "pysaml2", response, Some(relay))
-            .await
-            .status,
-        200
-    );
-    let page = sso.post("acme", "pysaml2", response, Some(relay)).await;
+    assert_eq!(post(relay.to_owned()).await.status, 302);
+    let page = post(relay.to_owned()).await;
     assert_eq!(page.status, 400);
     assert_eq!(
         last_reason(&h, "acme").await.as_deref(),
@@ -205,7 +214,7 @@ async fn unsolicited_responses_are_rejected_unless_the_idp_allows_them() {
     };
     let response = unsolicited(&mut strict, "strict");
     let page = sso
-        .post("acme", "strict", &response, Some(RETURN_URL))
+        .post(("acme", "strict"), &response, Some("anything"), None)
         .await;
     assert_eq!(page.status, 400);
     assert_eq!(
@@ -213,20 +222,38 @@ async fn unsolicited_responses_are_rejected_unless_the_idp_allows_them() {
         Some("unsolicited_not_allowed")
     );
 
+    // One way in: the RelayState must name a client that registered an initiate_login_uri.
+    let (plain, _) = client_with(&h, "acme", json!({})).await;
+    let start = "https://app.samlgate.test/start-login";
+    let (tiled, _) = client_with(&h, "acme", json!({"initiate_login_uri": start})).await;
     let response = unsolicited(&mut open, "open");
+    for relay in ["https://evil.example.com/", plain.as_str()] {
+        let page = sso
+            .post(("acme", "open"), &response, Some(relay), None)
+            .await;
+        assert_eq!(page.status, 400, "{relay}");
+        assert_eq!(
+            last_reason(&h, "acme").await.as_deref(),
+            Some("unsolicited_client_unknown")
+        );
+    }
+    // The verified Response only sends the browser to the client's login initiation
+    // endpoint with our issuer (OIDC Core §4): no session, no code, no token.
     let page = sso
-        .post("acme", "open", &response, Some("https://evil.example.com/"))
+        .post(("acme", "open"), &response, Some(&tiled), None)
         .await;
-    assert_eq!(page.status, 400);
-    assert_eq!(
-        last_reason(&h, "acme").await.as_deref(),
-        Some("return_to_not_allowed")
-    );
-    let page = sso.post("acme", "open", &response, Some(RETURN_URL)).await;
-    let claims = verified_claims(&sso, &mut open, &page, "acme").await;
-    assert_eq!(claims["idp"], "open");
-    // Without a login in flight only the replay cache stands between a copy and a session.
-    let page = sso.post("acme", "open", &response, Some(RETURN_URL)).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").unwrap();
+    assert!(location.starts_with(&format!("{start}?")), "{location}");
+    assert_eq!(param(location, "iss"), Some(format!("{base}/o/acme")));
+    assert!(sessions(&h).await.is_empty());
+    let events = audit(&h, "acme", "sso.login").await;
+    assert_eq!(events.last().unwrap()["outcome"], "ok");
+    assert_eq!(events.last().unwrap()["facts"]["client_id"], json!(tiled));
+    // Without a login in flight only the replay cache stands between a copy and a redirect.
+    let page = sso
+        .post(("acme", "open"), &response, Some(&tiled), None)
+        .await;
     assert_eq!(page.status, 400);
     assert_eq!(last_reason(&h, "acme").await.as_deref(), Some("replayed"));
 }
@@ -237,14 +264,16 @@ async fn fifty_concurrent_posts_of_one_response_make_exactly_one_session() {
     let sso = std::sync::Arc::new(Sso::new(&h));
     let mut py = PyIdp::start("race");
     register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
-    let answer = idp_answer(&sso, &mut py, "acme", "pysaml2", json!({})).await;
+    let (client_id, _) = client_with(&h, "acme", json!({})).await;
+    let (answer, cookie) = signed_answer(&sso, &mut py, ("pysaml2", &client_id), json!({})).await;
     let response = answer["saml_response"].as_str().unwrap().to_owned();
     let relay = answer["relay_state"].as_str().unwrap().to_owned();
     let mut tasks = Vec::new();
     for _ in 0..50 {
-        let (sso, response, relay) = (sso.clone(), response.clone(), relay.clone());
+        let (sso, response, relay, cookie) =
+            (sso.clone(), response.clone(), relay.clone(), cookie.clone());
         tasks.push(tokio::spawn(async move {
-            sso.post("acme", "pysaml2", &response, Some(&relay))
+            sso.post(("acme", "pysaml2"), &response, Some(&relay), Some(&cookie))
                 .await
                 .status
         }));
@@ -254,7 +283,7 @@ async fn fifty_concurrent_posts_of_one_response_make_exactly_one_session() {
         statuses.push(t.await.unwrap());
     }
     assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
+        statuses.iter().filter(|s| **s == 302).count(),
         1,
         "{statuses:?}"
     );
@@ -266,16 +295,34 @@ async fn fifty_concurrent_posts_of_one_response_make_exactly_one_session() {
     assert_eq!(sessions(&h).await.len(), 1);
 }
 
-/// Signs alice in through pysaml2; returns (session ID, session index).
-async fn signed_in(h: &Harness, sso: &Sso, py: &mut PyIdp) -> (String, String) {
-    let answer = idp_answer(sso, py, "acme", "pysaml2", json!({})).await;
+/// Signs alice in through pysaml2 for a client whose post-logout redirect URI is
+/// [`AFTER_LOGOUT`]; returns the session's ID and index and the client's ID token.
+async fn signed_in(h: &Harness, sso: &Sso, py: &mut PyIdp) -> (String, String, String) {
+    let client = client_with(h, "acme", json!({})).await;
+    let answer = signed_answer(sso, py, ("pysaml2", &client.0), json!({})).await;
     let page = post_answer(sso, "pysaml2", &answer).await;
-    let claims = verified_claims(sso, py, &page, "acme").await;
+    let (claims, id_token) = verified_claims(sso, py, &page, (&client.0, &client.1)).await;
     assert_eq!(sessions(h).await.len(), 1);
     (
         claims["sid"].as_str().unwrap().to_owned(),
-        answer["session_index"].as_str().unwrap().to_owned(),
+        answer.0["session_index"].as_str().unwrap().to_owned(),
+        id_token,
     )
+}
+
+/// The client's RP-initiated logout (`GET {issuer}/logout`), back to [`AFTER_LOGOUT`].
+async fn rp_logout(sso: &Sso, id_token: &str) -> samlgate_acs::Page {
+    let query = format!(
+        "id_token_hint={id_token}&post_logout_redirect_uri={}",
+        urlencode(AFTER_LOGOUT)
+    );
+    sso.serve(samlgate_acs::HttpRequest {
+        method: "GET",
+        path: "/o/acme/logout",
+        query: &query,
+        ..Default::default()
+    })
+    .await
 }
 
 async fn slo(sso: &Sso, query: &str) -> samlgate_acs::Page {
@@ -300,13 +347,9 @@ async fn sp_initiated_logout_ends_the_session_and_round_trips_through_pysaml2() 
     let sso = Sso::new(&h);
     let mut py = PyIdp::start("slo-sp");
     register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
-    let (sid, session_index) = signed_in(&h, &sso, &mut py).await;
+    let (_, session_index, id_token) = signed_in(&h, &sso, &mut py).await;
 
-    let page = slo(
-        &sso,
-        &format!("sid={sid}&return_to={}", urlencode(RETURN_URL)),
-    )
-    .await;
+    let page = rp_logout(&sso, &id_token).await;
     assert_eq!(page.status, 302, "{}", page.body);
     assert!(sessions(&h).await.is_empty(), "our session ends at once");
     let to_idp = page.header("location").unwrap().to_owned();
@@ -316,7 +359,7 @@ async fn sp_initiated_logout_ends_the_session_and_round_trips_through_pysaml2() 
     let back = answer["url"].as_str().unwrap();
     let page = slo(&sso, query_of(back)).await;
     assert_eq!(page.status, 302, "{}", page.body);
-    assert_eq!(page.header("location"), Some(RETURN_URL));
+    assert_eq!(page.header("location"), Some(AFTER_LOGOUT));
     // The IdP's answer is good once.
     assert_eq!(slo(&sso, query_of(back)).await.status, 400);
     let events = audit(&h, "acme", "sso.logout").await;
@@ -330,7 +373,7 @@ async fn idp_initiated_logout_from_pysaml2_ends_the_session_and_answers_signed()
     let sso = Sso::new(&h);
     let mut py = PyIdp::start("slo-idp");
     register(&h, &sso, &mut py, "acme", "pysaml2", mapping()).await;
-    let (_, session_index) = signed_in(&h, &sso, &mut py).await;
+    let (_, session_index, _) = signed_in(&h, &sso, &mut py).await;
     let base = crate::support::BASE_URL;
     let request = py.ok(json!({"op": "idp_logout_request",
                                "sp_entity_id": format!("{base}/o/acme/idp/pysaml2/metadata"),
@@ -389,7 +432,7 @@ async fn logout_over_the_post_binding_both_ways_with_pysaml2() {
     let base = crate::support::BASE_URL;
 
     // IdP-initiated: pysaml2 posts a LogoutRequest with an enveloped XML signature.
-    let (_, session_index) = signed_in(&h, &sso, &mut py).await;
+    let (_, session_index, _) = signed_in(&h, &sso, &mut py).await;
     let request = py.ok(json!({"op": "idp_logout_request", "binding": "post",
                                "sp_entity_id": format!("{base}/o/acme/idp/pysaml2/metadata"),
                                "name_id": "alice@example.com", "session_index": session_index}));
@@ -424,8 +467,8 @@ async fn logout_over_the_post_binding_both_ways_with_pysaml2() {
     );
 
     // SP-initiated: samlgate posts a signed LogoutRequest; pysaml2 answers by POST as well.
-    let (sid, _) = signed_in(&h, &sso, &mut py).await;
-    let page = slo(&sso, &format!("sid={sid}")).await;
+    let (_, _, id_token) = signed_in(&h, &sso, &mut py).await;
+    let page = rp_logout(&sso, &id_token).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("/slo/post\""));
     let answer = py.ok(
@@ -442,7 +485,7 @@ async fn logout_over_the_post_binding_both_ways_with_pysaml2() {
     )
     .await;
     assert_eq!(back.status, 302, "{}", back.body);
-    assert_eq!(back.header("location"), Some(RETURN_URL));
+    assert_eq!(back.header("location"), Some(AFTER_LOGOUT));
     assert!(sessions(&h).await.is_empty());
 }
 

@@ -118,7 +118,7 @@ async fn bad_registrations_are_refused_with_codes_and_write_nothing() {
         .call(
             "PUT",
             "/admin/orgs/acme/sso",
-            json!({"return_urls": [RETURN_URL], "app_audience": "a", "default_idp": "nope"}),
+            json!({"default_idp": "nope"}),
         )
         .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
@@ -126,10 +126,16 @@ async fn bad_registrations_are_refused_with_codes_and_write_nothing() {
         .call(
             "PUT",
             "/admin/orgs/acme/sso",
-            json!({"return_urls": ["http://app.example.com/"], "app_audience": "a"}),
+            json!({"return_urls": ["https://app.example.com/"]}),
         )
         .await;
+    // One way in: applications are OIDC clients; the old return-URL fields are refused.
     assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body.to_string().contains("return_urls was removed"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]

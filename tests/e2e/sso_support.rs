@@ -1,13 +1,16 @@
 //! SSO end to end: pysaml2 (third party, `tests/fixtures/pysaml2_idp.py`) is the IdP; the
 //! real admin, acs and metadata handlers run in-process over the real DynamoDB/KMS adapters
 //! against moto. pysaml2 reads our SP metadata, verifies our request signatures, and signs
-//! (and encrypts) the Responses; PyJWT verifies our tokens against our JWKS.
+//! (and encrypts) the Responses; PyJWT verifies our tokens against our JWKS. Every login is an
+//! OIDC client's (authorize, the browser's binding cookie, the ACS, the code).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 
-use samlgate_acs::{App as AcsApp, Page};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use samlgate_acs::{App as AcsApp, HttpRequest, Page};
 use samlgate_domain::urls::PublicUrls;
 use samlgate_metadata::App as MetadataApp;
 use samlgate_sso::KeyCache;
@@ -15,8 +18,10 @@ use serde_json::{json, Value};
 
 use crate::support::{repo_root, Harness, BASE_URL};
 
-pub const RETURN_URL: &str = "https://app.samlgate.test/callback";
-pub const AUDIENCE: &str = "e2e-app";
+/// The e2e client's redirect URI.
+pub const CALLBACK: &str = "https://app.samlgate.test/oidc/callback";
+/// Where the e2e client's browser goes after logout.
+pub const AFTER_LOGOUT: &str = "https://app.samlgate.test/signed-out";
 
 /// The pysaml2 IdP process (one JSON object per line each way).
 pub struct PyIdp {
@@ -152,26 +157,53 @@ impl Sso {
         serde_json::from_str(&doc.body).expect("JWKS")
     }
 
-    /// `GET /o/{org}/login?{query}`.
-    pub async fn login(&self, org: &str, query: &str) -> Page {
-        samlgate_acs::route(
+    /// One request to acs, correlation ID `corr-e2e`.
+    pub async fn serve(&self, request: HttpRequest<'_>) -> Page {
+        samlgate_acs::serve(
             &self.acs,
-            "corr-login",
-            "GET",
-            &format!("/o/{org}/login"),
-            query,
-            b"",
+            &HttpRequest {
+                correlation_id: "corr-e2e",
+                ..request
+            },
         )
         .await
     }
 
-    /// `POST /o/{org}/idp/{idp}/acs` with the form the IdP's page would post.
+    /// `GET /o/{org}/authorize` for `client_id` (code flow, scopes openid email profile
+    /// groups, state `s-1`, nonce `n-1`, then `extra`): the page on to the IdP and the binding
+    /// cookie (`name=value`) of the browser it set.
+    pub async fn authorize(&self, org: &str, client_id: &str, extra: &str) -> (Page, String) {
+        let query = format!(
+            "response_type=code&client_id={client_id}&redirect_uri={}&scope=openid+email+profile+groups&state=s-1&nonce=n-1{extra}",
+            urlencode(CALLBACK)
+        );
+        let page = self
+            .serve(HttpRequest {
+                method: "GET",
+                path: &format!("/o/{org}/authorize"),
+                query: &query,
+                ..HttpRequest::default()
+            })
+            .await;
+        assert!(page.status == 302 || page.status == 200, "{}", page.body);
+        let cookie = page
+            .header("set-cookie")
+            .expect("binding cookie")
+            .split(';')
+            .next()
+            .expect("name=value")
+            .to_owned();
+        (page, cookie)
+    }
+
+    /// `POST /o/{org}/idp/{idp}/acs` with the form the IdP's page would post, from the
+    /// browser that sends `cookie`.
     pub async fn post(
         &self,
-        org: &str,
-        idp: &str,
+        (org, idp): (&str, &str),
         saml_response: &str,
         relay_state: Option<&str>,
+        cookie: Option<&str>,
     ) -> Page {
         let body = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -181,16 +213,128 @@ impl Sso {
             }
             form.finish()
         };
-        samlgate_acs::route(
-            &self.acs,
-            "corr-acs",
-            "POST",
-            &format!("/o/{org}/idp/{idp}/acs"),
-            "",
-            body.as_bytes(),
-        )
+        self.serve(HttpRequest {
+            method: "POST",
+            path: &format!("/o/{org}/idp/{idp}/acs"),
+            body: body.as_bytes(),
+            cookie,
+            ..HttpRequest::default()
+        })
         .await
     }
+
+    /// `POST /o/{org}/token` for the code, with Basic client authentication.
+    pub async fn redeem(&self, org: &str, client_id: &str, secret: &str, code: &str) -> Page {
+        let body = format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}",
+            urlencode(code),
+            urlencode(CALLBACK)
+        );
+        let basic = format!("Basic {}", B64.encode(format!("{client_id}:{secret}")));
+        self.serve(HttpRequest {
+            method: "POST",
+            path: &format!("/o/{org}/token"),
+            body: body.as_bytes(),
+            authorization: Some(&basic),
+            ..HttpRequest::default()
+        })
+        .await
+    }
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A query parameter of a URL.
+pub fn param(location: &str, name: &str) -> Option<String> {
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A confidential client of `org` registered through the admin API (redirect URI
+/// [`CALLBACK`], post-logout [`AFTER_LOGOUT`], then `extra` fields): its ID and secret.
+pub async fn client_with(h: &Harness, org: &str, extra: Value) -> (String, String) {
+    let mut body = json!({"name": "e2e app", "redirect_uris": [CALLBACK],
+                          "post_logout_redirect_uris": [AFTER_LOGOUT],
+                          "token_endpoint_auth_method": "client_secret_basic"});
+    for (k, v) in extra.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    let reply = h
+        .call("POST", &format!("/admin/orgs/{org}/clients"), body)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    (
+        reply.body["client_id"]
+            .as_str()
+            .expect("client_id")
+            .to_owned(),
+        reply.body["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_owned(),
+    )
+}
+
+/// What the IdP answers to the login `page` (a Redirect-binding 302 or a POST-binding form),
+/// pysaml2 having verified our request's signature; `extra` goes into the `authn` call.
+pub fn idp_answer(py: &mut PyIdp, page: &Page, extra: Value) -> Value {
+    let mut request = json!({"op": "authn", "user": alice(), "encrypt": false,
+                             "sign_response": true, "sign_assertion": true});
+    if page.status == 302 {
+        let location = page.header("location").expect("location");
+        assert!(location.contains("&Signature="), "{location}");
+        request["binding"] = json!("redirect");
+        request["url"] = json!(location);
+    } else {
+        assert_eq!(page.status, 200, "{}", page.body);
+        request["binding"] = json!("post");
+        request["saml_request"] = json!(field(page, "SAMLRequest"));
+        request["relay_state"] = json!(field(page, "RelayState"));
+    }
+    for (k, v) in extra.as_object().expect("object") {
+        request[k] = v.clone();
+    }
+    py.ok(request)
+}
+
+/// The one-time code in the ACS's redirect to the client (with the state echoed).
+pub fn code_of(page: &Page) -> String {
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").expect("location");
+    assert!(location.starts_with(&format!("{CALLBACK}?")), "{location}");
+    assert_eq!(param(location, "state").as_deref(), Some("s-1"));
+    param(location, "code").expect("code")
+}
+
+/// authorize → pysaml2 → ACS from the same browser: the code the client receives.
+pub async fn code_for(
+    sso: &Sso,
+    py: &mut PyIdp,
+    (org, idp): (&str, &str),
+    client_id: &str,
+    extra: &str,
+) -> String {
+    let (page, cookie) = sso.authorize(org, client_id, extra).await;
+    let answer = idp_answer(py, &page, json!({}));
+    let page = sso
+        .post(
+            (org, idp),
+            answer["saml_response"].as_str().expect("saml_response"),
+            answer["relay_state"].as_str(),
+            Some(&cookie),
+        )
+        .await;
+    code_of(&page)
+}
+
+/// PyJWT's verdict on a token of `org` for `audience`, against `jwks`.
+pub fn verify(py: &mut PyIdp, token: &str, jwks: &Value, audience: &str, org: &str) -> Value {
+    py.call(json!({"op": "verify_jwt", "token": token, "jwks": jwks,
+                   "audience": audience, "issuer": format!("{BASE_URL}/o/{org}")}))
 }
 
 /// Onboards `org`, registers the pysaml2 IdP `idp` from its metadata with `settings`, sets the
@@ -223,7 +367,7 @@ pub async fn register(
         .call(
             "PUT",
             &format!("/admin/orgs/{org}/sso"),
-            json!({"return_urls": [RETURN_URL], "app_audience": AUDIENCE, "default_idp": idp}),
+            json!({"default_idp": idp}),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -6,7 +6,10 @@ admin API and trusts samlgate's SP metadata; Authlib's OAuth2Session runs the co
 PKCE for a confidential (client_secret_basic) and a public client; Authlib validates the ID
 token (signature from the discovered JWKS, iss, aud, exp, nonce) and calls userinfo. An
 IdP-initiated logout from pysaml2 reaches a local back-channel endpoint as a logout_token
-that Authlib validates (iss, aud, sid, the events claim, no nonce).
+that Authlib validates (iss, aud, sid, the events claim, no nonce). A second organisation,
+onboarded with `samlgate org create` as an operator would, is its own issuer: its ID token,
+handed to a relying party configured for the demo organisation, fails Authlib's validation
+(its keys are not in the demo organisation's JWKS, and its iss differs).
 """
 import http.server
 import json
@@ -29,6 +32,8 @@ with warnings.catch_warnings():
 
 BASE = os.environ["SAMLGATE_URL"]
 ISSUER = f"{BASE}/o/demo"
+# The dev server's table (`samlgate dev --table`), for `samlgate org create`.
+TABLE = os.environ.get("SAMLGATE_DEV_TABLE", "samlgate-dev")
 REDIRECT = f"{BASE}/rp/authlib/callback"  # nothing listens: the browser reads the redirect
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -88,7 +93,7 @@ def admin(method, path, body=None):
     return answer.json()
 
 
-def sign_in(py, idp, discovery, client_id, secret, method, scope):
+def sign_in(py, idp, discovery, client_id, secret, method, scope, org="demo"):
     session = OAuth2Session(client_id, secret, scope=scope, redirect_uri=REDIRECT,
                             code_challenge_method="S256", token_endpoint_auth_method=method)
     verifier = secrets.token_urlsafe(48)
@@ -106,7 +111,7 @@ def sign_in(py, idp, discovery, client_id, secret, method, scope):
                              "attributes": {"email": ["alice@example.com"],
                                             "displayName": ["Alice"], "groups": ["staff"]}},
                        encrypt=False, sign_response=True, sign_assertion=True)
-    answer = browser.post(f"{BASE}/o/demo/idp/{idp}/acs", allow_redirects=False, timeout=30,
+    answer = browser.post(f"{BASE}/o/{org}/idp/{idp}/acs", allow_redirects=False, timeout=30,
                           data={"SAMLResponse": idp_answer["saml_response"],
                                 "RelayState": idp_answer["relay_state"]})
     assert answer.status_code == 302, (answer.status_code, answer.text)
@@ -115,12 +120,70 @@ def sign_in(py, idp, discovery, client_id, secret, method, scope):
     token = session.fetch_token(discovery["token_endpoint"], authorization_response=callback,
                                 state=state, code_verifier=verifier)
     jwks = JsonWebKey.import_key_set(requests.get(discovery["jwks_uri"], timeout=30).json())
-    claims = jwt.decode(token["id_token"], jwks, claims_cls=CodeIDToken,
-                        claims_options={"iss": {"essential": True, "value": ISSUER},
+    claims = validated(token["id_token"], jwks, discovery["issuer"], client_id, nonce)
+    return session, token, claims, idp_answer["session_index"]
+
+
+def validated(id_token, jwks, issuer, client_id, nonce=None):
+    """An ID token as a relying party of `issuer` validates it with Authlib."""
+    claims = jwt.decode(id_token, jwks, claims_cls=CodeIDToken,
+                        claims_options={"iss": {"essential": True, "value": issuer},
                                         "aud": {"essential": True, "value": client_id}},
                         claims_params={"nonce": nonce, "client_id": client_id})
     claims.validate()
-    return session, token, claims, idp_answer["session_index"]
+    return claims
+
+
+def refused(check):
+    """What Authlib raised for `check` (None: it accepted)."""
+    try:
+        check()
+    except Exception as e:  # authlib.jose raises BadSignatureError, InvalidClaimError, ValueError …
+        return e
+    return None
+
+
+def claim_error(error):
+    """An invalid-claim refusal (Authlib's claims classes raise joserfc's InvalidClaimError)."""
+    return type(error).__name__ == "InvalidClaimError"
+
+
+def other_organisation(py, demo_jwks):
+    """Onboards a second organisation with the CLI, signs in there through the same pysaml2
+    (a second SP to it), and hands that organisation's ID token to the demo organisation's
+    relying party."""
+    org = "authlib-b-" + secrets.token_hex(3)
+    subprocess.run([os.path.join(ROOT, "target/debug/samlgate"), "org", "create", "--org", org,
+                    "--name", "Authlib second organisation", "--table", TABLE],
+                   check=True, stdout=subprocess.DEVNULL)
+    admin("POST", f"/admin/orgs/{org}/idps", {
+        "idp": "corp", "metadata_xml": py.ok(op="metadata")["xml"],
+        "settings": {"mapping": {"email": "email"}}})
+    admin("PUT", f"/admin/orgs/{org}/sso", {"default_idp": "corp"})
+    py.ok(op="trust_sp", xml=requests.get(f"{BASE}/o/{org}/idp/corp/metadata", timeout=30).text)
+    issuer = f"{BASE}/o/{org}"
+    discovery = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=30).json()
+    assert discovery["issuer"] == issuer and discovery["jwks_uri"].startswith(issuer), discovery
+    client = admin("POST", f"/admin/orgs/{org}/clients", {
+        "name": "Authlib B", "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "client_secret_basic"})
+    _, token, claims, _ = sign_in(py, "corp", discovery, client["client_id"],
+                                  client["client_secret"], "client_secret_basic", "openid",
+                                  org=org)
+    assert claims["iss"] == issuer and claims["org"] == org, claims
+    b_jwks = JsonWebKey.import_key_set(requests.get(discovery["jwks_uri"], timeout=30).json())
+    demo_kids = {k.as_dict()["kid"] for k in demo_jwks.keys}
+    assert demo_kids.isdisjoint(k.as_dict()["kid"] for k in b_jwks.keys), "shared token keys"
+    id_token = token["id_token"]
+    # The demo organisation's relying party: the demo JWKS and issuer. The same client_id is
+    # given, so that only the organisation differs.
+    error = refused(lambda: validated(id_token, demo_jwks, ISSUER, client["client_id"]))
+    assert error is not None, "another organisation's ID token verified with the demo organisation's keys"
+    assert not claim_error(error), f"refused for a claim, not its key: {error!r}"
+    # Even a relying party that fetched the other organisation's keys refuses it for demo.
+    error = refused(lambda: validated(id_token, b_jwks, ISSUER, client["client_id"]))
+    assert claim_error(error) and "'iss'" in str(error), repr(error)
+    print(f"    organisation {org}'s ID token is refused by Authlib configured for demo (keys and iss differ)")
 
 
 def main():
@@ -194,12 +257,10 @@ def main():
         print("    Authlib (public client, PKCE only, scope openid) validated the ID token: no email or groups")
 
         tampered = token["id_token"][:-4] + ("AAAA" if not token["id_token"].endswith("AAAA") else "BBBB")
-        try:
-            jwt.decode(tampered, jwks)
-        except Exception:  # authlib raises BadSignatureError
-            print("    a tampered ID token fails Authlib's signature check")
-        else:
-            raise AssertionError("a tampered ID token verified")
+        assert refused(lambda: jwt.decode(tampered, jwks)), "a tampered ID token verified"
+        print("    a tampered ID token fails Authlib's signature check")
+
+        other_organisation(py, jwks)
     finally:
         py.close()
 

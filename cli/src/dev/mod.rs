@@ -35,7 +35,6 @@ use demo_idp::{DemoIdp, USERS};
 
 pub const DEMO_ORG: &str = "demo";
 pub const DEMO_IDP: &str = "demo";
-pub const DEMO_AUDIENCE: &str = "demo-app";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -295,11 +294,7 @@ async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(),
         dev,
         "PUT",
         &format!("/admin/orgs/{DEMO_ORG}/sso"),
-        json!({
-            "return_urls": [format!("{}/app/callback", dev.base), format!("{}/", dev.base)],
-            "app_audience": DEMO_AUDIENCE,
-            "default_idp": DEMO_IDP,
-        }),
+        json!({"default_idp": DEMO_IDP}),
     )
     .await?;
     demo_client(dev).await
@@ -401,8 +396,6 @@ async fn dispatch(
                 page,
             );
         }
-        // The return-URL path (the console's test sign-in): the token posted here.
-        ("POST", "/app/callback") => return html(StatusCode::OK, callback(&dev, &bytes).await),
         ("GET", "/demo-idp/sso") => {
             return match dev.idp.picker(&query, &dev.base) {
                 Ok(page) => html(StatusCode::OK, page),
@@ -528,56 +521,6 @@ fn home(dev: &Dev) -> String {
 <ul><li><a href="/console/#/o/{DEMO_ORG}">Admin console</a></li><li><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/metadata">SP metadata</a></li><li><a href="/demo-idp/metadata">Demo IdP metadata</a></li><li><a href="/o/{DEMO_ORG}/.well-known/openid-configuration">OIDC discovery</a></li><li><a href="/o/{DEMO_ORG}/.well-known/jwks.json">JWKS</a></li><li><a href="/admin/orgs/{DEMO_ORG}/idps/{DEMO_IDP}">IdP configuration (admin API)</a></li><li><a href="/admin/orgs/{DEMO_ORG}/clients">OIDC clients (admin API)</a></li><li><a href="/demo-idp/">Demo IdP (sign out everywhere)</a></li></ul>
 {logouts}</body></html>"#
     )
-}
-
-/// The demo app's token check: signature against the JWKS (through the metadata handler),
-/// issuer, audience and expiry, as an application would do it.
-async fn callback(dev: &Dev, body: &[u8]) -> String {
-    let token = url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == "id_token")
-        .map(|(_, v)| v.into_owned());
-    let Some(token) = token else {
-        return "<p>No id_token in the post.</p>".into();
-    };
-    let jwks = samlgate_metadata::route(
-        &dev.metadata,
-        "GET",
-        &format!("/o/{DEMO_ORG}/.well-known/jwks.json"),
-    )
-    .await;
-    let verdict = verify_token(&token, &jwks.body, &format!("{}/o/{DEMO_ORG}", dev.base));
-    let (title, claims) = match verdict {
-        Ok(claims) => ("Signed in", claims),
-        Err(e) => ("Token rejected", json!({ "error": e })),
-    };
-    let logout = claims["sid"].as_str().map_or(String::new(), |sid| {
-        format!(
-            r#"<p><a href="/o/{DEMO_ORG}/idp/{DEMO_IDP}/slo?sid={}&amp;return_to={}">Sign out</a> (samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
-            escape_html(sid),
-            url::form_urlencoded::byte_serialize(format!("{}/", dev.base).as_bytes())
-                .collect::<String>()
-        )
-    });
-    format!(
-        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head><body>
-<h1>{title}</h1><p>The demo app verified the token samlgate posted (ES256 signature against <a href="/o/{DEMO_ORG}/.well-known/jwks.json">the organisation's JWKS</a>, issuer, audience <code>{DEMO_AUDIENCE}</code>, expiry). Its claims:</p>
-<pre>{}</pre>{logout}<p><a href="/">Back</a></p></body></html>"#,
-        escape_html(&serde_json::to_string_pretty(&claims).unwrap_or_default())
-    )
-}
-
-fn verify_token(token: &str, jwks: &str, issuer: &str) -> Result<Value, String> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
-    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks).map_err(|e| e.to_string())?;
-    let kid = header.kid.ok_or("token has no kid")?;
-    let jwk = set.find(&kid).ok_or("kid not in the JWKS")?;
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&[DEMO_AUDIENCE]);
-    validation.set_issuer(&[issuer]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| e.to_string())
 }
 
 fn demo_idp_post(dev: &Dev, body: &[u8]) -> HttpResponse<AxumBody> {

@@ -139,24 +139,24 @@ function copyable(label: string, id: string, value: string): HTMLElement {
 }
 
 function testSignIn(idp: IdpView, sso: SsoSettings | null): HTMLElement {
-  const urls = sso?.return_urls ?? [];
-  if (urls.length === 0) {
-    return h('section', {}, h('h2', {}, 'Test sign-in'), h('p', {}, 'Add an allowed return URL in the SSO settings to test a sign-in.'));
+  if (!sso) {
+    return h('section', {}, h('h2', {}, 'Test sign-in'), h('p', {}, 'Save the organisation\'s SSO settings to test a sign-in.'));
   }
-  const target = select('test-return-to', urls.map((u) => [u, u]));
   const go = h('button', { type: 'button', id: 'test-sign-in' }, 'Test sign-in');
   go.addEventListener('click', () => {
     const url = new URL(idp.login_url, location.origin);
     url.searchParams.set('idp', idp.idp);
-    url.searchParams.set('return_to', target.value);
     window.open(url.toString(), '_blank', 'noopener');
   });
   return h(
     'section',
     {},
     h('h2', {}, 'Test sign-in'),
-    h('p', {}, 'Opens a sign-in through this IdP in a new tab; the token goes to the return URL you choose.'),
-    field('Return URL', target),
+    h(
+      'p',
+      {},
+      'Opens a sign-in through this IdP in a new tab and shows the identity an application would receive, and what the IdP asserted. Nothing is issued: no session, no code, no token.',
+    ),
     go,
   );
 }

@@ -23,9 +23,14 @@ export async function overview(page: HTMLElement, route: Route): Promise<void> {
     h('h2', {}, 'Single sign-on'),
     sso
       ? facts([
-          ['Token audience', sso.app_audience ?? '—'],
           ['Default IdP', sso.default_idp ?? '—'],
-          ['Allowed return URLs', sso.return_urls.length ? h('ul', {}, ...sso.return_urls.map((u) => h('li', {}, h('code', {}, u)))) : 'none'],
+          [
+            'Email domains (verified for their IdP)',
+            Object.keys(sso.domain_hints ?? {}).length
+              ? h('ul', {}, ...Object.entries(sso.domain_hints ?? {}).map(([d, i]) => h('li', {}, h('code', {}, d), ' → ', h('code', {}, i))))
+              : 'none',
+          ],
+          ['Session lifetime', sso.session_ttl_secs ? `${Math.round(sso.session_ttl_secs / 60)} min` : '—'],
         ])
       : h('p', {}, 'No SSO settings yet.'),
     h(

@@ -1,11 +1,12 @@
-//! The few pages acs sends: a redirect, an auto-submitting form (to the IdP or to the
-//! application), and a generic error page. Every value is HTML-escaped; the only script is the
+//! The few pages acs sends: a redirect, an auto-submitting form (to the IdP), a test
+//! sign-in's result, and a generic error page. Every value is HTML-escaped; the only script is the
 //! one-line submit, allowed by its hash in the Content-Security-Policy.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
+use samlgate_sso::acs::TestResult;
 
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
 
@@ -54,8 +55,7 @@ impl Page {
         }
     }
 
-    /// A form that posts `fields` to `action` as soon as it loads (SAML HTTP-POST binding,
-    /// and the token hand-over to the application).
+    /// A form that posts `fields` to `action` as soon as it loads (SAML HTTP-POST binding).
     pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Self {
         let script_hash = B64.encode(
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, SUBMIT_SCRIPT.as_bytes())
@@ -116,6 +116,65 @@ impl Page {
         page
     }
 
+    /// A test sign-in's result: the claims a client would receive and what the IdP asserted,
+    /// each value escaped. It says plainly that nothing was issued.
+    pub fn test_result(result: &TestResult) -> Self {
+        let c = &result.claims;
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let claims = [
+            ("sub", c.sub.clone()),
+            ("email", c.email.clone().unwrap_or_default()),
+            ("email_verified", c.email_verified.to_string()),
+            ("name", c.name.clone().unwrap_or_default()),
+            ("groups", c.groups.join(", ")),
+            ("acr", c.acr.clone().unwrap_or_default()),
+            (
+                "auth_time",
+                c.auth_time.map(|t| t.to_string()).unwrap_or_default(),
+            ),
+            ("org", c.org.to_string()),
+            ("idp", c.idp.to_string()),
+        ];
+        let mut asserted = vec![
+            ("NameID".to_owned(), result.name_id.clone()),
+            (
+                "NameID Format".to_owned(),
+                result.name_id_format.clone().unwrap_or_default(),
+            ),
+            (
+                "Response signed".to_owned(),
+                yes(result.response_signed).into(),
+            ),
+            (
+                "Assertion signed".to_owned(),
+                yes(result.assertion_signed).into(),
+            ),
+            (
+                "Assertion encrypted".to_owned(),
+                yes(result.encrypted).into(),
+            ),
+        ];
+        asserted.extend(
+            result
+                .attributes
+                .iter()
+                .map(|(name, values)| (format!("attribute {name}"), values.join(", "))),
+        );
+        let rows = |rows: &mut dyn Iterator<Item = (&str, &str)>| -> String {
+            rows.map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v)))
+                .collect()
+        };
+        let body = format!(
+            r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Test sign-in succeeded</title></head><body><h1>Test sign-in succeeded</h1><p>The IdP <code>{idp}</code> signed you in and samlgate verified the Response. Nothing was issued: no session, no code, no token.</p><h2>What a client would receive</h2><table id="claims">{claims}</table><h2>What the IdP asserted</h2><table id="assertion">{asserted}</table></body></html>"#,
+            idp = escape(c.idp.as_str()),
+            claims = rows(&mut claims.iter().map(|(k, v)| (*k, v.as_str()))),
+            asserted = rows(&mut asserted.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        let mut page = Self::error(200, "");
+        page.body = body;
+        page
+    }
+
     /// The end of a logout that has nowhere else to go.
     pub fn signed_out() -> Self {
         let mut page = Self::error(200, "");
@@ -165,7 +224,7 @@ impl Page {
     }
 }
 
-/// `scheme://host[:port]` of a URL we configured (return URL or IdP endpoint).
+/// `scheme://host[:port]` of a URL we configured (an IdP endpoint).
 fn origin(url: &str) -> String {
     url::Url::parse(url)
         .map(|u| u.origin().ascii_serialization())
@@ -180,7 +239,7 @@ mod tests {
     fn values_are_escaped() {
         let page = Page::auto_post(
             "https://app.example.com/cb?a=1&b=2",
-            &[("id_token", "\"><script>")],
+            &[("SAMLRequest", "\"><script>")],
         );
         assert!(page.body.contains("a=1&amp;b=2"));
         assert!(page.body.contains("&quot;&gt;&lt;script&gt;"));

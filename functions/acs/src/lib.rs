@@ -7,9 +7,8 @@
 //! | POST | `/o/{org}/token` | redeem the one-time code (RFC 6749 §4.1.3) |
 //! | GET, POST | `/o/{org}/userinfo` | the access token's claims |
 //! | GET, POST | `/o/{org}/logout?id_token_hint=…` | RP-initiated logout, then SAML single logout |
-//! | GET | `/o/{org}/login?idp=…\|login_hint=…&return_to=…` | start a login at the IdP |
-//! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; redirect to the client with the code (or post the token to the return URL) |
-//! | GET | `/o/{org}/idp/{idp}/slo?sid=…&return_to=…` | the app logs a session out (SP-initiated) |
+//! | GET | `/o/{org}/login?idp=…\|login_hint=…` | an administrator's test sign-in: the identity is shown, nothing is issued |
+//! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; redirect to the client with the code (or show the test sign-in's result) |
 //! | GET, POST | `/o/{org}/idp/{idp}/slo` with `SAMLRequest` or `SAMLResponse` | the IdP's signed logout messages (Redirect or POST binding) |
 //!
 //! The browser never learns why a login failed: it sees a generic page with the correlation
@@ -137,7 +136,7 @@ pub async fn serve(app: &App, request: &HttpRequest<'_>) -> Page {
             return end_session(app, request, org, request.query.as_bytes()).await
         }
         ("POST", ["o", org, "logout"]) => return end_session(app, request, org, body).await,
-        ("GET", ["o", org, "login"]) => login(app, correlation_id, org, query).await,
+        ("GET", ["o", org, "login"]) => login(app, request, org).await,
         ("POST", ["o", org, "idp", idp, "acs"]) => consume(app, request, org, idp).await,
         ("GET", ["o", org, "idp", idp, "slo"]) => {
             logout(app, correlation_id, org, idp, query, None).await
@@ -292,7 +291,8 @@ fn org_id(text: &str) -> Result<OrgId, SsoError> {
     OrgId::parse(text).map_err(|_| VaultError::OrgNotFound.into())
 }
 
-async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Result<Page, SsoError> {
+async fn login(app: &App, request: &HttpRequest<'_>, org: &str) -> Result<Page, SsoError> {
+    let query = request.query;
     if query.len() > 8192 {
         return Err(SsoError::invalid("query is too long"));
     }
@@ -301,7 +301,6 @@ async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Resul
         let slot = match name.as_ref() {
             "idp" => &mut parsed.idp,
             "login_hint" => &mut parsed.login_hint,
-            "return_to" => &mut parsed.return_to,
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
@@ -309,11 +308,13 @@ async fn login(app: &App, correlation_id: &str, org: &str, query: &str) -> Resul
         }
     }
     let org = org_id(org)?;
-    let delivery = app
+    let binding = binding_cookie(&app.urls, request.cookie);
+    let login = app
         .sso()
-        .login(&caller(correlation_id), &org, &parsed)
+        .login(&caller(request.correlation_id), &org, &parsed, binding)
         .await?;
-    Ok(login_page(delivery))
+    Ok(login_page(login.delivery)
+        .with_header("set-cookie", binding_set_cookie(&app.urls, &login.binding)))
 }
 
 /// On to the IdP: a redirect, or the auto-posted AuthnRequest.
@@ -353,7 +354,7 @@ async fn consume(
         .await?;
     Ok(match delivery {
         Delivery::Redirect { location } => Page::redirect(&location),
-        Delivery::Post { return_to, token } => Page::auto_post(&return_to, &[("id_token", &token)]),
+        Delivery::Tested(result) => Page::test_result(&result),
     })
 }
 

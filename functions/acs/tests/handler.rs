@@ -9,6 +9,7 @@ mod oidc;
 mod support;
 
 use samlgate_acs::route;
+use samlgate_domain::client::TokenAuthMethod;
 use samlgate_domain::idp::{IdpSettings, MatchRules};
 use support::*;
 
@@ -41,48 +42,58 @@ async fn rejected(acs: &Acs, page: samlgate_acs::Page, status: u16, code: &str) 
 }
 
 #[tokio::test]
-async fn a_solicited_response_yields_a_session_and_a_token_for_the_return_url() {
+async fn a_test_sign_in_shows_the_identity_a_client_would_receive_and_issues_nothing() {
     let acs = Acs::new(settings()).await;
     acs.expect_login(&state('a'), "okta", LATER);
     let page = acs
         .post(&response("samlgate_sp_entity_id"), Some(&state('a')))
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(&format!("action=\"{RETURN}\"")));
-    let fields = form_fields(&page);
-    assert_eq!(fields[0].0, "id_token");
-    let claims = claims(&fields[0].1);
-    assert_eq!(claims["sub"], "alice@example.com");
-    assert_eq!(claims["email"], "alice@example.com");
-    assert_eq!(claims["name"], "Alice Example");
-    assert_eq!(
-        claims["groups"],
-        serde_json::json!(["admins", "engineering"])
-    );
-    assert_eq!(claims["iss"], "https://sp.example.com/o/acme");
-    assert_eq!(claims["aud"], "acme-app");
-    assert_eq!(claims["org"], "acme");
-    assert_eq!(claims["idp"], "okta");
-    assert_eq!(
-        claims["acr"],
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-    );
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        300
-    );
-    let sessions = acs.store.sessions.lock().unwrap().clone();
-    let session = sessions.values().next().expect("one session");
-    assert_eq!(claims["sid"], session.id.as_str());
-    assert_eq!(session.session_index.as_deref(), Some("_session-7a1"));
+    assert!(page.body.contains("Test sign-in succeeded"));
+    assert!(page.body.contains("Nothing was issued"));
+    for row in [
+        "<tr><th>sub</th><td>okta:alice@example.com</td></tr>",
+        "<tr><th>email</th><td>alice@example.com</td></tr>",
+        "<tr><th>name</th><td>Alice Example</td></tr>",
+        "<tr><th>groups</th><td>admins, engineering</td></tr>",
+        "<tr><th>acr</th><td>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</td></tr>",
+        "<tr><th>idp</th><td>okta</td></tr>",
+        "<tr><th>NameID</th><td>alice@example.com</td></tr>",
+    ] {
+        assert!(page.body.contains(row), "{row} in {}", page.body);
+    }
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert!(page.header("location").is_none());
+    assert!(acs.store.sessions.lock().unwrap().is_empty(), "no session");
+    assert!(acs.store.codes.lock().unwrap().is_empty(), "no code");
     let event = acs.audit().pop().unwrap();
     assert_eq!(event.action, "sso.login");
     assert_eq!(event.reason, None);
+    assert_eq!(event.facts["test"], "true");
     assert_eq!(event.facts["assertion_id"], "_assert-0001");
+    assert_eq!(event.facts["sub"], "okta:alice@example.com");
+    assert!(!event.facts.contains_key("session_id"));
     assert!(
         acs.store.logins.lock().unwrap().is_empty(),
         "the state is used up"
     );
+}
+
+#[tokio::test]
+async fn a_test_sign_in_completes_only_in_the_browser_that_started_it() {
+    let acs = Acs::new(settings()).await;
+    for cookie in [
+        None,
+        Some("__Host-samlgate-login=ffffffffffffffffffffffffffffffff"),
+    ] {
+        acs.expect_login(&state('a'), "okta", LATER);
+        let page = acs
+            .post_with_cookie(&response("samlgate_sp_entity_id"), &state('a'), cookie)
+            .await;
+        assert_eq!(page.status, 400, "{cookie:?}");
+        assert!(!page.body.contains("Test sign-in succeeded"));
+        assert_eq!(acs.last_reason().as_deref(), Some("browser_mismatch"));
+    }
 }
 
 #[tokio::test]
@@ -108,7 +119,12 @@ async fn the_same_response_cannot_be_used_twice() {
         .await;
     assert_eq!(page.status, 400);
     assert_eq!(acs.last_reason().as_deref(), Some("replayed"));
-    assert_eq!(acs.store.sessions.lock().unwrap().len(), 1);
+    let accepted = acs
+        .audit()
+        .iter()
+        .filter(|e| e.action == "sso.login" && e.reason.is_none())
+        .count();
+    assert_eq!(accepted, 1);
 }
 
 #[tokio::test]
@@ -147,28 +163,45 @@ async fn unsolicited_responses_need_the_idps_permission() {
     let page = acs.post(&response("samlgate_sp_entity_id"), None).await;
     rejected(&acs, page, 400, "unsolicited_not_allowed").await;
     let page = acs
-        .post(&response("samlgate_sp_entity_id"), Some(RETURN))
+        .post(
+            &response("samlgate_sp_entity_id"),
+            Some("https://app.example.com/cb"),
+        )
         .await;
     rejected(&acs, page, 400, "unsolicited_not_allowed").await;
 }
 
+/// One way in: an allowed unsolicited Response only starts the client's own OIDC login
+/// (OIDC Core §4), so its RelayState must name a client that registered an
+/// `initiate_login_uri`; a URL, an unknown client or one without that URI is refused.
 #[tokio::test]
-async fn an_allowed_unsolicited_response_may_only_name_an_allowed_return_url() {
+async fn an_allowed_unsolicited_response_must_name_a_client_with_an_initiate_login_uri() {
     let acs = Acs::new(IdpSettings {
         allow_idp_initiated: true,
         ..settings()
     })
     .await;
-    let page = acs
-        .post(
-            &response("samlgate_sp_entity_id"),
-            Some("https://evil.example.com/"),
+    let (plain, _) = acs.client(TokenAuthMethod::ClientSecretBasic).await;
+    let (tiled, _) = acs
+        .client_with(
+            TokenAuthMethod::ClientSecretBasic,
+            Some("https://app.example.com/start-login"),
         )
         .await;
-    rejected(&acs, page, 400, "return_to_not_allowed").await;
-    // With no login in flight the verifier expects no InResponseTo; this one has one.
+    for relay in [
+        None,
+        Some(""),
+        Some("https://evil.example.com/"),
+        Some("unknown-client"),
+        Some(plain.as_str()),
+    ] {
+        let page = acs.post(&response("samlgate_sp_entity_id"), relay).await;
+        rejected(&acs, page, 400, "unsolicited_client_unknown").await;
+    }
+    // With no login in flight the verifier expects no InResponseTo; this one has one. (The
+    // e2e suite's pysaml2 IdP sends a real unsolicited Response through to the redirect.)
     let page = acs
-        .post(&response("samlgate_sp_entity_id"), Some(RETURN))
+        .post(&response("samlgate_sp_entity_id"), Some(&tiled))
         .await;
     rejected(&acs, page, 400, "unexpected_in_response_to").await;
 }
@@ -273,8 +306,24 @@ async fn login_redirects_with_a_signed_request_and_stores_the_state() {
     let logins = acs.store.logins.lock().unwrap().clone();
     let (relay_state, login) = logins.iter().next().unwrap();
     assert!(location.contains(&format!("RelayState={relay_state}")));
-    assert_eq!(login.return_to, RETURN);
     assert_eq!(login.idp.as_str(), "okta");
+    // A test sign-in: no OIDC request, bound to this browser by its cookie.
+    assert!(login.authorize.is_none());
+    let cookie = page.header("set-cookie").unwrap();
+    assert!(
+        cookie.starts_with("__Host-samlgate-login=")
+            && cookie.contains("; Secure; HttpOnly; SameSite=None"),
+        "{cookie}"
+    );
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-samlgate-login=");
+    assert_eq!(
+        login.browser.as_deref(),
+        Some(samlgate_domain::ids::sha256_hex(value.as_bytes()).as_str())
+    );
     let event = acs.audit().pop().unwrap();
     assert_eq!(
         (event.action.as_str(), event.reason),
@@ -314,11 +363,6 @@ async fn login_posts_a_signed_request_when_the_idp_wants_post() {
 async fn login_failures_are_audited_with_their_codes() {
     let acs = Acs::new(settings()).await;
     for (query, status, code) in [
-        (
-            "return_to=https%3A%2F%2Fevil.example.com%2F",
-            400,
-            "return_to_not_allowed",
-        ),
         ("idp=entra", 404, "idp_not_found"),
         ("idp=okta&idp=entra", 400, "invalid_request"),
     ] {
@@ -357,53 +401,28 @@ async fn unknown_routes_and_oversized_bodies_get_the_generic_page() {
     );
 }
 
+/// One OIDC login through the ACS: the session's ID.
 async fn signed_in(acs: &Acs) -> String {
-    acs.expect_login(&state('a'), "okta", LATER);
-    let page = acs
-        .post(&response("samlgate_sp_entity_id"), Some(&state('a')))
-        .await;
-    assert_eq!(page.status, 200);
-    claims(&form_fields(&page)[0].1)["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-#[tokio::test]
-async fn sp_initiated_logout_ends_the_session_then_sends_a_signed_request_to_the_idp() {
-    let acs = Acs::new(settings()).await;
-    let sid = signed_in(&acs).await;
-    let page = route(
-        &acs.app,
-        "corr-1",
-        "GET",
-        "/o/acme/idp/okta/slo",
-        &format!("sid={sid}"),
-        b"",
-    )
-    .await;
-    assert_eq!(page.status, 302, "{}", page.body);
-    let location = page.header("location").unwrap();
-    assert!(
-        location.starts_with("https://idp.example.com/slo?SAMLRequest="),
-        "{location}"
+    let (client_id, _) = acs.client(TokenAuthMethod::ClientSecretBasic).await;
+    acs.expect_oidc_login(
+        &state('d'),
+        BINDING,
+        samlgate_domain::session::AuthorizeRequest {
+            client_id,
+            redirect_uri: CLIENT_REDIRECT.into(),
+            state: Some("st".into()),
+            nonce: None,
+            code_challenge: None,
+            scope: vec!["openid".into()],
+            max_age: None,
+        },
     );
-    assert!(location.contains("&SigAlg=") && location.contains("&Signature="));
-    assert!(acs.store.sessions.lock().unwrap().is_empty());
-    let logins = acs.store.logins.lock().unwrap().clone();
-    let state = logins.values().next().unwrap();
-    assert_eq!(
-        state.purpose,
-        samlgate_domain::session::StatePurpose::Logout
-    );
-    assert_eq!(state.return_to, RETURN);
-    // A logout state cannot be spent on a login.
-    let relay = state.relay_state.clone();
     let page = acs
-        .post(&response("samlgate_sp_entity_id"), Some(&relay))
+        .post(&response("samlgate_sp_entity_id"), Some(&state('d')))
         .await;
-    assert_eq!(page.status, 400);
-    assert_eq!(acs.last_reason().as_deref(), Some("request_state_mismatch"));
+    assert_eq!(page.status, 302, "{:?}", acs.last_reason());
+    let sessions = acs.store.sessions.lock().unwrap().clone();
+    sessions.values().next().expect("one session").id.clone()
 }
 
 #[tokio::test]
@@ -411,14 +430,9 @@ async fn logout_failures_are_audited_with_their_codes() {
     let acs = Acs::new(settings()).await;
     let sid = signed_in(&acs).await;
     for (query, code) in [
-        (
-            "sid=s-000000000000000000000000".to_owned(),
-            "session_unknown",
-        ),
-        (
-            format!("sid={sid}&return_to=https%3A%2F%2Fevil.example.com%2F"),
-            "return_to_not_allowed",
-        ),
+        // The application's logout is RP-initiated at `{issuer}/logout`; the SLO endpoint
+        // takes only the IdP's signed messages.
+        (format!("sid={sid}"), "invalid_request"),
         (
             "SAMLRequest=fVLLbsIwEPyVyHeTBwRaiyBROFRUtDr5U&RelayState=x".to_owned(),
             "signature_invalid",

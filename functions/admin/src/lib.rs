@@ -13,7 +13,7 @@
 //! | GET | `/admin/orgs/{org}/credentials/{id}` | one credential's metadata |
 //! | PUT | `/admin/orgs/{org}/credentials/{id}` | a new version |
 //! | DELETE | `/admin/orgs/{org}/credentials/{id}` | schedule deletion |
-//! | GET, PUT | `/admin/orgs/{org}/sso` | SSO settings: return URLs, token audience, routing |
+//! | GET, PUT | `/admin/orgs/{org}/sso` | SSO settings: IdP routing, verified email domains, session lifetime, rotation |
 //! | POST | `/admin/orgs/{org}/idps` | register an IdP (metadata XML, metadata URL or manual) |
 //! | GET | `/admin/orgs/{org}/idps` | list IdPs |
 //! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
@@ -76,7 +76,7 @@ pub struct App {
     pub fetcher: Arc<dyn MetadataFetcher>,
     pub urls: PublicUrls,
     /// Local development: requests without an authorizer act as `local-dev`, and IdP and
-    /// return URLs may be plain HTTP to loopback.
+    /// client URLs may be plain HTTP to loopback.
     pub local: bool,
 }
 
@@ -166,6 +166,10 @@ fn ok(status: u16, value: impl serde::Serialize, caller: &Caller) -> Reply {
     }
 }
 
+/// Fields of earlier versions that a request may still carry: named in the refusal (they are
+/// ours, not the client's text).
+const REMOVED_FIELDS: &[&str] = &["return_urls", "app_audience"];
+
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(VaultError::InvalidRequest(format!(
@@ -177,7 +181,14 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultErr
         // client may have pasted a secret into the wrong field: only messages that name our
         // own fields are passed on; everything else is reduced to its position.
         let text = e.to_string();
-        let message = if text.starts_with("missing field `") {
+        let removed = REMOVED_FIELDS
+            .iter()
+            .find(|field| text.starts_with(&format!("unknown field `{field}`")));
+        let message = if let Some(field) = removed {
+            format!(
+                "{field} was removed: applications sign in as OIDC clients (POST /admin/orgs/{{org}}/clients)"
+            )
+        } else if text.starts_with("missing field `") {
             text.split(" at line")
                 .next()
                 .unwrap_or("missing field")

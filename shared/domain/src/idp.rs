@@ -1,5 +1,5 @@
 //! IdP configuration (DESIGN.md §7): an organisation's identity providers, each with its own
-//! settings (safe defaults), and the organisation's SSO settings (return URLs, token audience,
+//! settings (safe defaults), and the organisation's SSO settings (IdP routing, verified domains,
 //! routing hints). Records only; admin and rotate write them, acs and metadata read them.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VaultError};
 use crate::ids::{IdpId, OrgId};
-use crate::rules::{short_text, web_url};
+use crate::rules::short_text;
 use crate::sp_key::RotationPolicy;
 
 /// How samlgate sends the AuthnRequest.
@@ -231,11 +231,9 @@ impl Idp {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsoSettings {
-    /// Where tokens may be delivered: exact URLs (https; http only to loopback locally).
-    pub return_urls: Vec<String>,
-    /// The token's `aud`: the organisation's application.
-    pub app_audience: String,
-    /// Email domain (lowercase) → IdP, for `login_hint`.
+    /// Email domain (lowercase) → IdP: routes a `login_hint`, and is the only source of
+    /// `email_verified` (an email is verified only when its domain is assigned to the IdP
+    /// that asserted it).
     #[serde(default)]
     pub domain_hints: BTreeMap<String, IdpId>,
     #[serde(default)]
@@ -254,15 +252,8 @@ fn default_session_secs() -> u32 {
 }
 
 impl SsoSettings {
-    pub fn validate(&self, allow_loopback_http: bool) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(VaultError::InvalidRequest(m.to_owned()));
-        if self.return_urls.is_empty() || self.return_urls.len() > 32 {
-            return bad("return_urls must list 1–32 URLs");
-        }
-        for url in &self.return_urls {
-            web_url("return_urls", url, allow_loopback_http)?;
-        }
-        short_text("app_audience", &self.app_audience, 512)?;
         if self.domain_hints.len() > 256 {
             return bad("at most 256 domain_hints");
         }
@@ -281,16 +272,12 @@ impl SsoSettings {
         }
         self.rotation.validate()
     }
-
-    /// `return_to` if it is exactly one of the allowed URLs.
-    pub fn allowed_return(&self, return_to: &str) -> bool {
-        self.return_urls.iter().any(|u| u == return_to)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::web_url;
 
     #[test]
     fn defaults_are_the_safe_ones() {
@@ -327,19 +314,22 @@ mod tests {
     }
 
     #[test]
-    fn return_urls_are_exact_and_https() {
-        let s = SsoSettings {
-            return_urls: vec!["https://app.example.com/callback".into()],
-            app_audience: "app".into(),
-            domain_hints: BTreeMap::new(),
-            default_idp: None,
-            session_ttl_secs: 3600,
-            rotation: Default::default(),
+    fn sso_settings_have_safe_defaults_and_refuse_the_removed_return_urls() {
+        let s: SsoSettings = serde_json::from_str("{}").unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.session_ttl_secs, 8 * 3600);
+        // One way in: applications are OIDC clients; a return URL is refused, not ignored.
+        assert!(serde_json::from_str::<SsoSettings>(r#"{"return_urls": []}"#).is_err());
+        assert!(serde_json::from_str::<SsoSettings>(r#"{"app_audience": "a"}"#).is_err());
+        let bad = SsoSettings {
+            domain_hints: BTreeMap::from([("ACME.example".into(), IdpId::parse("okta").unwrap())]),
+            ..s
         };
-        s.validate(false).unwrap();
-        assert!(s.allowed_return("https://app.example.com/callback"));
-        assert!(!s.allowed_return("https://app.example.com/callback/../x"));
-        assert!(!s.allowed_return("https://app.example.com/callbackx"));
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn web_urls_are_https_without_credentials() {
         assert!(web_url("u", "http://app.example.com/", true).is_err());
         assert!(web_url("u", "http://127.0.0.1:8080/", true).is_ok());
         assert!(web_url("u", "http://127.0.0.1:8080/", false).is_err());

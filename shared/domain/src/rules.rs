@@ -1,6 +1,6 @@
 //! What admin may write and where samlgate may send things: the one answer to both.
 //!
-//! - [`web_url`]: an endpoint a browser is sent to or that sends to us (return URLs, IdP
+//! - [`web_url`]: an endpoint a browser is sent to or that sends to us (client redirect URIs, IdP
 //!   endpoints, metadata URLs, the public base URL);
 //! - [`egress_url`]: the one request a provisioning function makes, to an allowlisted host;
 //! - [`text`] and [`short_text`]: bounds on every free-text field (names and descriptions in

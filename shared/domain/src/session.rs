@@ -14,7 +14,8 @@ pub enum StatePurpose {
     Logout,
 }
 
-/// `REQ#{relay_state}` / `REQ`: a login (or an SP-initiated logout) in flight.
+/// `REQ#{relay_state}` / `REQ`: a login (or an SP-initiated logout) in flight. A login
+/// without an `authorize` request is an administrator's test sign-in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginState {
     #[serde(default)]
@@ -23,6 +24,8 @@ pub struct LoginState {
     pub org: OrgId,
     pub idp: IdpId,
     pub request_id: String,
+    /// A logout's post-logout redirect URI (empty: the signed-out page); empty for a login.
+    #[serde(default)]
     pub return_to: String,
     /// Unix seconds; also the item's TTL attribute.
     pub expires_at: i64,

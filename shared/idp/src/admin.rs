@@ -36,7 +36,7 @@ pub struct IdpAdmin<'a> {
     pub audit: &'a dyn AuditLog,
     pub clock: &'a dyn Clock,
     pub urls: &'a PublicUrls,
-    /// Local development: IdP and return URLs may be plain HTTP to loopback.
+    /// Local development: IdP URLs may be plain HTTP to loopback.
     pub allow_loopback_http: bool,
 }
 
@@ -167,7 +167,7 @@ impl IdpAdmin<'_> {
     ) -> Result<SsoSettings> {
         let result = async {
             self.org(org).await?;
-            settings.validate(self.allow_loopback_http)?;
+            settings.validate()?;
             let referenced = settings
                 .domain_hints
                 .values()

@@ -1,6 +1,6 @@
 //! SP keys (DESIGN.md §4): per IdP, an RSA-2048 signing key and an RSA-2048 encryption key
 //! with self-signed certificates (rcgen; RSA for IdP compatibility); per organisation, a
-//! P-256 key that signs application tokens (ES256, published in the JWKS). Every private key
+//! P-256 key that signs ID tokens (ES256, published in the JWKS). Every private key
 //! leaves this module only as an envelope under the organisation key with `purpose=sp-key`:
 //! admin and rotate generate and seal, and nothing here can open one.
 

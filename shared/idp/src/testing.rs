@@ -105,8 +105,6 @@ impl World {
                 &caller(),
                 &acme(),
                 SsoSettings {
-                    return_urls: vec!["https://app.example.com/cb".into()],
-                    app_audience: "acme-app".into(),
                     domain_hints: Default::default(),
                     default_idp: Some(okta()),
                     session_ttl_secs: 3600,

@@ -1,7 +1,9 @@
 //! `POST /o/{org}/idp/{idp}/acs`: take the login in flight once, verify the Response (DESIGN.md
-//! §5 steps 1–7), record the assertion once, map it and check the rules (step 8), then the
-//! session, then what the login was for: an OIDC client's one-time code (redirected with
-//! its `state`), or the application token of the older return-URL path.
+//! §5 steps 1–7), record the assertion once, map it and check the rules (step 8), then what
+//! the login was for. There is one way in for applications: an OIDC client's login gets a
+//! session and a one-time code (redirected with its `state`). A test sign-in shows the
+//! identity and issues nothing; an allowed unsolicited Response sends the browser to the
+//! client's `initiate_login_uri`, which starts an OIDC login of its own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use saml::{IdpMetadata, Verifier};
 use samlgate_domain::audit::Caller;
+use samlgate_domain::client::OidcClient;
 use samlgate_domain::clock::format_instant;
 use samlgate_domain::grant::UserClaims;
 use samlgate_domain::idp::{Idp, SsoSettings};
@@ -20,29 +23,49 @@ use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
 use time::OffsetDateTime;
 
 use crate::mapping;
-use crate::oidc::{error_redirect, OidcError, Refusal};
-use crate::token::{Claims, Identity, TOKEN_TTL_SECS};
+use crate::oidc::{error_redirect, with_query, OidcError, Refusal};
+use crate::token::Identity;
 use crate::{
-    is_state_key, return_url, signing_certificates, Sso, SsoError, MAX_RELAY_INPUT,
-    MAX_SAML_RESPONSE,
+    is_state_key, signing_certificates, Sso, SsoError, MAX_RELAY_INPUT, MAX_SAML_RESPONSE,
 };
 
 /// Where a finished (or, for an OIDC login, a refused) login sends the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     /// To the OIDC client's redirect URI, with the one-time `code` (or an `error`) and its
-    /// `state`.
+    /// `state`; or, for an unsolicited Response, to the client's `initiate_login_uri`.
     Redirect { location: String },
-    /// The return-URL path: post `token` (as `id_token`) to `return_to`.
-    Post { return_to: String, token: String },
+    /// A test sign-in's result, for the browser that started it.
+    Tested(Box<TestResult>),
 }
 
-/// The login in flight a Response answers (or, unsolicited, where it goes).
-struct InFlight {
-    request_id: Option<String>,
-    return_to: String,
-    authorize: Option<AuthorizeRequest>,
-    browser: Option<String>,
+/// What a test sign-in shows an administrator: the claims a client asking for every scope
+/// would receive, and what the IdP asserted. Nothing was issued: no session (`sid` is
+/// empty), no code, no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult {
+    pub claims: UserClaims,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    /// The assertion's attributes by name, with their values, as the IdP sent them.
+    pub attributes: Vec<(String, Vec<String>)>,
+    pub response_signed: bool,
+    pub assertion_signed: bool,
+    pub encrypted: bool,
+}
+
+/// What a Response answers.
+enum InFlight {
+    /// A login samlgate started: for an OIDC client (`authorize`), or, without one, a test
+    /// sign-in; bound to the browser whose binding cookie hashes to `browser`.
+    Started {
+        request_id: String,
+        authorize: Option<AuthorizeRequest>,
+        browser: Option<String>,
+    },
+    /// An unsolicited Response from an IdP that may send them; its RelayState names the
+    /// client whose `initiate_login_uri` starts the login (OIDC Core §4).
+    Unsolicited { client: OidcClient },
 }
 
 /// True when the browser's binding cookie is the one the login was started with (compared
@@ -79,7 +102,7 @@ fn user_claims(
     idp: &Idp,
     identity: &Identity,
     settings: &SsoSettings,
-    session: &Session,
+    (org, sid): (&OrgId, &str),
 ) -> UserClaims {
     let namespace = idp
         .settings
@@ -98,12 +121,40 @@ fn user_claims(
         email_verified,
         name: identity.name.clone(),
         groups: identity.groups.clone(),
-        org: session.org.clone(),
+        org: org.clone(),
         idp: idp.idp.clone(),
         acr: assertion.authn_context().map(str::to_owned),
         auth_time: assertion.authn_instant().map(|t| t.unix_timestamp()),
-        sid: session.id.clone(),
+        sid: sid.to_owned(),
     }
+}
+
+/// A test sign-in's result: every claim, and the assertion as the IdP sent it.
+fn test_result(assertion: &FreshAssertion, claims: UserClaims) -> TestResult {
+    TestResult {
+        claims,
+        name_id: assertion.name_id().value.clone(),
+        name_id_format: assertion.name_id().format.clone(),
+        attributes: assertion
+            .attributes()
+            .iter()
+            .map(|a| (a.name.clone(), a.values.clone()))
+            .collect(),
+        response_signed: assertion.response_signed(),
+        assertion_signed: assertion.assertion_signed(),
+        encrypted: assertion.encrypted(),
+    }
+}
+
+/// OIDC Core §4: the client's login initiation endpoint with `iss`, and `login_hint` when the
+/// user's email is one this IdP is assigned (so that the client's `authorize` comes back to
+/// the same IdP).
+fn initiate_login(initiate_login_uri: &str, issuer: &str, claims: &UserClaims) -> String {
+    let mut params = vec![("iss", issuer)];
+    if let (Some(email), true) = (&claims.email, claims.email_verified) {
+        params.push(("login_hint", email));
+    }
+    with_query(initiate_login_uri, &params)
 }
 
 /// The session a login starts: the assertion's NameID and SessionIndex (for logout), until
@@ -187,91 +238,95 @@ impl Sso<'_> {
         let now = self.clock.now();
 
         // The login in flight, taken exactly once, or an unsolicited response.
-        let in_flight = self
-            .solicited_or_not(org, &idp, &settings, relay_state)
-            .await?;
-        facts.insert(
-            "request_id".into(),
-            in_flight
-                .request_id
-                .clone()
-                .unwrap_or_else(|| "unsolicited".into()),
-        );
-        if let Some(authorize) = &in_flight.authorize {
-            facts.insert("client_id".into(), authorize.client_id.clone());
-        }
+        let in_flight = self.solicited_or_not(org, &idp, relay_state).await?;
+        let (request_id, browser) = match &in_flight {
+            InFlight::Started {
+                request_id,
+                authorize,
+                browser,
+            } => {
+                facts.insert("request_id".into(), request_id.clone());
+                match authorize {
+                    Some(authorize) => {
+                        facts.insert("client_id".into(), authorize.client_id.clone())
+                    }
+                    None => facts.insert("test".into(), "true".into()),
+                };
+                (Some(request_id.as_str()), browser.as_deref())
+            }
+            InFlight::Unsolicited { client } => {
+                facts.insert("request_id".into(), "unsolicited".into());
+                facts.insert("client_id".into(), client.client_id.clone());
+                (None, None)
+            }
+        };
         // Login CSRF: a Response (the attacker's own, say) posted from a browser other than
         // the one that started the login is refused before it is even verified.
-        if let Some(expected) = &in_flight.browser {
+        if let Some(expected) = browser {
             if !same_browser(binding, expected) {
                 return Err(SsoError::BrowserMismatch);
             }
         }
-        request.clone_from(&in_flight.authorize);
+        if let InFlight::Started { authorize, .. } = &in_flight {
+            request.clone_from(authorize);
+        }
 
         // Verify (DESIGN.md §5, steps 1–7), then one-time use (Profiles §4.1.4.5): only the
         // replay store turns the verified assertion into the fresh one the rest takes.
         let verifier = self.verifier(&org_record, &idp).await?;
-        let verified = verifier.verify(
-            saml_response.as_bytes(),
-            in_flight.request_id.as_deref(),
-            self.clock,
-        )?;
+        let verified = verifier.verify(saml_response.as_bytes(), request_id, self.clock)?;
         facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
         let assertion = FreshAssertion::record(self.replay, org, verified).await?;
 
         // Step 8: mapping and rules.
         let identity = mapping::identity(&assertion, &idp.settings)?;
         mapping::check_rules(&identity, &assertion, &idp.settings)?;
-
-        // The session, then what the login was for: both from the fresh assertion.
-        let mut session = new_session(&assertion, org, idp_id, &identity, &settings, now)?;
-        session.client_id = in_flight.authorize.as_ref().map(|a| a.client_id.clone());
-        self.sessions.create_session(&session).await?;
-        facts.insert("session_id".into(), session.id.clone());
         facts.insert("subject".into(), identity.subject.clone());
 
-        if let Some(authorize) = &in_flight.authorize {
-            let claims = user_claims(&assertion, &idp, &identity, &settings, &session);
-            facts.insert("sub".into(), claims.sub.clone());
-            let location = self.issue_code(org, authorize, claims).await?;
-            return Ok(Delivery::Redirect { location });
-        }
-
-        let token_key = self.active_token_key(org).await?;
-        let signer = self
-            .keys
-            .token_signer(self.kms, &org_record, &token_key, self.clock)
-            .await?;
-        let claims = Claims {
-            iss: self.urls.issuer(org),
-            aud: settings.app_audience.clone(),
-            sub: identity.subject.clone(),
-            email: identity.email.clone(),
-            name: identity.name.clone(),
-            groups: identity.groups.clone(),
-            org: org.to_string(),
-            idp: idp_id.to_string(),
-            acr: assertion.authn_context().map(str::to_owned),
-            sid: session.id.clone(),
-            iat: now.unix_timestamp(),
-            nbf: now.unix_timestamp(),
-            exp: now.unix_timestamp() + TOKEN_TTL_SECS,
-            jti: random_hex(12)?,
+        let authorize = match in_flight {
+            InFlight::Started {
+                authorize: Some(authorize),
+                ..
+            } => authorize,
+            // A test sign-in: what a client would have received; nothing is issued.
+            InFlight::Started {
+                authorize: None, ..
+            } => {
+                let claims = user_claims(&assertion, &idp, &identity, &settings, (org, ""));
+                facts.insert("sub".into(), claims.sub.clone());
+                return Ok(Delivery::Tested(Box::new(test_result(&assertion, claims))));
+            }
+            // IdP-initiated: the client starts its own login (which comes back here through
+            // `authorize`, bound to the browser); this Response only proved the IdP sent it.
+            InFlight::Unsolicited { client } => {
+                let claims = user_claims(&assertion, &idp, &identity, &settings, (org, ""));
+                let uri = client
+                    .initiate_login_uri
+                    .as_deref()
+                    .ok_or(SsoError::UnsolicitedClientUnknown)?;
+                let location = initiate_login(uri, &self.urls.issuer(org), &claims);
+                return Ok(Delivery::Redirect { location });
+            }
         };
-        Ok(Delivery::Post {
-            return_to: in_flight.return_to,
-            token: signer.sign(&claims)?,
-        })
+
+        // An OIDC login: the session, then the code, both from the fresh assertion.
+        let mut session = new_session(&assertion, org, idp_id, &identity, &settings, now)?;
+        session.client_id = Some(authorize.client_id.clone());
+        self.sessions.create_session(&session).await?;
+        facts.insert("session_id".into(), session.id.clone());
+        let claims = user_claims(&assertion, &idp, &identity, &settings, (org, &session.id));
+        facts.insert("sub".into(), claims.sub.clone());
+        let location = self.issue_code(org, &authorize, claims).await?;
+        Ok(Delivery::Redirect { location })
     }
 
-    /// The request ID to expect and where to deliver, from the state the login stored, or,
-    /// for an unsolicited response, from the IdP's permission and an allowed RelayState URL.
+    /// The login a Response answers, from the state the login stored (taken exactly once),
+    /// or, for an unsolicited response, the IdP's permission and the client its RelayState
+    /// names.
     async fn solicited_or_not(
         &self,
         org: &OrgId,
         idp: &Idp,
-        settings: &SsoSettings,
         relay_state: Option<&str>,
     ) -> Result<InFlight, SsoError> {
         if let Some(r) = relay_state {
@@ -279,31 +334,30 @@ impl Sso<'_> {
                 .take_state(r, org, &idp.idp, StatePurpose::Login)
                 .await?
             {
-                return Ok(InFlight {
-                    request_id: Some(state.request_id),
-                    return_to: state.return_to,
+                return Ok(InFlight::Started {
+                    request_id: state.request_id,
                     authorize: state.authorize,
                     browser: state.browser,
                 });
             }
         }
         // No login in flight for this RelayState: only an allowed unsolicited response.
+        if relay_state.is_some_and(is_state_key) {
+            return Err(SsoError::RequestStateUnknown);
+        }
         if !idp.settings.allow_idp_initiated {
-            return Err(match relay_state {
-                Some(r) if is_state_key(r) => SsoError::RequestStateUnknown,
-                _ => SsoError::UnsolicitedNotAllowed,
-            });
+            return Err(SsoError::UnsolicitedNotAllowed);
         }
-        match relay_state {
-            Some(r) if is_state_key(r) => Err(SsoError::RequestStateUnknown),
-            // An empty RelayState names no return URL: the default one.
-            requested => Ok(InFlight {
-                request_id: None,
-                return_to: return_url(settings, requested.filter(|r| !r.is_empty()))?,
-                authorize: None,
-                browser: None,
-            }),
-        }
+        let client_id = relay_state
+            .filter(|r| !r.is_empty() && r.len() <= 64)
+            .ok_or(SsoError::UnsolicitedClientUnknown)?;
+        let client = self
+            .clients
+            .client(org, client_id)
+            .await?
+            .filter(|c| c.initiate_login_uri.is_some())
+            .ok_or(SsoError::UnsolicitedClientUnknown)?;
+        Ok(InFlight::Unsolicited { client })
     }
 
     /// A verifier for this IdP: its signing certificates, our entity ID and ACS URL from

@@ -9,8 +9,6 @@ use samlgate_domain::{codes, PortError, VaultError};
 pub enum SsoError {
     #[error("no IdP chosen, none for the login hint's domain, and no default")]
     NoIdpForLogin,
-    #[error("return URL is not allowed")]
-    ReturnToNotAllowed,
     #[error("the IdP has no endpoint for the configured binding")]
     IdpEndpointMissing,
     #[error("no active {0} key")]
@@ -25,6 +23,8 @@ pub enum SsoError {
     BrowserMismatch,
     #[error("unsolicited responses are not allowed from this IdP")]
     UnsolicitedNotAllowed,
+    #[error("an unsolicited response's RelayState names no client with an initiate_login_uri")]
+    UnsolicitedClientUnknown,
     #[error("IdP configuration is unusable: {0}")]
     IdpConfig(String),
     #[error("the assertion carries no subject under the IdP's mapping")]
@@ -37,8 +37,6 @@ pub enum SsoError {
     GroupRequired,
     #[error("AuthnContextClassRef is not accepted")]
     AuthnContextRejected,
-    #[error("no such session for this IdP")]
-    SessionUnknown,
     #[error("the IdP reported that logout failed: {0}")]
     LogoutFailed(String),
     #[error("{0}")]
@@ -50,7 +48,6 @@ pub enum SsoError {
 codes! {
     SsoError {
         NoIdpForLogin => "no_idp_for_login", 400;
-        ReturnToNotAllowed => "return_to_not_allowed", 400;
         IdpEndpointMissing => "idp_endpoint_missing", 500;
         SpKeyMissing(&'static str) => "sp_key_missing", 500;
         RequestStateUnknown => "request_state_unknown", 400;
@@ -58,13 +55,13 @@ codes! {
         RequestStateMismatch => "request_state_mismatch", 400;
         BrowserMismatch => "browser_mismatch", 400;
         UnsolicitedNotAllowed => "unsolicited_not_allowed", 400;
+        UnsolicitedClientUnknown => "unsolicited_client_unknown", 400;
         IdpConfig(String) => "idp_config_invalid", 500;
         SubjectMissing => "subject_missing", 400;
         ClaimTooLarge => "claim_too_large", 400;
         SubjectRejected => "subject_rejected", 403;
         GroupRequired => "group_required", 403;
         AuthnContextRejected => "authn_context_rejected", 403;
-        SessionUnknown => "session_unknown", 400;
         LogoutFailed(String) => "logout_failed", 400;
     }
     delegate {

@@ -1,10 +1,12 @@
 //! samlgate's SSO runtime (DESIGN.md §5, §6): what the acs function does.
 //!
+//! - [`oidc`], [`grant`], [`end_session`]: the OpenID Connect provider every application
+//!   signs in through (authorize, token, userinfo, logout);
 //! - [`login`]: choose the IdP, store the login server-side under a RelayState, send a signed
-//!   AuthnRequest;
+//!   AuthnRequest (for `authorize`, or an administrator's test sign-in);
 //! - [`acs`]: take the login once, verify the Response, record the assertion once
 //!   ([`FreshAssertion`](samlgate_domain::one_time::FreshAssertion)), map and check it,
-//!   create the session and the application token;
+//!   create the session and the client's one-time code;
 //! - [`logout`]: single logout in both directions, messages read only through their verified
 //!   form;
 //! - [`mapping`], [`token`], [`key_cache`]: what a login is turned into, and the unwrapped
@@ -48,7 +50,7 @@ pub use key_cache::KeyCache;
 
 /// How long a started login may take (IdP password, MFA), seconds.
 pub const LOGIN_TTL_SECS: i64 = 15 * 60;
-/// Longest RelayState read at all (an IdP-initiated one names a return URL).
+/// Longest RelayState read at all (an IdP-initiated one names a client).
 pub const MAX_RELAY_INPUT: usize = 2048;
 /// Largest `SAMLResponse` form field, bytes (base64 of the verifier's 1 MiB limit).
 pub const MAX_SAML_RESPONSE: usize = 1_400_000;
@@ -104,16 +106,6 @@ impl Sso<'_> {
             .into_iter()
             .find(|k| k.usage == usage && k.state == KeyState::Active)
             .ok_or(SsoError::SpKeyMissing(usage.as_str()))
-    }
-
-    /// The organisation's active token key.
-    async fn active_token_key(&self, org: &OrgId) -> Result<SpKey, SsoError> {
-        self.config
-            .sp_keys(org, None)
-            .await?
-            .into_iter()
-            .find(|k| k.usage == KeyUse::Token && k.state == KeyState::Active)
-            .ok_or(SsoError::SpKeyMissing("token"))
     }
 
     /// Takes the request stored under `relay_state`, once, and checks that it belongs to this
@@ -217,19 +209,6 @@ impl Sso<'_> {
 fn signing_certificates(idp: &Idp) -> Result<Vec<Vec<u8>>, SsoError> {
     idp.signing_certificates_der()
         .ok_or_else(|| SsoError::IdpConfig("signing certificate".into()))
-}
-
-/// `requested` if it is exactly an allowed return URL; the first allowed one if none was asked.
-fn return_url(settings: &SsoSettings, requested: Option<&str>) -> Result<String, SsoError> {
-    match requested {
-        Some(url) if settings.allowed_return(url) => Ok(url.to_owned()),
-        Some(_) => Err(SsoError::ReturnToNotAllowed),
-        None => Ok(settings
-            .return_urls
-            .first()
-            .cloned()
-            .ok_or(VaultError::SsoNotConfigured)?),
-    }
 }
 
 /// A RelayState samlgate made: 32 lowercase hex digits.

@@ -1,6 +1,13 @@
-//! `GET /o/{org}/login`: choose the IdP, store the login server-side under a fresh RelayState
-//! (no cookie: SameSite-dropped cookies break InResponseTo, DESIGN.md §9), and send a signed
-//! AuthnRequest (HTTP-Redirect with a query signature, or HTTP-POST with an enveloped one).
+//! How every SAML login starts: choose the IdP, store the login server-side under a fresh
+//! RelayState, and send a signed AuthnRequest (HTTP-Redirect with a query signature, or
+//! HTTP-POST with an enveloped one). The state is found by its RelayState, not by a cookie
+//! (SameSite-dropped cookies break InResponseTo, DESIGN.md §9); the browser binding cookie
+//! only proves, at the ACS, that the browser is the one that started the login.
+//!
+//! Two things start one: an OIDC client's `authorize` ([`crate::oidc`]), and
+//! `GET /o/{org}/login`, an administrator's **test sign-in**. A test sign-in runs the whole
+//! SAML login (binding, verification, one-time use, mapping and rules) and then shows the
+//! identity a client would receive; it issues no code, token or session.
 
 use std::collections::BTreeMap;
 
@@ -9,20 +16,26 @@ use base64::Engine as _;
 use saml::OutgoingMessage as _;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::idp::{RequestBinding, SsoSettings};
-use samlgate_domain::ids::{random_hex, IdpId, OrgId};
+use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
 use samlgate_domain::session::{AuthorizeRequest, StatePurpose};
 use samlgate_domain::sp_key::KeyUse;
 use samlgate_domain::VaultError;
 use serde::Deserialize;
 
-use crate::{new_message_id, return_url, Sso, SsoError};
+use crate::{new_message_id, Sso, SsoError};
 
-/// `GET /o/{org}/login` parameters.
+/// `GET /o/{org}/login` parameters (and the IdP choice of `authorize`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct LoginQuery {
     pub idp: Option<String>,
     pub login_hint: Option<String>,
-    pub return_to: Option<String>,
+}
+
+/// A test sign-in on its way to the IdP, and the browser binding cookie to set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestLogin {
+    pub delivery: LoginDelivery,
+    pub binding: String,
 }
 
 /// How the browser goes on to the IdP.
@@ -39,15 +52,18 @@ pub enum LoginDelivery {
 }
 
 impl Sso<'_> {
-    /// Starts a login: chooses the IdP, stores the request state, builds the (signed) request.
+    /// Starts a test sign-in: chooses the IdP, binds the login to the browser (`binding`: the
+    /// value of its binding cookie, if it sent one), stores the request state and builds the
+    /// (signed) request.
     pub async fn login(
         &self,
         caller: &Caller,
         org: &OrgId,
         query: &LoginQuery,
-    ) -> Result<LoginDelivery, SsoError> {
-        let mut facts = BTreeMap::new();
-        let result = self.login_inner(org, query, &mut facts).await;
+        binding: Option<&str>,
+    ) -> Result<TestLogin, SsoError> {
+        let mut facts = BTreeMap::from([("test".to_owned(), "true".to_owned())]);
+        let result = self.login_inner(org, query, binding, &mut facts).await;
         self.record(org, caller, "sso.login_start", result.as_ref().err(), facts)
             .await;
         result
@@ -57,23 +73,21 @@ impl Sso<'_> {
         &self,
         org: &OrgId,
         query: &LoginQuery,
+        binding: Option<&str>,
         facts: &mut BTreeMap<String, String>,
-    ) -> Result<LoginDelivery, SsoError> {
+    ) -> Result<TestLogin, SsoError> {
         // An unknown organisation first (it leaves no audit item), then its settings.
         self.config.active_org(org).await?;
         let settings = self.settings(org).await?;
-        let return_to = return_url(&settings, query.return_to.as_deref())?;
         let idp_id = choose_idp(&settings, query)?;
-        self.start_saml_login(
-            org,
-            &idp_id,
-            SamlLogin {
-                return_to,
-                ..SamlLogin::default()
-            },
-            facts,
-        )
-        .await
+        let binding = browser_binding(binding)?;
+        let login = SamlLogin {
+            authorize: None,
+            browser: Some(sha256_hex(binding.as_bytes())),
+            force_authn: false,
+        };
+        let delivery = self.start_saml_login(org, &idp_id, login, facts).await?;
+        Ok(TestLogin { delivery, binding })
     }
 
     /// Stores a login in flight under a fresh RelayState and builds the (signed) AuthnRequest
@@ -157,7 +171,7 @@ impl Sso<'_> {
             org,
             idp_id,
             &request_id,
-            login.return_to,
+            String::new(),
         );
         state.authorize = login.authorize;
         state.browser = login.browser;
@@ -167,11 +181,20 @@ impl Sso<'_> {
     }
 }
 
-/// How one SAML login is started: where an old-style login returns, or the OIDC request it
-/// answers and the browser it is bound to; whether the IdP must authenticate afresh.
+/// The binding cookie's value for a login: the one the browser sent, if it is one samlgate
+/// makes (so that two tabs signing in at once both complete), else a fresh one (128 random
+/// bits, hex). It is set again each time, so that it outlives the login it binds.
+pub(crate) fn browser_binding(sent: Option<&str>) -> Result<String, SsoError> {
+    match sent.filter(|b| crate::is_state_key(b)) {
+        Some(existing) => Ok(existing.to_owned()),
+        None => Ok(random_hex(16)?),
+    }
+}
+
+/// How one SAML login is started: the OIDC request it answers (none: a test sign-in), the
+/// browser it is bound to (SHA-256 of the cookie), whether the IdP must authenticate afresh.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SamlLogin {
-    pub return_to: String,
     pub authorize: Option<AuthorizeRequest>,
     pub browser: Option<String>,
     pub force_authn: bool,
@@ -202,8 +225,6 @@ mod tests {
     #[test]
     fn idp_choice_follows_explicit_then_hint_then_default() {
         let settings = SsoSettings {
-            return_urls: vec!["https://app.example.com/cb".into()],
-            app_audience: "app".into(),
             domain_hints: BTreeMap::from([("acme.example".into(), IdpId::parse("okta").unwrap())]),
             default_idp: Some(IdpId::parse("entra").unwrap()),
             session_ttl_secs: 3600,
@@ -212,7 +233,6 @@ mod tests {
         let q = |idp: Option<&str>, hint: Option<&str>| LoginQuery {
             idp: idp.map(Into::into),
             login_hint: hint.map(Into::into),
-            return_to: None,
         };
         assert_eq!(
             choose_idp(&settings, &q(Some("adfs"), Some("a@acme.example")))

@@ -1,9 +1,10 @@
 //! Single logout (SAML Profiles §4.4), front channel, HTTP-Redirect or HTTP-POST binding,
 //! both directions:
 //!
-//! - SP-initiated: the application sends the browser to `GET /o/{org}/idp/{idp}/slo?sid=…`;
+//! - SP-initiated: an OIDC client sends the browser to `{issuer}/logout` ([`crate::end_session`]);
 //!   samlgate ends the session, sends a signed LogoutRequest to the IdP (state under a fresh
-//!   RelayState), and on the IdP's signed LogoutResponse sends the browser to the return URL.
+//!   RelayState), and on the IdP's signed LogoutResponse (here, at
+//!   `/o/{org}/idp/{idp}/slo`) sends the browser to the client's post-logout redirect URI.
 //! - IdP-initiated: the IdP sends a signed LogoutRequest; samlgate ends the subject's sessions
 //!   at that IdP and answers with a signed LogoutResponse.
 //!
@@ -29,16 +30,13 @@ use samlgate_domain::session::{Session, StatePurpose};
 use samlgate_domain::sp_key::KeyUse;
 use samlgate_domain::VaultError;
 
-use crate::{new_message_id, return_url, signing_certificates, Sso, SsoError};
+use crate::{new_message_id, signing_certificates, Sso, SsoError};
 
 /// `GET /o/{org}/idp/{idp}/slo` parameters, as received.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SloQuery {
     /// The raw query string (the signature covers its exact octets).
     pub raw: String,
-    /// Our session ID: the application asks to log this session out.
-    pub sid: Option<String>,
-    pub return_to: Option<String>,
     /// Whether the query carries an IdP message (`SAMLRequest` / `SAMLResponse`).
     pub has_message: bool,
 }
@@ -49,12 +47,9 @@ impl SloQuery {
             raw: raw.to_owned(),
             ..Self::default()
         };
-        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-            match name.as_ref() {
-                "sid" => query.sid = Some(value.into_owned()),
-                "return_to" => query.return_to = Some(value.into_owned()),
-                "SAMLRequest" | "SAMLResponse" => query.has_message = true,
-                _ => {}
+        for (name, _) in url::form_urlencoded::parse(raw.as_bytes()) {
+            if matches!(name.as_ref(), "SAMLRequest" | "SAMLResponse") {
+                query.has_message = true;
             }
         }
         query
@@ -103,8 +98,8 @@ fn slo_endpoint(idp: &Idp) -> Option<(String, bool)> {
 }
 
 impl Sso<'_> {
-    /// Everything `/o/{org}/idp/{idp}/slo` does: the application's logout (`sid`), or a
-    /// signed message from the IdP. Answers where the browser goes next.
+    /// Everything `/o/{org}/idp/{idp}/slo` does: a signed message from the IdP (its
+    /// LogoutRequest, or its LogoutResponse to ours). Answers where the browser goes next.
     pub async fn logout(
         &self,
         caller: &Caller,
@@ -115,18 +110,11 @@ impl Sso<'_> {
     ) -> Result<SloDelivery, SsoError> {
         let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
         let incoming = form.or_else(|| query.has_message.then_some(Incoming::Query(&query.raw)));
-        let (action, result) = if let Some(incoming) = incoming {
-            (
-                "sso.logout",
-                self.idp_message(org, idp, incoming, &mut facts).await,
-            )
-        } else {
-            (
-                "sso.logout_start",
-                self.start_logout(org, idp, query, &mut facts).await,
-            )
+        let result = match incoming {
+            Some(incoming) => self.idp_message(org, idp, incoming, &mut facts).await,
+            None => Err(SsoError::invalid("SAMLRequest or SAMLResponse is missing")),
         };
-        self.record(org, caller, action, result.as_ref().err(), facts)
+        self.record(org, caller, "sso.logout", result.as_ref().err(), facts)
             .await;
         result
     }
@@ -175,32 +163,6 @@ impl Sso<'_> {
         saml::logout_redirect_url(&url, &xml, relay_state, response, &signer)
             .map(SloDelivery::Redirect)
             .map_err(config)
-    }
-
-    /// SP-initiated: end our session, then ask the IdP to end its own.
-    async fn start_logout(
-        &self,
-        org: &OrgId,
-        idp_id: &IdpId,
-        query: &SloQuery,
-        facts: &mut BTreeMap<String, String>,
-    ) -> Result<SloDelivery, SsoError> {
-        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
-        let settings = self.settings(org).await?;
-        let return_to = return_url(&settings, query.return_to.as_deref())?;
-        let sid = query
-            .sid
-            .as_deref()
-            .filter(|s| s.len() <= 64)
-            .ok_or(SsoError::SessionUnknown)?;
-        let session = self
-            .sessions
-            .get_session(sid)
-            .await?
-            .filter(|s| &s.org == org && &s.idp == idp_id)
-            .ok_or(SsoError::SessionUnknown)?;
-        self.end_and_tell_idp(&org_record, &idp, &session, return_to, facts)
-            .await
     }
 
     /// Ends `session`, then sends the IdP a signed LogoutRequest for it, keeping where the

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::client::OidcClient;
 use samlgate_domain::codes;
-use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
+use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
 use samlgate_domain::session::AuthorizeRequest;
 
-use crate::login::{choose_idp, LoginDelivery, LoginQuery, SamlLogin};
+use crate::login::{browser_binding, choose_idp, LoginDelivery, LoginQuery, SamlLogin};
 use crate::{Sso, SsoError};
 
 /// Longest `state`, `nonce` or `login_hint` read.
@@ -249,11 +249,6 @@ pub enum AuthorizeDelivery {
     Error { location: String },
 }
 
-/// The browser binding cookie's value: 128 random bits, hex.
-pub fn new_binding() -> Result<String, SsoError> {
-    Ok(random_hex(16)?)
-}
-
 /// `location` with `params` appended to its query (RFC 6749 §4.1.2: the redirect URI may
 /// carry a query of its own).
 pub fn with_query(location: &str, params: &[(&str, &str)]) -> String {
@@ -469,7 +464,6 @@ impl Sso<'_> {
         let choice = LoginQuery {
             idp: query.idp.clone(),
             login_hint: query.login_hint.clone(),
-            return_to: None,
         };
         let idp: IdpId = match choose_idp(&settings, &choice) {
             Ok(idp) => idp,
@@ -481,12 +475,7 @@ impl Sso<'_> {
                 });
             }
         };
-        // A browser keeps its binding across logins (two tabs signing in at once both
-        // complete); a new one gets a fresh value.
-        let value = match binding.filter(|b| crate::is_state_key(b)) {
-            Some(existing) => existing.to_owned(),
-            None => new_binding()?,
-        };
+        let value = browser_binding(binding)?;
         // prompt=login and max_age both ask the IdP to authenticate afresh (ForceAuthn):
         // samlgate keeps no session of its own to measure an age against.
         let force_authn = query
@@ -496,7 +485,6 @@ impl Sso<'_> {
             || request.max_age.is_some();
         facts.insert("force_authn".into(), force_authn.to_string());
         let login = SamlLogin {
-            return_to: String::new(),
             authorize: Some(request.clone()),
             browser: Some(sha256_hex(value.as_bytes())),
             force_authn,

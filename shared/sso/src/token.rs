@@ -1,6 +1,5 @@
 //! samlgate's JWTs: ID tokens and logout tokens signed with the organisation's token keys
-//! (ES256 or RS256), the return-URL path's application token, and the check of a token we
-//! signed (`id_token_hint`). Applications verify them with the organisation's own JWKS
+//! (ES256 or RS256), and the check of a token we signed (`id_token_hint`). Applications verify them with the organisation's own JWKS
 //! (`{issuer}/.well-known/jwks.json`), `iss` = `{base}/o/{org}` and their `aud`.
 
 use aws_lc_rs::rand::SystemRandom;
@@ -67,7 +66,7 @@ pub fn verify_own(token: &str, keys: &[SpKey]) -> Option<serde_json::Value> {
     serde_json::from_slice(&B64URL.decode(payload).ok()?).ok()
 }
 
-/// Token lifetime, seconds.
+/// ID token lifetime, seconds.
 pub const TOKEN_TTL_SECS: i64 = 300;
 
 /// The canonical identity, after the IdP's mapping.
@@ -77,30 +76,6 @@ pub struct Identity {
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
-}
-
-/// The claims of an application token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    pub iss: String,
-    pub aud: String,
-    pub sub: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub groups: Vec<String>,
-    pub org: String,
-    pub idp: String,
-    /// AuthnContextClassRef of the assertion.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub acr: Option<String>,
-    /// samlgate session ID (for logout).
-    pub sid: String,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
 }
 
 /// One of the organisation's token keys, parsed once (acs caches it with the SP keys): JWS

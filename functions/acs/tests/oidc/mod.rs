@@ -15,8 +15,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const BINDING: &str = "0123456789abcdef0123456789abcdef";
-
 fn query_of(location: &str) -> Vec<(String, String)> {
     let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
     url::form_urlencoded::parse(query.as_bytes())
@@ -708,8 +706,15 @@ async fn rp_initiated_logout_ends_the_session_then_logs_out_at_the_idp_and_retur
         "session ended"
     );
     let logins = acs.store.logins.lock().unwrap().clone();
-    let state = logins.values().next().unwrap();
-    assert_eq!(state.return_to, "https://app.example.com/bye?state=bye-1");
+    let logout_state = logins.values().next().unwrap().clone();
+    assert_eq!(
+        logout_state.purpose,
+        samlgate_domain::session::StatePurpose::Logout
+    );
+    assert_eq!(
+        logout_state.return_to,
+        "https://app.example.com/bye?state=bye-1"
+    );
     let audit = acs.audit();
     let item = audit
         .iter()
@@ -725,6 +730,16 @@ async fn rp_initiated_logout_ends_the_session_then_logs_out_at_the_idp_and_retur
         page.header("location"),
         Some("https://app.example.com/bye?state=bye-1")
     );
+
+    // A logout state cannot be spent on a login.
+    let page = acs
+        .post(
+            &response("samlgate_sp_entity_id"),
+            Some(&logout_state.relay_state),
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(acs.last_reason().as_deref(), Some("request_state_mismatch"));
 }
 
 #[tokio::test]

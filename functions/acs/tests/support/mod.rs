@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use samlgate_acs::{route, serve, App, HttpRequest, Page};
+use samlgate_acs::{serve, App, HttpRequest, Page};
 use samlgate_domain::audit::{AuditEvent, Caller};
 use samlgate_domain::client::TokenAuthMethod;
 use samlgate_domain::idp::{IdpSettings, SsoSettings};
@@ -22,7 +22,8 @@ use samlgate_sso::KeyCache;
 use serde_json::Value;
 
 pub const BASE: &str = "https://sp.example.com";
-pub const RETURN: &str = "https://app.example.com/cb";
+/// The browser binding cookie's value of "this browser" (the one that started the login).
+pub const BINDING: &str = "0123456789abcdef0123456789abcdef";
 /// The OIDC client's one redirect URI (with a query of its own, kept).
 pub const CLIENT_REDIRECT: &str = "https://app.example.com/oidc/cb?tenant=1";
 pub const REQUEST_ID: &str = "_req-4f6c1b2e";
@@ -110,8 +111,6 @@ impl Acs {
                 &caller,
                 &org(),
                 SsoSettings {
-                    return_urls: vec![RETURN.into()],
-                    app_audience: "acme-app".into(),
                     domain_hints: Default::default(),
                     default_idp: Some(okta()),
                     session_ttl_secs: 3600,
@@ -139,7 +138,8 @@ impl Acs {
         Self { store, kms, app }
     }
 
-    /// A login in flight, as `/login` would have stored it.
+    /// A test sign-in in flight, as `/login` would have stored it for this browser
+    /// ([`BINDING`]).
     pub fn expect_login(&self, relay_state: &str, idp: &str, expires_at: i64) {
         self.store.logins.lock().unwrap().insert(
             relay_state.into(),
@@ -149,33 +149,44 @@ impl Acs {
                 org: org(),
                 idp: IdpId::parse(idp).unwrap(),
                 request_id: REQUEST_ID.into(),
-                return_to: RETURN.into(),
+                return_to: String::new(),
                 expires_at,
                 authorize: None,
-                browser: None,
+                browser: Some(samlgate_domain::ids::sha256_hex(BINDING.as_bytes())),
             },
         );
     }
 
+    /// The Response posted to the ACS from this browser (its binding cookie is [`BINDING`]).
     pub async fn post(&self, response: &str, relay_state: Option<&str>) -> Page {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("SAMLResponse", response);
         if let Some(r) = relay_state {
             form.append_pair("RelayState", r);
         }
-        route(
-            &self.app,
-            "corr-1",
-            "POST",
-            "/o/acme/idp/okta/acs",
-            "",
-            form.finish().as_bytes(),
-        )
+        let body = form.finish();
+        let cookie = format!("__Host-samlgate-login={BINDING}");
+        self.request(HttpRequest {
+            method: "POST",
+            path: "/o/acme/idp/okta/acs",
+            body: body.as_bytes(),
+            cookie: Some(&cookie),
+            ..HttpRequest::default()
+        })
         .await
     }
 
     /// A registered client of `acme` with `method`: its ID and (confidential) secret.
     pub async fn client(&self, method: TokenAuthMethod) -> (String, Option<String>) {
+        self.client_with(method, None).await
+    }
+
+    /// A registered client with an `initiate_login_uri` (OIDC Core §4) if one is given.
+    pub async fn client_with(
+        &self,
+        method: TokenAuthMethod,
+        initiate_login_uri: Option<&str>,
+    ) -> (String, Option<String>) {
         let clock = saml::FixedClock(NOW);
         let clients = Clients {
             orgs: self.store.as_ref(),
@@ -198,7 +209,7 @@ impl Acs {
                     redirect_uris: vec![CLIENT_REDIRECT.into()],
                     post_logout_redirect_uris: vec![],
                     backchannel_logout_uri: None,
-                    initiate_login_uri: None,
+                    initiate_login_uri: initiate_login_uri.map(str::to_owned),
                     token_endpoint_auth_method: method,
                     id_token_signed_response_alg: Default::default(),
                 },
