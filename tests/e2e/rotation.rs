@@ -98,7 +98,13 @@ fn rotate_app(h: &Harness, clock: &SimClock, sp_keys: Arc<dyn SpKeyStore>) -> Ro
         writer: h.table.clone(),
         sp_keys,
         kms: h.kms.clone(),
-        fetcher: Arc::new(HttpFetcher::with_timeout(StdDuration::from_secs(1)).expect("http")),
+        fetcher: Arc::new(
+            HttpFetcher::with_timeout(
+                StdDuration::from_secs(1),
+                samlgate_aws::http::Destinations::PublicAndLoopback,
+            )
+            .expect("http"),
+        ),
         audit: h.table.clone(),
         clock: Arc::new(clock.clone()),
         allow_loopback_http: true,

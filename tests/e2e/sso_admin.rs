@@ -190,6 +190,20 @@ async fn metadata_is_fetched_from_a_url_with_a_size_limit() {
         "{}",
         reply.body
     );
+    // The caller cannot tell what answered at the address it chose (a 404, a timeout, a
+    // refused destination): one message; the detail is in the audit log.
+    assert_eq!(
+        reply.body["message"], "IdP metadata could not be fetched",
+        "{}",
+        reply.body
+    );
+    let item = audit(&h, "acme", "idp.register")
+        .await
+        .last()
+        .cloned()
+        .expect("audit item");
+    assert_eq!(item["reason"], "metadata_fetch_failed");
+    assert_eq!(item["facts"]["fetch_error"], "HTTP status 404");
 }
 
 #[tokio::test]

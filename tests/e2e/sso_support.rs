@@ -118,7 +118,10 @@ impl Sso {
                 codes: h.table.clone(),
                 access: h.table.clone(),
                 backchannel: Arc::new(
-                    samlgate_aws::http::HttpBackChannel::new().expect("HTTP client"),
+                    samlgate_aws::http::HttpBackChannel::new(
+                        samlgate_aws::http::Destinations::PublicAndLoopback,
+                    )
+                    .expect("HTTP client"),
                 ),
                 audit: h.table.clone(),
                 kms: h.kms.clone(),

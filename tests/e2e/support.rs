@@ -243,7 +243,10 @@ impl Harness {
             sso_writer: table.clone(),
             clients: table.clone(),
             client_writer: table.clone(),
-            fetcher: Arc::new(HttpFetcher::new().expect("http client")),
+            fetcher: Arc::new(
+                HttpFetcher::new(samlgate_aws::http::Destinations::PublicAndLoopback)
+                    .expect("http client"),
+            ),
             urls: samlgate_domain::urls::PublicUrls::new(BASE_URL, false).expect("base URL"),
             local: true,
         };

@@ -18,6 +18,7 @@ use axum::extract::State;
 use axum::http::{Request as HttpRequest, Response as HttpResponse, StatusCode};
 use samlgate_acs::escape_html;
 use samlgate_admin::{App as AdminApp, HttpFetcher, Scope};
+use samlgate_aws::http::Destinations;
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
 use samlgate_deploy::key_policy::{render, PolicyInputs};
 use samlgate_deploy::routes::{resolve, Function};
@@ -126,7 +127,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         sso_writer: table.clone(),
         clients: table.clone(),
         client_writer: table.clone(),
-        fetcher: Arc::new(HttpFetcher::new()?),
+        fetcher: Arc::new(HttpFetcher::new(Destinations::PublicAndLoopback)?),
         urls: urls.clone(),
         local: true,
     };
@@ -138,7 +139,9 @@ async fn serve(args: &Args) -> Result<(), String> {
         clients: table.clone(),
         codes: table.clone(),
         access: table.clone(),
-        backchannel: Arc::new(samlgate_aws::http::HttpBackChannel::new()?),
+        backchannel: Arc::new(samlgate_aws::http::HttpBackChannel::new(
+            Destinations::PublicAndLoopback,
+        )?),
         audit: table.clone(),
         kms: kms.clone(),
         keys: Arc::new(KeyCache::default()),

@@ -24,7 +24,9 @@ async fn main() -> Result<(), Error> {
         clients: table.clone(),
         codes: table.clone(),
         access: table.clone(),
-        backchannel: Arc::new(HttpBackChannel::new()?),
+        backchannel: Arc::new(HttpBackChannel::new(
+            samlgate_aws::http::Destinations::Public,
+        )?),
         audit: table,
         kms: Arc::new(Kms::new(&config)),
         keys: Arc::new(KeyCache::new(settings.sp_key_cache)),

@@ -30,7 +30,7 @@ async fn main() -> Result<(), Error> {
         // Starting an organisation's provision function from admin (lambda:InvokeFunction on
         // each organisation's function) is not wired in AWS yet.
         provisioner: None,
-        fetcher: Arc::new(HttpFetcher::new()?),
+        fetcher: Arc::new(HttpFetcher::new(samlgate_aws::http::Destinations::Public)?),
         urls: settings.public_urls()?,
         local: settings.local,
     };

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         writer: table.clone(),
         sp_keys: table.clone(),
         kms: Arc::new(Kms::new(&config)),
-        fetcher: Arc::new(HttpFetcher::new()?),
+        fetcher: Arc::new(HttpFetcher::new(samlgate_aws::http::Destinations::Public)?),
         audit: table,
         clock: Arc::new(SystemClock),
         allow_loopback_http: settings.local,

@@ -16,6 +16,7 @@ mod audit;
 mod clients;
 mod codes;
 mod credentials;
+pub mod destination;
 mod errors;
 pub mod http;
 mod idps;

@@ -186,7 +186,9 @@ pub enum VaultError {
     ClientNotFound,
     #[error("IdP metadata is not usable: {0}")]
     MetadataInvalid(String),
-    #[error("IdP metadata could not be fetched: {0}")]
+    /// The detail (a refused destination, a status, a timeout) goes to the audit log only:
+    /// the caller cannot learn what answered at an address it chose.
+    #[error("IdP metadata could not be fetched")]
     MetadataFetch(String),
     #[error("this deployment cannot start provisioning from the admin API")]
     ProvisioningUnavailable,

@@ -283,7 +283,10 @@ impl IdpAdmin<'_> {
                 .fetcher
                 .fetch(parsed.as_str(), MAX_METADATA_BYTES)
                 .await
-                .map_err(|e| VaultError::MetadataFetch(e.detail))?;
+                .map_err(|e| {
+                    facts.insert("fetch_error".into(), e.detail.clone());
+                    VaultError::MetadataFetch(e.detail)
+                })?;
             apply_document(&mut idp, &bytes, self.allow_loopback_http, now)?;
             idp.metadata_url = Some(parsed.to_string());
             facts.insert("source".into(), "metadata_url".into());
