@@ -374,3 +374,51 @@ test('the console works end to end, and the canary never leaves the page in the 
     assert.deepEqual(problems, []);
   });
 });
+
+// A browser-based (public) OIDC client runs on its own origin: Chromium's CORS enforcement,
+// not ours, decides what its scripts may read. A blank page served from another port stands in
+// for the client's origin.
+test('a client page of another origin reads discovery, JWKS, token and userinfo answers, never admin', async () => {
+  const server = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><title>client</title>'));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const other = await browser.newContext();
+  try {
+    const client = await other.newPage();
+    const origin = `http://127.0.0.1:${server.address().port}`;
+    await client.goto(`${origin}/`);
+    const results = await client.evaluate(async (base) => {
+      const read = async (url, init) => {
+        try {
+          const r = await fetch(url, init);
+          return { status: r.status, body: await r.text(), challenge: r.headers.get('www-authenticate') };
+        } catch (e) {
+          return { blocked: String(e) };
+        }
+      };
+      return {
+        discovery: await read(`${base}/o/demo/.well-known/openid-configuration`),
+        jwks: await read(`${base}/o/demo/.well-known/jwks.json`),
+        token: await read(`${base}/o/demo/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=authorization_code&code=nope&redirect_uri=x&client_id=nobody',
+        }),
+        // A Bearer header: the browser sends a preflight first.
+        userinfo: await read(`${base}/o/demo/userinfo`, { headers: { authorization: 'Bearer nope' } }),
+        admin: await read(`${base}/admin/orgs/demo`),
+      };
+    }, BASE);
+    assert.equal(results.discovery.status, 200, JSON.stringify(results.discovery));
+    assert.equal(JSON.parse(results.discovery.body).issuer, `${BASE}/o/demo`);
+    assert.equal(results.jwks.status, 200, JSON.stringify(results.jwks));
+    assert.ok(JSON.parse(results.jwks.body).keys.length >= 2);
+    assert.equal(results.token.status, 401, JSON.stringify(results.token));
+    assert.equal(JSON.parse(results.token.body).error, 'invalid_client');
+    assert.equal(results.userinfo.status, 401, JSON.stringify(results.userinfo));
+    assert.match(results.userinfo.challenge, /^Bearer/);
+    assert.ok(results.admin.blocked, `admin must not be readable from another origin: ${JSON.stringify(results.admin)}`);
+  } finally {
+    await other.close();
+    server.close();
+  }
+});

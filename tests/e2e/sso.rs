@@ -507,6 +507,10 @@ async fn discovery_and_jwks_belong_to_one_organisation() {
     .await;
     assert_eq!(doc.status, 200, "{}", doc.body);
     assert!(doc.max_age > 0, "discovery is cacheable");
+    assert!(
+        doc.cors,
+        "a browser-based client may read discovery from its own origin"
+    );
     let discovery: Value = serde_json::from_str(&doc.body).expect("json");
     assert_eq!(discovery["issuer"], json!(issuer));
     assert_eq!(

@@ -193,6 +193,31 @@ impl Page {
         }
     }
 
+    /// The answer to a CORS preflight of the token and userinfo endpoints: any origin, the
+    /// methods and headers a client library sends, no credentials.
+    pub fn preflight() -> Self {
+        let mut page = Self::json(204, &serde_json::Value::Null);
+        page.body = String::new();
+        page.headers.retain(|(n, _)| *n != "content-type");
+        page.with_header("access-control-allow-methods", "GET, POST".to_owned())
+            .with_header(
+                "access-control-allow-headers",
+                "Authorization, Content-Type".to_owned(),
+            )
+            .with_header("access-control-max-age", "600".to_owned())
+            .readable_by_any_origin()
+    }
+
+    /// Scripts of any origin may read this answer (CORS `*`, never with credentials: nothing
+    /// here depends on a cookie), including its `WWW-Authenticate` challenge.
+    pub fn readable_by_any_origin(self) -> Self {
+        self.with_header("access-control-allow-origin", "*".to_owned())
+            .with_header(
+                "access-control-expose-headers",
+                "WWW-Authenticate".to_owned(),
+            )
+    }
+
     /// Adds a header (replacing one of the same name).
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));

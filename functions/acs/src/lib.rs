@@ -6,6 +6,7 @@
 //! | GET | `/o/{org}/authorize?response_type=code&client_id=…` | an OIDC client's login: bind the browser, start the SAML login |
 //! | POST | `/o/{org}/token` | redeem the one-time code (RFC 6749 §4.1.3) |
 //! | GET, POST | `/o/{org}/userinfo` | the access token's claims |
+//! | OPTIONS | `/o/{org}/token`, `/o/{org}/userinfo` | CORS preflight: token and userinfo answers are readable by scripts of any origin (no credentials) |
 //! | GET, POST | `/o/{org}/logout?id_token_hint=…` | RP-initiated logout, then SAML single logout |
 //! | GET | `/o/{org}/login?idp=…\|login_hint=…` | an administrator's test sign-in: the identity is shown, nothing is issued |
 //! | POST | `/o/{org}/idp/{idp}/acs` | consume the IdP's Response; redirect to the client with the code (or show the test sign-in's result) |
@@ -130,8 +131,14 @@ pub async fn serve(app: &App, request: &HttpRequest<'_>) -> Page {
         .collect();
     let result = match (request.method, segments.as_slice()) {
         ("GET", ["o", org, "authorize"]) => return authorize(app, request, org).await,
-        ("POST", ["o", org, "token"]) => return token(app, request, org).await,
-        ("GET" | "POST", ["o", org, "userinfo"]) => return userinfo(app, request, org).await,
+        ("POST", ["o", org, "token"]) => {
+            return token(app, request, org).await.readable_by_any_origin()
+        }
+        ("GET" | "POST", ["o", org, "userinfo"]) => {
+            return userinfo(app, request, org).await.readable_by_any_origin()
+        }
+        // A browser-based client's preflight (userinfo with a Bearer header, token with Basic).
+        ("OPTIONS", ["o", _, "token" | "userinfo"]) => return Page::preflight(),
         ("GET", ["o", org, "logout"]) => {
             return end_session(app, request, org, request.query.as_bytes()).await
         }

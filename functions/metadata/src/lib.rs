@@ -5,6 +5,9 @@
 //! | GET | `/o/{org}/idp/{idp}/metadata` | SP metadata for one IdP (every non-retired certificate) |
 //! | GET | `/o/{org}/.well-known/openid-configuration` | the organisation's OIDC discovery document (OpenID Connect Discovery 1.0) |
 //! | GET | `/o/{org}/.well-known/jwks.json` | the organisation's token keys (ES256 and RS256), and no other organisation's |
+//!
+//! The two OIDC documents may be read by scripts of any origin (a browser-based client
+//! discovers its provider): `Access-Control-Allow-Origin: *`, never with credentials.
 
 use std::sync::Arc;
 
@@ -24,13 +27,16 @@ pub struct App {
     pub urls: PublicUrls,
 }
 
-/// An answer: status, content type, cache lifetime (seconds), body.
+/// An answer: status, content type, cache lifetime (seconds), body, and whether scripts of
+/// any origin may read it (the OIDC documents a browser-based client fetches: CORS `*`, no
+/// credentials).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     pub status: u16,
     pub content_type: &'static str,
     pub max_age: u32,
     pub body: String,
+    pub cors: bool,
 }
 
 impl Document {
@@ -40,6 +46,7 @@ impl Document {
             content_type: "application/json",
             max_age: 0,
             body: json!({ "error": code }).to_string(),
+            cors: false,
         }
     }
 }
@@ -108,6 +115,7 @@ async fn sp_metadata(app: &App, org: &str, idp: &str) -> Result<Document, VaultE
         content_type: "application/samlmetadata+xml",
         max_age: 3600,
         body: xml,
+        cors: false,
     })
 }
 
@@ -161,6 +169,7 @@ async fn discovery(app: &App, org: &str) -> Result<Document, VaultError> {
         status: 200,
         content_type: "application/json",
         max_age: 300,
+        cors: true,
         body: discovery_document(&app.urls, &org).to_string(),
     })
 }
@@ -176,6 +185,7 @@ async fn jwks(app: &App, org: &str) -> Result<Document, VaultError> {
         status: 200,
         content_type: "application/json",
         max_age: 300,
+        cors: true,
         body: json!({ "keys": keys }).to_string(),
     })
 }
@@ -200,5 +210,8 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    if doc.cors {
+        headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    }
     response
 }

@@ -45,8 +45,10 @@ const fn route(method: &'static str, path: &'static str, function: Function, aut
 pub const ROUTES: &[Route] = &[
     route("GET", "/o/{org}/authorize", Function::Acs, Auth::None),
     route("POST", "/o/{org}/token", Function::Acs, Auth::None),
+    route("OPTIONS", "/o/{org}/token", Function::Acs, Auth::None),
     route("GET", "/o/{org}/userinfo", Function::Acs, Auth::None),
     route("POST", "/o/{org}/userinfo", Function::Acs, Auth::None),
+    route("OPTIONS", "/o/{org}/userinfo", Function::Acs, Auth::None),
     route("GET", "/o/{org}/logout", Function::Acs, Auth::None),
     route("POST", "/o/{org}/logout", Function::Acs, Auth::None),
     route("GET", "/o/{org}/login", Function::Acs, Auth::None),

@@ -615,6 +615,57 @@ async fn userinfo_without_a_token_is_401_bearer_and_answers_post_too() {
     }
 }
 
+/// A browser-based (public) client calls token and userinfo from its own origin: both answer
+/// any origin without credentials, expose the challenge, and answer the preflight; the
+/// front-channel pages (authorize, the ACS, logout) do not.
+#[tokio::test]
+async fn token_and_userinfo_are_readable_by_scripts_of_any_origin_without_credentials() {
+    let acs = Acs::new(Default::default()).await;
+    for path in ["/o/acme/token", "/o/acme/userinfo"] {
+        let preflight = acs
+            .request(HttpRequest {
+                method: "OPTIONS",
+                path,
+                ..HttpRequest::default()
+            })
+            .await;
+        assert_eq!(preflight.status, 204, "{path}");
+        assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+        assert!(preflight
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("Authorization"));
+        assert!(preflight
+            .header("access-control-allow-credentials")
+            .is_none());
+    }
+    let token = acs
+        .request(HttpRequest {
+            method: "POST",
+            path: "/o/acme/token",
+            body: b"grant_type=authorization_code&code=x",
+            ..HttpRequest::default()
+        })
+        .await;
+    let userinfo = acs
+        .request(HttpRequest {
+            method: "GET",
+            path: "/o/acme/userinfo",
+            ..HttpRequest::default()
+        })
+        .await;
+    for page in [&token, &userinfo] {
+        assert_eq!(page.status, 401, "{}", page.body);
+        assert_eq!(page.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(
+            page.header("access-control-expose-headers"),
+            Some("WWW-Authenticate")
+        );
+    }
+    let authorize = authorize(&acs, "client_id=nobody", None).await;
+    assert!(authorize.header("access-control-allow-origin").is_none());
+}
+
 #[tokio::test]
 async fn sub_carries_the_idps_namespace_and_email_is_verified_only_for_its_own_domains() {
     // Cross-IdP impersonation: a second IdP asserting the same NameID gets another `sub`
