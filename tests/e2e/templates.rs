@@ -512,3 +512,61 @@ fn acs_writes_only_its_own_key_prefixes() {
         assert!(!matches(&configuration), "acs may write {configuration}");
     }
 }
+
+/// BYOK (issue 17 §5): the grant manager's role may create exactly the grants its function
+/// makes: each grantee only its operation and purposes, always constrained (EncryptionContext
+/// subset) to this organisation. A role that allowed any grantee or purpose would let the
+/// function (or whoever runs as it) hand Decrypt on credentials to anyone.
+#[test]
+fn the_grant_manager_may_create_exactly_the_grants_it_makes() {
+    use std::collections::BTreeSet;
+    let org = load("org-template.yaml");
+    let name = |v: &Value| -> String {
+        if let Some(r) = v.get("Ref").and_then(Value::as_str) {
+            r.to_owned()
+        } else if let Some(parts) = v.get("Fn::GetAtt").and_then(Value::as_array) {
+            strings(&Value::Array(parts.clone())).join(".")
+        } else {
+            v.as_str().unwrap_or_default().to_owned()
+        }
+    };
+    let made: BTreeSet<(String, String, String)> = resources(&org)["ByokGrants"]["Properties"]
+        ["Grants"]
+        .as_array()
+        .expect("Grants")
+        .iter()
+        .map(|g| (name(&g[0]), name(&g[1]), name(&g[2])))
+        .collect();
+    let mut allowed = BTreeSet::new();
+    for statement in role_statements(&org, "GrantManagerRole") {
+        if !strings(&statement["Action"]).contains(&"kms:CreateGrant".to_owned()) {
+            continue;
+        }
+        let sid = statement["Sid"].clone();
+        let equals = &statement["Condition"]["StringEquals"];
+        assert_eq!(
+            equals["kms:EncryptionContext:org"],
+            json!({"Ref": "OrgId"}),
+            "{sid}: grants are constrained to this organisation"
+        );
+        assert_eq!(
+            equals["kms:GrantConstraintType"], "EncryptionContextSubset",
+            "{sid}: a grant must carry the encryption-context constraint"
+        );
+        let grantee = name(&equals["kms:GranteePrincipal"]);
+        assert!(!grantee.is_empty(), "{sid}: names no grantee");
+        let operations =
+            strings(&statement["Condition"]["ForAllValues:StringEquals"]["kms:GrantOperations"]);
+        let purposes = strings(&equals["kms:EncryptionContext:purpose"]);
+        assert!(
+            !operations.is_empty() && !purposes.is_empty(),
+            "{sid}: operations and purposes must be named"
+        );
+        for operation in &operations {
+            for purpose in &purposes {
+                allowed.insert((grantee.clone(), operation.clone(), purpose.clone()));
+            }
+        }
+    }
+    assert_eq!(allowed, made);
+}

@@ -13,7 +13,8 @@
 //! | GET, POST | `/o/{org}/idp/{idp}/slo` with `SAMLRequest` or `SAMLResponse` | the IdP's signed logout messages (Redirect or POST binding) |
 //!
 //! The browser never learns why a login failed: it sees a generic page with the correlation
-//! ID, and the audit log holds the reason code.
+//! ID and status 400 for every refusal (5xx only for failures of ours), and the audit log
+//! holds the reason code.
 
 mod html;
 
@@ -153,7 +154,17 @@ pub async fn serve(app: &App, request: &HttpRequest<'_>) -> Page {
         }
         _ => return Page::not_found(correlation_id),
     };
-    result.unwrap_or_else(|e| Page::error(e.http_status(), correlation_id))
+    result.unwrap_or_else(|e| Page::error(browser_status(&e), correlation_id))
+}
+
+/// The status of a refused login or logout page: 400 for every refusal, whatever its reason
+/// (a 403 for a failed group rule or a 404 for an unknown organisation would tell a prober
+/// which check it failed; the audit log has the reason). Our own failures keep their 5xx.
+fn browser_status(e: &SsoError) -> u16 {
+    match e.http_status() {
+        status if status >= 500 => status,
+        _ => 400,
+    }
 }
 
 /// The browser binding cookie's name: `__Host-` (Secure, Path=/, no Domain) on https;

@@ -257,7 +257,8 @@ async fn match_rules_are_enforced_after_verification() {
         let page = acs
             .post(&response("samlgate_sp_entity_id"), Some(&state('a')))
             .await;
-        rejected(&acs, page, 403, code).await;
+        // One status for every refusal: the page does not tell a prober which rule failed.
+        rejected(&acs, page, 400, code).await;
     }
 }
 
@@ -363,7 +364,7 @@ async fn login_posts_a_signed_request_when_the_idp_wants_post() {
 async fn login_failures_are_audited_with_their_codes() {
     let acs = Acs::new(settings()).await;
     for (query, status, code) in [
-        ("idp=entra", 404, "idp_not_found"),
+        ("idp=entra", 400, "idp_not_found"),
         ("idp=okta&idp=entra", 400, "invalid_request"),
     ] {
         let page = route(&acs.app, "corr-1", "GET", "/o/acme/login", query, b"").await;
@@ -379,8 +380,38 @@ async fn login_failures_are_audited_with_their_codes() {
 async fn an_unknown_organisation_leaves_no_audit_item() {
     let acs = Acs::new(settings()).await;
     let page = route(&acs.app, "corr-1", "GET", "/o/nobody/login", "", b"").await;
-    assert_eq!(page.status, 404);
+    assert_eq!(page.status, 400);
     assert!(acs.audit().is_empty());
+}
+
+/// Issue 17 §5: the page of a refused login is the same, status included, whatever the check
+/// that refused it (an unknown organisation or IdP, a signature, a group rule); only the
+/// audit log tells them apart.
+#[tokio::test]
+async fn every_refused_login_gets_the_same_page_and_status_whatever_the_reason() {
+    let acs = Acs::new(IdpSettings {
+        rules: MatchRules {
+            required_group: Some("finance".into()),
+            ..MatchRules::default()
+        },
+        ..settings()
+    })
+    .await;
+    let mut pages = vec![
+        route(&acs.app, "corr-1", "GET", "/o/nobody/login", "", b"").await,
+        route(&acs.app, "corr-1", "GET", "/o/acme/login", "idp=entra", b"").await,
+    ];
+    acs.expect_login(&state('a'), "okta", LATER);
+    pages.push(acs.post(&response("xsw1"), Some(&state('a'))).await);
+    acs.expect_login(&state('b'), "okta", LATER);
+    pages.push(
+        acs.post(&response("samlgate_sp_entity_id"), Some(&state('b')))
+            .await,
+    );
+    assert_eq!(acs.last_reason().as_deref(), Some("group_required"));
+    for page in &pages {
+        assert_eq!((page.status, &page.body), (400, &pages[0].body));
+    }
 }
 
 #[tokio::test]
