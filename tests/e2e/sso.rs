@@ -558,3 +558,24 @@ async fn discovery_and_jwks_belong_to_one_organisation() {
         assert_eq!(doc.status, 404, "{path}");
     }
 }
+
+/// Advisory regression (issue 17 §6): a signed assertion may carry an ID of any length; the
+/// replay store's key is a hash of issuer and ID, so a 100 KiB ID (beyond DynamoDB's 2 KiB
+/// key limit) is recorded once in DynamoDB and refused the second time, and IDs that would
+/// collide if concatenated do not.
+#[tokio::test]
+async fn an_overlong_assertion_id_is_recorded_once_in_dynamodb() {
+    use samlgate_domain::ports::ReplayStore;
+    let h = Harness::new("sso-replay-key").await;
+    let org = samlgate_domain::ids::OrgId::parse("acme").unwrap();
+    let long = format!("_{}", "x".repeat(100 * 1024));
+    let until = 4_102_444_800; // 2100-01-01
+    let once = |issuer: &'static str, id: String| {
+        let (table, org) = (h.table.clone(), org.clone());
+        async move { table.insert_once(&org, issuer, &id, until).await.unwrap() }
+    };
+    assert!(once("https://idp.example.com", long.clone()).await);
+    assert!(!once("https://idp.example.com", long).await);
+    assert!(once("https://a", "b#c".into()).await);
+    assert!(once("https://a#b", "c".into()).await);
+}

@@ -206,6 +206,48 @@ async fn an_allowed_unsolicited_response_must_name_a_client_with_an_initiate_log
     rejected(&acs, page, 400, "unexpected_in_response_to").await;
 }
 
+/// Advisory regression (issue 17 §6): the IdP-initiated path checks the organisation and
+/// the IdP like any other, before the Response is even verified: a suspended organisation or
+/// an IdP that is no longer registered gets nothing, not even the redirect to the client.
+#[tokio::test]
+async fn an_unsolicited_response_for_a_suspended_organisation_or_a_removed_idp_is_refused() {
+    let acs = Acs::new(IdpSettings {
+        allow_idp_initiated: true,
+        ..settings()
+    })
+    .await;
+    let (tiled, _) = acs
+        .client_with(
+            TokenAuthMethod::ClientSecretBasic,
+            Some("https://app.example.com/start-login"),
+        )
+        .await;
+    acs.store
+        .orgs
+        .lock()
+        .unwrap()
+        .values_mut()
+        .for_each(|o| o.status = samlgate_domain::org::OrgStatus::Suspended);
+    let page = acs
+        .post(&response("samlgate_sp_entity_id"), Some(&tiled))
+        .await;
+    rejected(&acs, page, 400, "org_inactive").await;
+    assert!(acs.store.replay.lock().unwrap().is_empty(), "not verified");
+
+    acs.store
+        .orgs
+        .lock()
+        .unwrap()
+        .values_mut()
+        .for_each(|o| o.status = samlgate_domain::org::OrgStatus::Active);
+    acs.store.idps.lock().unwrap().clear();
+    let page = acs
+        .post(&response("samlgate_sp_entity_id"), Some(&tiled))
+        .await;
+    rejected(&acs, page, 400, "idp_not_found").await;
+    assert!(acs.store.replay.lock().unwrap().is_empty(), "not verified");
+}
+
 #[tokio::test]
 async fn verifier_failures_keep_their_codes() {
     for (fixture, code) in [

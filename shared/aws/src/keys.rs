@@ -128,3 +128,36 @@ pub fn subject_pk(org: &OrgId, idp: &IdpId, name_id: &str) -> String {
 pub fn subject_sk(session_id: &str) -> String {
     session_id.to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Advisory regression (issue 17 §6): an over-long or odd assertion ID is as good a replay
+    /// key as any. DynamoDB limits a partition key to 2048 bytes, and a key built by
+    /// concatenation would let (issuer `a`, ID `b#c`) and (issuer `a#b`, ID `c`) collide.
+    #[test]
+    fn replay_keys_are_bounded_and_unambiguous_whatever_the_assertion_id() {
+        let org = OrgId::parse("acme").unwrap();
+        let long = "_".to_owned() + &"x".repeat(100_000);
+        let odd = "_\u{4e2d}\u{e9}#R\u{200b}";
+        for id in [long.as_str(), odd, ""] {
+            let key = replay_pk(&org, "https://idp.example.com", id);
+            assert!(key.len() < 128, "{} bytes", key.len());
+            assert!(key.is_ascii());
+        }
+        assert_ne!(
+            replay_pk(&org, "https://a", "b#c"),
+            replay_pk(&org, "https://a#b", "c")
+        );
+        assert_ne!(
+            replay_pk(&org, "https://a", "bc"),
+            replay_pk(&org, "https://ab", "c")
+        );
+        let other = OrgId::parse("globex").unwrap();
+        assert_ne!(
+            replay_pk(&org, "https://a", "b"),
+            replay_pk(&other, "https://a", "b")
+        );
+    }
+}

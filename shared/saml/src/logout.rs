@@ -593,4 +593,114 @@ mod tests {
             Err(Error::DestinationMismatch(_))
         ));
     }
+
+    fn expected_at_midnight() -> LogoutExpected<'static> {
+        LogoutExpected {
+            issuer: "https://idp.example.com/saml",
+            destination: "https://sp.example.com/o/acme/idp/okta/slo",
+            now: time::macros::datetime!(2026-01-01 0:00 UTC),
+            clock_skew: std::time::Duration::from_secs(180),
+        }
+    }
+
+    /// Advisory regression (issue 17 §6): parameter names are compared as sent. A decoder that
+    /// percent-decodes names finds a second `SAMLRequest` the signature does not cover; here
+    /// `%53AMLRequest` is not the message, so it is neither read nor a substitute for one.
+    #[test]
+    fn percent_encoded_parameter_names_are_not_the_saml_message() {
+        let url = request_url();
+        let query = url.split_once('?').unwrap().1;
+        let limits = Limits::default();
+        let expected = expected_at_midnight();
+        let read =
+            |query: &str| read_redirect(query, &[cert("keys/idp-rsa.crt")], &expected, &limits);
+        // The signed message under an encoded name: there is no SAMLRequest at all.
+        let renamed = query.replacen("SAMLRequest=", "%53AMLRequest=", 1);
+        assert!(
+            matches!(read(&renamed), Err(Error::Malformed(_))),
+            "{:?}",
+            read(&renamed)
+        );
+        // A second, unsigned message under an encoded name beside the signed one: only the
+        // signed one is read.
+        let evil = {
+            let xml = LogoutRequest {
+                id: "_evil",
+                issue_instant: time::macros::datetime!(2026-01-01 0:00 UTC),
+                destination: "https://sp.example.com/o/acme/idp/okta/slo",
+                issuer: "https://idp.example.com/saml",
+                name_id: "ceo@example.com",
+                name_id_format: None,
+                session_index: None,
+            }
+            .to_xml();
+            let signed_url =
+                crate::request::redirect_message_url("https://x/", "SAMLRequest", &xml, None, None)
+                    .unwrap();
+            signed_url
+                .split_once("SAMLRequest=")
+                .unwrap()
+                .1
+                .split('&')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        for polluted in [
+            format!("%53AMLRequest={evil}&{query}"),
+            format!("{query}&%53AMLRequest={evil}"),
+            format!("{query}&SAML%52equest={evil}"),
+        ] {
+            let read = read(&polluted).unwrap();
+            let LogoutMessage::Request(request) = read.message() else {
+                panic!("not a request");
+            };
+            assert_eq!(request.name_id(), "alice@example.com", "{polluted}");
+        }
+        // The real name twice is refused outright.
+        let twice = format!("{query}&SAMLRequest={evil}");
+        assert!(matches!(read(&twice), Err(Error::Malformed(_))));
+        // An encoded SigAlg is no SigAlg: the message counts as unsigned.
+        let encoded_alg = query.replacen("&SigAlg=", "&Sig%41lg=", 1);
+        assert!(matches!(
+            read(&encoded_alg),
+            Err(Error::SignatureInvalid(_))
+        ));
+    }
+
+    fn logout_fixture(name: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(fixture(&format!("logout/{name}.xml")))
+    }
+
+    /// Advisory regression (issue 17 §6): a LogoutRequest over the POST binding whose only
+    /// signature (libxmlsec1's, valid) is on an Assertion inside `Extensions` is unsigned: the
+    /// signature must be the root's own. The same request signed on its root reads.
+    #[test]
+    fn a_post_logout_request_signed_only_inside_extensions_is_refused() {
+        let limits = Limits::default();
+        let expected = expected_at_midnight();
+        let read = |name: &str| {
+            read_post(
+                &logout_fixture(name),
+                Some("r"),
+                &[cert("keys/idp-rsa.crt")],
+                &expected,
+                &limits,
+            )
+        };
+        let signed = read("logout_request_signed").unwrap();
+        let LogoutMessage::Request(request) = signed.message() else {
+            panic!("not a request");
+        };
+        assert_eq!(request.name_id(), "alice@example.com");
+        let refused = read("logout_request_signed_extension_only");
+        assert!(
+            matches!(
+                refused,
+                Err(Error::SignatureMissing | Error::SignatureProfile(_))
+            ),
+            "{refused:?}"
+        );
+    }
 }
