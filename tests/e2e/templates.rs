@@ -570,3 +570,193 @@ fn the_grant_manager_may_create_exactly_the_grants_it_makes() {
     }
     assert_eq!(allowed, made);
 }
+
+/// Issue 17 §1: rotate writes only configuration (`ORG#…`), JWKS entries and audit items:
+/// never a login, session, code or access token, never the organisation directory.
+#[test]
+fn rotate_writes_only_configuration_jwks_and_audit_partitions() {
+    use samlgate_aws::keys;
+    let template = load("template.yaml");
+    for s in role_statements(&template, "RotateRole") {
+        let actions = strings(&s["Action"]);
+        if actions
+            .iter()
+            .any(|a| a == "dynamodb:PutItem" || a == "dynamodb:ConditionCheckItem")
+        {
+            assert_eq!(
+                strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]),
+                ["ORG#*", keys::JWKS_PK, "AUDIT#*"],
+                "{s}"
+            );
+        }
+    }
+}
+
+/// Whether `role`'s statements (as written in `file`) allow the DynamoDB `action` on an item
+/// whose partition key is `pk`. The only condition understood is `dynamodb:LeadingKeys`
+/// (`ForAllValues:StringEquals` or `:StringLike`); any other makes the test fail rather than
+/// guess. `${OrgId}` (org-template) is the organisation `acme`.
+fn table_allows(file: &str, role: &str, action: &str, pk: &str) -> bool {
+    let template = load(file);
+    let resolve = |v: &Value| -> String {
+        match v.get("Fn::Sub").and_then(Value::as_str) {
+            Some(text) => text.replace("${OrgId}", "acme"),
+            None => v.as_str().unwrap_or_default().to_owned(),
+        }
+    };
+    role_statements(&template, role).iter().any(|s| {
+        if s["Effect"] != "Allow" || !strings(&s["Action"]).iter().any(|a| a == action) {
+            return false;
+        }
+        let Some(conditions) = s["Condition"].as_object() else {
+            return true;
+        };
+        conditions.iter().all(|(operator, keys)| {
+            let keys = keys.as_object().expect("condition keys");
+            assert!(
+                keys.keys().all(|k| k == "dynamodb:LeadingKeys"),
+                "{role}: a condition this evaluator does not know: {s}"
+            );
+            let patterns: Vec<String> = match &keys["dynamodb:LeadingKeys"] {
+                Value::Array(items) => items.iter().map(resolve).collect(),
+                other => vec![resolve(other)],
+            };
+            match operator.as_str() {
+                "ForAllValues:StringEquals" => patterns.iter().any(|p| p == pk),
+                "ForAllValues:StringLike" => patterns.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => pk.starts_with(prefix),
+                    None => p == pk,
+                }),
+                other => panic!("{role}: operator {other} in {s}"),
+            }
+        })
+    })
+}
+
+/// Issue 17 §1: the (function, action, key) matrix, evaluated against the roles as written
+/// in the templates: each row is a partition a function must reach, or one it must not.
+#[test]
+fn the_table_access_matrix_holds_for_the_roles_as_written() {
+    use samlgate_aws::keys;
+    use samlgate_domain::ids::IdpId;
+    let org = OrgId::parse("acme").unwrap();
+    let other = OrgId::parse("globex").unwrap();
+    let idp = IdpId::parse("okta").unwrap();
+    let (config, audit, jwks, directory) = (
+        keys::org_pk(&org),
+        keys::audit_pk(&org),
+        keys::JWKS_PK.to_owned(),
+        keys::DIRECTORY_PK.to_owned(),
+    );
+    let runtime = [
+        keys::login_pk(&"a".repeat(32)),
+        keys::replay_pk(&org, "https://idp", "_a"),
+        keys::session_pk("s-1"),
+        keys::subject_pk(&org, &idp, "alice"),
+        keys::code_pk("h"),
+        keys::access_pk("h"),
+    ];
+    let t = "template.yaml";
+    let o = "org-template.yaml";
+    let mut rows: Vec<(&str, &str, &str, String, bool)> = Vec::new();
+    // acs: reads configuration; writes only its runtime prefixes and audit.
+    rows.push((t, "AcsRole", "dynamodb:GetItem", config.clone(), true));
+    for pk in runtime.iter().chain([&audit]) {
+        rows.push((t, "AcsRole", "dynamodb:PutItem", pk.clone(), true));
+    }
+    for action in [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ] {
+        for pk in [&config, &jwks, &directory] {
+            rows.push((t, "AcsRole", action, pk.clone(), false));
+        }
+    }
+    // metadata: reads only.
+    for pk in [&config, &jwks] {
+        rows.push((t, "MetadataRole", "dynamodb:GetItem", pk.clone(), true));
+        rows.push((t, "MetadataRole", "dynamodb:Query", pk.clone(), true));
+    }
+    for action in [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ] {
+        rows.push((t, "MetadataRole", action, config.clone(), false));
+        rows.push((t, "MetadataRole", action, keys::session_pk("s-1"), false));
+    }
+    // rotate: configuration, JWKS and audit; deletes only JWKS entries; no runtime item.
+    for pk in [&config, &jwks, &audit] {
+        rows.push((t, "RotateRole", "dynamodb:PutItem", pk.clone(), true));
+    }
+    rows.push((t, "RotateRole", "dynamodb:DeleteItem", jwks.clone(), true));
+    rows.push((
+        t,
+        "RotateRole",
+        "dynamodb:DeleteItem",
+        config.clone(),
+        false,
+    ));
+    rows.push((
+        t,
+        "RotateRole",
+        "dynamodb:PutItem",
+        directory.clone(),
+        false,
+    ));
+    for pk in &runtime {
+        rows.push((t, "RotateRole", "dynamodb:PutItem", pk.clone(), false));
+        rows.push((t, "RotateRole", "dynamodb:DeleteItem", pk.clone(), false));
+    }
+    // admin: what it must write (it is not fenced by partition yet).
+    for pk in [&config, &jwks, &directory, &audit] {
+        rows.push((t, "AdminRole", "dynamodb:PutItem", pk.clone(), true));
+    }
+    // provision: reads its organisation's partition, writes only its own audit items.
+    rows.push((o, "ProvisionRole", "dynamodb:GetItem", config.clone(), true));
+    rows.push((
+        o,
+        "ProvisionRole",
+        "dynamodb:GetItem",
+        keys::org_pk(&other),
+        false,
+    ));
+    rows.push((o, "ProvisionRole", "dynamodb:PutItem", audit.clone(), true));
+    rows.push((
+        o,
+        "ProvisionRole",
+        "dynamodb:PutItem",
+        keys::audit_pk(&other),
+        false,
+    ));
+    rows.push((
+        o,
+        "ProvisionRole",
+        "dynamodb:PutItem",
+        config.clone(),
+        false,
+    ));
+    rows.push((
+        o,
+        "ProvisionRole",
+        "dynamodb:DeleteItem",
+        config.clone(),
+        false,
+    ));
+
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter(|(file, role, action, pk, allowed)| {
+            table_allows(file, role, action, pk) != *allowed
+        })
+        .map(|(file, role, action, pk, allowed)| {
+            format!(
+                "{file} {role} {action} {pk}: expected {}",
+                if *allowed { "allow" } else { "deny" }
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(rows.len() > 50, "{} rows", rows.len());
+}
