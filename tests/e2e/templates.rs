@@ -709,9 +709,18 @@ fn the_table_access_matrix_holds_for_the_roles_as_written() {
         rows.push((t, "RotateRole", "dynamodb:PutItem", pk.clone(), false));
         rows.push((t, "RotateRole", "dynamodb:DeleteItem", pk.clone(), false));
     }
-    // admin: what it must write (it is not fenced by partition yet).
+    // admin: configuration, the directory, JWKS entries and audit; deletes only inside an
+    // organisation's partition; no runtime item.
     for pk in [&config, &jwks, &directory, &audit] {
         rows.push((t, "AdminRole", "dynamodb:PutItem", pk.clone(), true));
+    }
+    rows.push((t, "AdminRole", "dynamodb:DeleteItem", config.clone(), true));
+    for pk in [&jwks, &directory, &audit] {
+        rows.push((t, "AdminRole", "dynamodb:DeleteItem", pk.clone(), false));
+    }
+    for pk in &runtime {
+        rows.push((t, "AdminRole", "dynamodb:PutItem", pk.clone(), false));
+        rows.push((t, "AdminRole", "dynamodb:DeleteItem", pk.clone(), false));
     }
     // provision: reads its organisation's partition, writes only its own audit items.
     rows.push((o, "ProvisionRole", "dynamodb:GetItem", config.clone(), true));
