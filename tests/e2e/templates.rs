@@ -454,6 +454,20 @@ fn rotate_deletes_only_jwks_entries() {
 /// acs reads configuration but writes only under its own key prefixes (`dynamodb:LeadingKeys`),
 /// and those prefixes are exactly the keys its ports write (shared/aws/src/keys.rs), never a
 /// configuration item's.
+/// One partition key of each item the SSO runtime (acs) writes: logins, replay entries,
+/// sessions and their subject index, codes, access tokens.
+fn runtime_keys(org: &OrgId, idp: &samlgate_domain::ids::IdpId) -> [String; 6] {
+    use samlgate_aws::keys;
+    [
+        keys::login_pk(&"a".repeat(32)),
+        keys::replay_pk(org, "https://idp", "_a"),
+        keys::session_pk("s-1"),
+        keys::subject_pk(org, idp, "alice"),
+        keys::code_pk("h"),
+        keys::access_pk("h"),
+    ]
+}
+
 #[test]
 fn acs_writes_only_its_own_key_prefixes() {
     use samlgate_aws::keys;
@@ -493,15 +507,10 @@ fn acs_writes_only_its_own_key_prefixes() {
     };
     let org = OrgId::parse("acme").unwrap();
     let idp = IdpId::parse("okta").unwrap();
-    for written in [
-        keys::login_pk(&"a".repeat(32)),
-        keys::replay_pk(&org, "https://idp", "_a"),
-        keys::session_pk("s-1"),
-        keys::subject_pk(&org, &idp, "alice"),
-        keys::code_pk("h"),
-        keys::access_pk("h"),
-        keys::audit_pk(&org),
-    ] {
+    for written in runtime_keys(&org, &idp)
+        .into_iter()
+        .chain([keys::audit_pk(&org)])
+    {
         assert!(matches(&written), "acs cannot write {written}");
     }
     for configuration in [
@@ -648,14 +657,7 @@ fn the_table_access_matrix_holds_for_the_roles_as_written() {
         keys::JWKS_PK.to_owned(),
         keys::DIRECTORY_PK.to_owned(),
     );
-    let runtime = [
-        keys::login_pk(&"a".repeat(32)),
-        keys::replay_pk(&org, "https://idp", "_a"),
-        keys::session_pk("s-1"),
-        keys::subject_pk(&org, &idp, "alice"),
-        keys::code_pk("h"),
-        keys::access_pk("h"),
-    ];
+    let runtime = runtime_keys(&org, &idp);
     let t = "template.yaml";
     let o = "org-template.yaml";
     let mut rows: Vec<(&str, &str, &str, String, bool)> = Vec::new();
@@ -723,36 +725,16 @@ fn the_table_access_matrix_holds_for_the_roles_as_written() {
         rows.push((t, "AdminRole", "dynamodb:DeleteItem", pk.clone(), false));
     }
     // provision: reads its organisation's partition, writes only its own audit items.
-    rows.push((o, "ProvisionRole", "dynamodb:GetItem", config.clone(), true));
-    rows.push((
-        o,
-        "ProvisionRole",
-        "dynamodb:GetItem",
-        keys::org_pk(&other),
-        false,
-    ));
-    rows.push((o, "ProvisionRole", "dynamodb:PutItem", audit.clone(), true));
-    rows.push((
-        o,
-        "ProvisionRole",
-        "dynamodb:PutItem",
-        keys::audit_pk(&other),
-        false,
-    ));
-    rows.push((
-        o,
-        "ProvisionRole",
-        "dynamodb:PutItem",
-        config.clone(),
-        false,
-    ));
-    rows.push((
-        o,
-        "ProvisionRole",
-        "dynamodb:DeleteItem",
-        config.clone(),
-        false,
-    ));
+    for (action, pk, allowed) in [
+        ("dynamodb:GetItem", config.clone(), true),
+        ("dynamodb:GetItem", keys::org_pk(&other), false),
+        ("dynamodb:PutItem", audit.clone(), true),
+        ("dynamodb:PutItem", keys::audit_pk(&other), false),
+        ("dynamodb:PutItem", config.clone(), false),
+        ("dynamodb:DeleteItem", config.clone(), false),
+    ] {
+        rows.push((o, "ProvisionRole", action, pk, allowed));
+    }
 
     let wrong: Vec<String> = rows
         .iter()

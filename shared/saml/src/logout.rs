@@ -467,18 +467,23 @@ mod tests {
         pem::parse(fixture(path)).unwrap().into_contents()
     }
 
-    fn request_url() -> String {
-        let signer = crate::RequestSigner::from_pem(&fixture("keys/idp-rsa.key")).unwrap();
-        let xml = LogoutRequest {
-            id: "_lr1",
+    /// The IdP's LogoutRequest for `name_id`, issued at midnight to acme's SLO URL.
+    fn logout_request_xml(id: &str, name_id: &str, session_index: Option<&str>) -> String {
+        LogoutRequest {
+            id,
             issue_instant: time::macros::datetime!(2026-01-01 0:00 UTC),
             destination: "https://sp.example.com/o/acme/idp/okta/slo",
             issuer: "https://idp.example.com/saml",
-            name_id: "alice@example.com",
+            name_id,
             name_id_format: None,
-            session_index: Some("_s1"),
+            session_index,
         }
-        .to_xml();
+        .to_xml()
+    }
+
+    fn request_url() -> String {
+        let signer = crate::RequestSigner::from_pem(&fixture("keys/idp-rsa.key")).unwrap();
+        let xml = logout_request_xml("_lr1", "alice@example.com", Some("_s1"));
         logout_redirect_url(
             "https://sp.example.com/slo",
             &xml,
@@ -624,16 +629,7 @@ mod tests {
         // A second, unsigned message under an encoded name beside the signed one: only the
         // signed one is read.
         let evil = {
-            let xml = LogoutRequest {
-                id: "_evil",
-                issue_instant: time::macros::datetime!(2026-01-01 0:00 UTC),
-                destination: "https://sp.example.com/o/acme/idp/okta/slo",
-                issuer: "https://idp.example.com/saml",
-                name_id: "ceo@example.com",
-                name_id_format: None,
-                session_index: None,
-            }
-            .to_xml();
+            let xml = logout_request_xml("_evil", "ceo@example.com", None);
             let signed_url =
                 crate::request::redirect_message_url("https://x/", "SAMLRequest", &xml, None, None)
                     .unwrap();
