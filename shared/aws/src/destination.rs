@@ -65,8 +65,9 @@ pub fn check_url(url: &str, destinations: Destinations) -> Result<(), &'static s
 #[derive(Debug, Clone, Copy)]
 pub struct CheckedResolver(pub Destinations);
 
+/// The resolver's refusal, recognised in a send error's source chain by its type.
 #[derive(Debug)]
-struct Refused;
+pub(crate) struct Refused;
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

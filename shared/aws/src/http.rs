@@ -11,29 +11,27 @@ use samlgate_domain::ports::{BackChannel, Fetched, MetadataFetcher};
 use samlgate_domain::{PortError, PortErrorKind};
 
 pub use crate::destination::Destinations;
-use crate::destination::{check_url, CheckedResolver, REFUSED_ADDRESS};
+use crate::destination::{check_url, CheckedResolver, Refused, REFUSED_ADDRESS};
 
 /// The one way samlgate builds an HTTP client for a destination it does not control (IdP
 /// metadata URLs; provisioning targets): no redirects (a redirect could carry a secret or a
 /// request to another host), no proxy from the environment, `total` for the whole exchange and
 /// at most 3 s to connect.
 pub fn hardened_client(total: Duration) -> Result<reqwest::Client, String> {
+    hardened_builder(total).build().map_err(|e| e.to_string())
+}
+
+fn hardened_builder(total: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(total)
         .connect_timeout(total.min(Duration::from_secs(3)))
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 /// [`hardened_client`] that resolves names only to the addresses `destinations` allows.
 fn checked_client(total: Duration, destinations: Destinations) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(total)
-        .connect_timeout(total.min(Duration::from_secs(3)))
+    hardened_builder(total)
         .dns_resolver(Arc::new(CheckedResolver(destinations)))
         .build()
         .map_err(|e| e.to_string())
@@ -68,7 +66,7 @@ fn send_failed(op: &'static str, e: &reqwest::Error) -> PortError {
     let refused = std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
         e.source()
     })
-    .any(|e| e.to_string() == REFUSED_ADDRESS);
+    .any(|e| e.is::<Refused>());
     let (kind, detail) = if refused {
         (PortErrorKind::Other, REFUSED_ADDRESS)
     } else if e.is_timeout() {

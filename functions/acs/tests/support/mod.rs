@@ -141,18 +141,37 @@ impl Acs {
     /// A test sign-in in flight, as `/login` would have stored it for this browser
     /// ([`BINDING`]).
     pub fn expect_login(&self, relay_state: &str, idp: &str, expires_at: i64) {
+        self.store_login(
+            relay_state,
+            IdpId::parse(idp).unwrap(),
+            expires_at,
+            None,
+            BINDING,
+        );
+    }
+
+    /// A login in flight for `REQUEST_ID` at `idp`, bound to the browser whose binding cookie
+    /// is `binding`; `authorize` is the OIDC request (none: a test sign-in).
+    fn store_login(
+        &self,
+        relay_state: &str,
+        idp: IdpId,
+        expires_at: i64,
+        authorize: Option<AuthorizeRequest>,
+        binding: &str,
+    ) {
         self.store.logins.lock().unwrap().insert(
             relay_state.into(),
             LoginState {
                 purpose: Default::default(),
                 relay_state: relay_state.into(),
                 org: org(),
-                idp: IdpId::parse(idp).unwrap(),
+                idp,
                 request_id: REQUEST_ID.into(),
                 return_to: String::new(),
                 expires_at,
-                authorize: None,
-                browser: Some(samlgate_domain::ids::sha256_hex(BINDING.as_bytes())),
+                authorize,
+                browser: Some(samlgate_domain::ids::sha256_hex(binding.as_bytes())),
             },
         );
     }
@@ -223,20 +242,8 @@ impl Acs {
     /// An OIDC login in flight, as `/authorize` would have stored it, bound to the browser
     /// whose binding cookie is `binding`.
     pub fn expect_oidc_login(&self, relay_state: &str, binding: &str, request: AuthorizeRequest) {
-        self.store.logins.lock().unwrap().insert(
-            relay_state.into(),
-            LoginState {
-                purpose: Default::default(),
-                relay_state: relay_state.into(),
-                org: org(),
-                idp: okta(),
-                request_id: REQUEST_ID.into(),
-                return_to: String::new(),
-                expires_at: NOW.unix_timestamp() + 600,
-                authorize: Some(request),
-                browser: Some(samlgate_domain::ids::sha256_hex(binding.as_bytes())),
-            },
-        );
+        let expires_at = NOW.unix_timestamp() + 600;
+        self.store_login(relay_state, okta(), expires_at, Some(request), binding);
     }
 
     /// The Response posted to the ACS from a browser sending `cookie`.
