@@ -17,6 +17,7 @@ use saml::OutgoingMessage as _;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::idp::{RequestBinding, SsoSettings};
 use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
+use samlgate_domain::org::Org;
 use samlgate_domain::session::{AuthorizeRequest, StatePurpose};
 use samlgate_domain::sp_key::KeyUse;
 use samlgate_domain::VaultError;
@@ -77,7 +78,7 @@ impl Sso<'_> {
         facts: &mut BTreeMap<String, String>,
     ) -> Result<TestLogin, SsoError> {
         // An unknown organisation first (it leaves no audit item), then its settings.
-        self.config.active_org(org).await?;
+        let org_record = self.config.active_org(org).await?;
         let settings = self.settings(org).await?;
         let idp_id = choose_idp(&settings, query)?;
         let binding = browser_binding(binding)?;
@@ -86,20 +87,23 @@ impl Sso<'_> {
             browser: Some(sha256_hex(binding.as_bytes())),
             force_authn: false,
         };
-        let delivery = self.start_saml_login(org, &idp_id, login, facts).await?;
+        let delivery = self
+            .start_saml_login(&org_record, &idp_id, login, facts)
+            .await?;
         Ok(TestLogin { delivery, binding })
     }
 
     /// Stores a login in flight under a fresh RelayState and builds the (signed) AuthnRequest
-    /// to `idp`, the one way every login starts.
+    /// to `idp`, the one way every login starts. `org_record` is the active organisation the
+    /// caller has already read.
     pub(crate) async fn start_saml_login(
         &self,
-        org: &OrgId,
+        org_record: &Org,
         idp_id: &IdpId,
         login: SamlLogin,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<LoginDelivery, SsoError> {
-        let org_record = self.config.active_org(org).await?;
+        let org = &org_record.org;
         facts.insert("idp".into(), idp_id.to_string());
         let idp = self.known_idp(org, idp_id).await?;
         let sso_url = idp
@@ -125,7 +129,7 @@ impl Sso<'_> {
             let key = self.active_key(org, idp_id, KeyUse::Signing).await?;
             Some(
                 self.keys
-                    .private_pem(self.kms, &org_record, &key, self.clock)
+                    .private_pem(self.kms, org_record, &key, self.clock)
                     .await?,
             )
         } else {

@@ -10,6 +10,7 @@ use samlgate_domain::audit::Caller;
 use samlgate_domain::client::OidcClient;
 use samlgate_domain::codes;
 use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
+use samlgate_domain::org::Org;
 use samlgate_domain::session::AuthorizeRequest;
 
 use crate::login::{browser_binding, choose_idp, LoginDelivery, LoginQuery, SamlLogin};
@@ -326,7 +327,7 @@ impl Sso<'_> {
         binding: Option<&str>,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<AuthorizeDelivery, OidcError> {
-        self.config.active_org(org).await.map_err(SsoError::from)?;
+        let org_record = self.config.active_org(org).await.map_err(SsoError::from)?;
         // Until the client and its exact redirect URI are known, nothing may redirect.
         let client_id = query.client_id.as_deref().unwrap_or("");
         facts.insert("client_id".into(), client_id.chars().take(64).collect());
@@ -347,7 +348,7 @@ impl Sso<'_> {
         };
         match self.check_request(&client, query, request.clone()) {
             Ok(checked) => {
-                self.start_oidc_login(org, query, checked, binding, facts)
+                self.start_oidc_login(&org_record, query, checked, binding, facts)
                     .await
             }
             Err(refusal) => {
@@ -454,13 +455,13 @@ impl Sso<'_> {
 
     async fn start_oidc_login(
         &self,
-        org: &OrgId,
+        org_record: &Org,
         query: &AuthorizeQuery,
         request: AuthorizeRequest,
         binding: Option<&str>,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<AuthorizeDelivery, OidcError> {
-        let settings = self.settings(org).await?;
+        let settings = self.settings(&org_record.org).await?;
         let choice = LoginQuery {
             idp: query.idp.clone(),
             login_hint: query.login_hint.clone(),
@@ -489,7 +490,7 @@ impl Sso<'_> {
             browser: Some(sha256_hex(value.as_bytes())),
             force_authn,
         };
-        match self.start_saml_login(org, &idp, login, facts).await {
+        match self.start_saml_login(org_record, &idp, login, facts).await {
             Ok(delivery) => Ok(AuthorizeDelivery::Login {
                 delivery,
                 binding: value,
