@@ -97,7 +97,17 @@ export interface Idp {
   version: number;
   created_at: string;
   updated_at: string;
-  refresh?: { checked_at?: string | null; valid_until?: string | null };
+  refresh?: {
+    checked_at?: string | null;
+    valid_until?: string | null;
+    signing_certificates?: string[];
+    pending_certificates?: string[];
+  };
+}
+
+/** Registered by metadata URL with no metadata signing certificate (new keys wait for approval). */
+export function onUnsignedMetadata(idp: Idp): boolean {
+  return Boolean(idp.metadata_url) && (idp.refresh?.signing_certificates ?? []).length === 0;
 }
 
 export interface CertificateView {
@@ -115,6 +125,8 @@ export interface IdpView extends Idp {
   login_url: string;
   sp_certificates: CertificateView[];
   idp_certificates: { fingerprint: string; not_after: string | null }[];
+  unsigned_metadata: boolean;
+  pending_certificates: { fingerprint: string; not_after: string | null }[];
 }
 
 export interface Credential {
@@ -145,4 +157,6 @@ export interface AuditEvent {
   reason?: string | null;
   credential_id?: string | null;
   facts?: Record<string, string>;
+  /** An aggregate of anonymous failures: how many in the minute that starts at `at`. */
+  count?: number;
 }

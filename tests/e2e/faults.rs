@@ -176,6 +176,10 @@ impl<T: AuditLog> AuditLog for Faulty<T> {
         self.faults.check("ddb:Audit")?;
         self.inner.record(event).await
     }
+    async fn count_failure(&self, event: &AuditEvent, expires_at: i64) -> Result<(), PortError> {
+        self.faults.check("ddb:Audit")?;
+        self.inner.count_failure(event, expires_at).await
+    }
 }
 
 fn faulty_admin(h: &Harness, faults: &Arc<Faults>) -> samlgate_admin::App {

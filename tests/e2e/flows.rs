@@ -426,6 +426,7 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
             reason: None,
             credential_id: None,
             facts: Default::default(),
+            count: None,
         };
         samlgate_domain::ports::AuditLog::record(h.table.as_ref(), &event)
             .await
@@ -458,6 +459,71 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
         .collect();
     assert_eq!(ids, ["bulk-619", "bulk-618"], "the newest first");
     assert_eq!(newest.body["scanned_all"], false);
+    assert_eq!(newest.body["next_until"], "2030-01-01T00:10:18Z");
+    // A time window is a key condition: only its items are read (issue 17 §4).
+    let minute = search("?from=2030-01-01T00:05:00Z&until=2030-01-01T00:06:00Z&limit=500").await;
+    assert_eq!(minute.status, 200, "{}", minute.body);
+    let ids: Vec<&str> = minute.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["correlation_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 60);
+    assert_eq!((ids[0], ids[59]), ("bulk-359", "bulk-300"));
+    assert_eq!(minute.body["scanned_all"], true);
+    let bad = search("?from=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z").await;
+    assert_eq!(
+        (bad.status, bad.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    // Anonymous failures are counted into one item per minute, IdP and reason, with a TTL.
+    let failure = samlgate_domain::audit::AuditEvent {
+        org: org.clone(),
+        at: "2031-01-01T00:00:00Z".into(),
+        correlation_id: "junk-1".into(),
+        actor: "anonymous".into(),
+        action: "sso.login".into(),
+        outcome: samlgate_domain::audit::Outcome::Error,
+        reason: Some("malformed".into()),
+        credential_id: None,
+        facts: [("idp".to_owned(), "okta".to_owned())].into(),
+        count: None,
+    };
+    for n in 0..3 {
+        let event = samlgate_domain::audit::AuditEvent {
+            correlation_id: format!("junk-{n}"),
+            ..failure.clone()
+        };
+        samlgate_domain::ports::AuditLog::count_failure(h.table.as_ref(), &event, 1_924_992_000)
+            .await
+            .expect("count");
+    }
+    let counted = search("?from=2031-01-01T00:00:00Z").await;
+    let events = counted.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{}", counted.body);
+    assert_eq!(
+        (
+            events[0]["count"].as_u64(),
+            events[0]["correlation_id"].as_str()
+        ),
+        (Some(3), Some("junk-2"))
+    );
+    let stored: Vec<Value> = h
+        .table
+        .scan_all()
+        .await
+        .expect("scan")
+        .into_iter()
+        .filter(|i| i["count"] == 3)
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["expires_at"], 1_924_992_000);
+    assert!(stored[0]["sk"]
+        .as_str()
+        .expect("sk")
+        .starts_with("2031-01-01T00:00:00.000000000Z#agg#sso.login#okta#malformed"));
     // The prefix matches both steps of the one provisioning that ran.
     let provisioning = search("?action=credential.provision&outcome=ok").await;
     let mut actions: Vec<&str> = provisioning.body["events"]

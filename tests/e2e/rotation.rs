@@ -670,18 +670,50 @@ async fn metadata_refresh_applies_safe_changes_and_refuses_the_rest() {
         "an unchanged document is not audited"
     );
 
-    // 2. A certificate added (rollover begins): applied.
+    // 2. A certificate added (rollover begins) by unsigned metadata: held, not trusted, until
+    // an org admin approves it (issue 17 §3).
     server.serve(&doc(&mut py, &["a", "b"], json!({})));
     let out = run_rotate(&app).await;
-    assert_eq!(outcome_of(&out, "plain"), ("applied".into(), None));
+    assert_eq!(
+        outcome_of(&out, "plain"),
+        ("held".into(), Some("metadata_certificates_held".into()))
+    );
+    assert_eq!(stored("plain").await.signing_certificates, vec![cert("a")]);
+    assert_eq!(
+        stored("plain").await.refresh.pending_certificates,
+        vec![cert("b")]
+    );
+    let items = last_audit(&h).await;
+    assert_eq!(
+        items.last().expect("audit")["facts"]["certificates_held"],
+        fingerprint("b")
+    );
+    let view = h
+        .call("GET", "/admin/orgs/acme/idps/plain", json!(null))
+        .await;
+    assert_eq!(
+        (
+            view.body["unsigned_metadata"].as_bool(),
+            view.body["pending_certificates"][0]["fingerprint"].as_str()
+        ),
+        (Some(true), Some(fingerprint("b").as_str())),
+        "{}",
+        view.body
+    );
+    let approve = format!(
+        "/admin/orgs/acme/idps/plain/pending-certificates/{}/approve",
+        fingerprint("b")
+    );
+    let reply = h.call("POST", &approve, json!(null)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
         stored("plain").await.signing_certificates,
         vec![cert("a"), cert("b")]
     );
-    let items = last_audit(&h).await;
+    let reply = h.call("POST", &approve, json!(null)).await;
     assert_eq!(
-        items.last().expect("audit")["facts"]["certificates_added"],
-        fingerprint("b")
+        (reply.status, reply.body["error"].as_str()),
+        (404, Some("certificate_not_pending"))
     );
 
     // 3. The old certificate removed (rollover done): applied, one key remains.
@@ -703,6 +735,32 @@ async fn metadata_refresh_applies_safe_changes_and_refuses_the_rest() {
         .expect("days")
         .days;
     assert!((398..=400).contains(&days), "{days}");
+
+    // 3b. Unsigned metadata that swaps the only trusted key for another: the trusted key
+    // stays (a removal applies only while a trusted key remains), the new one is held; the
+    // admin drops it.
+    server.serve(&doc(&mut py, &["c"], json!({})));
+    let out = run_rotate(&app).await;
+    assert_eq!(outcome_of(&out, "plain").0, "held");
+    assert_eq!(stored("plain").await.signing_certificates, vec![cert("b")]);
+    let reply = h
+        .call(
+            "DELETE",
+            &format!(
+                "/admin/orgs/acme/idps/plain/pending-certificates/{}",
+                fingerprint("c")
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(stored("plain")
+        .await
+        .refresh
+        .pending_certificates
+        .is_empty());
+    server.serve(&doc(&mut py, &["b"], json!({})));
+    run_rotate(&app).await;
 
     // 4–7. Refused: each leaves the stored configuration as it was.
     let before = stored("plain").await;

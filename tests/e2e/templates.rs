@@ -666,6 +666,8 @@ fn the_table_access_matrix_holds_for_the_roles_as_written() {
     for pk in runtime.iter().chain([&audit]) {
         rows.push((t, "AcsRole", "dynamodb:PutItem", pk.clone(), true));
     }
+    // The aggregate of anonymous login failures is an UpdateItem (`ADD count`) on AUDIT#.
+    rows.push((t, "AcsRole", "dynamodb:UpdateItem", audit.clone(), true));
     for action in [
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",

@@ -1,4 +1,4 @@
-import { api, describeError, orgPath, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
+import { api, describeError, onUnsignedMetadata, orgPath, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
 import {
   checkbox,
   date,
@@ -26,8 +26,10 @@ export async function idps(page: HTMLElement, route: Route): Promise<void> {
       idps.map((idp) => [
         h('a', { href: link(route.org, 'idps', idp.idp) }, idp.idp),
         h('code', {}, idp.entity_id),
-        idp.metadata_url ? `metadata URL (${idp.metadata_url})` : 'uploaded or manual',
-        idp.signing_certificates.length,
+        idp.metadata_url
+          ? `metadata URL (${idp.metadata_url}), ${onUnsignedMetadata(idp) ? 'unsigned' : 'signed'}`
+          : 'uploaded or manual',
+        `${idp.signing_certificates.length}${(idp.refresh?.pending_certificates ?? []).length ? `, ${idp.refresh?.pending_certificates?.length} waiting for approval` : ''}`,
         date(idp.updated_at),
       ]),
     ),
@@ -117,6 +119,14 @@ export async function idpDetail(page: HTMLElement, route: Route, id: string): Pr
     facts([
       ['Entity ID', h('code', {}, idp.entity_id)],
       ['Metadata URL', idp.metadata_url ? h('code', {}, idp.metadata_url) : 'none (uploaded or manual)'],
+      [
+        'Metadata signature',
+        !idp.metadata_url
+          ? 'not refreshed'
+          : idp.unsigned_metadata
+            ? 'unsigned: new signing certificates in it wait for your approval'
+            : 'checked against the configured metadata signing certificate',
+      ],
       ['Last metadata check', date(idp.refresh?.checked_at)],
       ['Version', idp.version],
       ['Updated', date(idp.updated_at)],
@@ -127,8 +137,50 @@ export async function idpDetail(page: HTMLElement, route: Route, id: string): Pr
     copyable('ACS URL (HTTP-POST)', 'acs-url', idp.acs_url),
     copyable('Single logout URL', 'slo-url', idp.slo_url),
     copyable('SP metadata URL', 'sp-metadata-url', idp.sp_metadata_url),
+    pendingCertificates(route, idp) ?? '',
     testSignIn(idp, sso),
     settingsForm(route, idp),
+  );
+}
+
+/** Signing certificates that unsigned metadata added: trusted only once an admin approves. */
+function pendingCertificates(route: Route, idp: IdpView): HTMLElement | null {
+  if (idp.pending_certificates.length === 0) return null;
+  const result = h('div', { class: 'result' });
+  const decide = (fingerprint: string, approve: boolean) => {
+    const path = `/idps/${encodeURIComponent(idp.idp)}/pending-certificates/${fingerprint}`;
+    void api(approve ? 'POST' : 'DELETE', orgPath(route.org, approve ? `${path}/approve` : path))
+      .then(() => {
+        notice(result, 'ok', approve ? 'Certificate trusted.' : 'Certificate dropped.');
+        location.reload();
+      })
+      .catch((err) => notice(result, 'error', `Not done: ${describeError(err)}`));
+  };
+  return h(
+    'section',
+    { id: 'pending-certificates' },
+    h('h2', {}, 'Signing certificates waiting for approval'),
+    h(
+      'p',
+      {},
+      'The IdP\'s metadata is unsigned, so a certificate it adds is not trusted until you approve it. Compare the fingerprint with the one your IdP\'s admin console shows before you approve.',
+    ),
+    table(
+      'Certificates waiting for approval',
+      ['SHA-256 fingerprint', 'Valid until', 'Decision'],
+      idp.pending_certificates.map((c) => [
+        h('code', {}, c.fingerprint),
+        date(c.not_after),
+        h(
+          'span',
+          {},
+          h('button', { type: 'button', class: 'approve', onclick: () => decide(c.fingerprint, true) }, 'Approve'),
+          ' ',
+          h('button', { type: 'button', class: 'reject', onclick: () => decide(c.fingerprint, false) }, 'Reject'),
+        ),
+      ]),
+    ),
+    result,
   );
 }
 

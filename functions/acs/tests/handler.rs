@@ -8,7 +8,7 @@
 mod oidc;
 mod support;
 
-use samlgate_acs::route;
+use samlgate_acs::{route, HttpRequest};
 use samlgate_domain::client::TokenAuthMethod;
 use samlgate_domain::idp::{IdpSettings, MatchRules};
 use support::*;
@@ -416,6 +416,60 @@ async fn login_failures_are_audited_with_their_codes() {
         }
     }
     assert!(acs.store.logins.lock().unwrap().is_empty());
+}
+
+/// Issue 17 §4: junk posts (anyone can send them) are counted per minute, IdP and reason,
+/// not itemised, so a flood is a handful of items and every real event stays in the
+/// console's view; made-up IdP names share one aggregate. Failures after the signature
+/// verified are still one item each.
+#[tokio::test]
+async fn a_flood_of_anonymous_acs_failures_is_counted_not_itemised() {
+    let acs = Acs::new(settings()).await;
+    acs.expect_login(&state('a'), "okta", LATER);
+    let page = acs
+        .post(&response("samlgate_sp_entity_id"), Some(&state('a')))
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(acs.audit().len(), 1, "a real sign-in is itemised");
+    for i in 0..5_000 {
+        let junk = if i % 2 == 0 {
+            "PGp1bms+"
+        } else {
+            "not base64 at all"
+        };
+        acs.post(junk, None).await;
+    }
+    for i in 0..200 {
+        acs.request(HttpRequest {
+            method: "POST",
+            path: &format!("/o/acme/idp/made-up-{i}/acs"),
+            body: b"SAMLResponse=PGp1bms%2B",
+            ..HttpRequest::default()
+        })
+        .await;
+    }
+    let audit = acs.audit();
+    let aggregates: Vec<_> = audit.iter().filter(|e| e.count.is_some()).collect();
+    assert_eq!(audit.len() - aggregates.len(), 1);
+    assert!(aggregates.len() <= 3, "{aggregates:?}");
+    let total: u64 = aggregates.iter().filter_map(|e| e.count).sum();
+    assert_eq!(total, 5_200);
+    let made_up = aggregates
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("idp_not_found"))
+        .expect("the unknown IdPs' aggregate");
+    assert_eq!(
+        (made_up.facts["idp"].as_str(), made_up.count),
+        ("-", Some(200))
+    );
+    for aggregate in &aggregates {
+        assert!(
+            aggregate.at.ends_with(":00Z"),
+            "a minute's start: {}",
+            aggregate.at
+        );
+        assert_eq!(aggregate.action, "sso.login");
+    }
 }
 
 #[tokio::test]

@@ -18,12 +18,14 @@
 //! | GET | `/admin/orgs/{org}/idps` | list IdPs |
 //! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
 //! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings |
+//! | POST | `/admin/orgs/{org}/idps/{idp}/pending-certificates/{sha256}/approve` | trust a signing certificate that unsigned metadata added |
+//! | DELETE | `/admin/orgs/{org}/idps/{idp}/pending-certificates/{sha256}` | drop it |
 //! | POST | `/admin/orgs/{org}/clients` | register an OIDC client (its secret, if any, is in this answer only) |
 //! | GET | `/admin/orgs/{org}/clients` | list clients (no secrets) |
 //! | GET, DELETE | `/admin/orgs/{org}/clients/{id}` | one client; remove it |
 //! | POST | `/admin/orgs/{org}/clients/{id}/secret` | a new secret; the previous one works 24 h more |
 //! | POST | `/admin/orgs/{org}/credentials/{id}/provision` | run the organisation's provisioning for one credential |
-//! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `limit`) |
+//! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `from`, `until`, `limit`; `next_until` pages back) |
 //!
 //! The authorizer decides who may call admin at all; the handler decides which organisations
 //! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim
@@ -403,6 +405,18 @@ async fn route_inner(
         ("PUT", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
             200,
             idps.update_settings(caller, &org(o)?, &idp(i)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("POST", ["admin", "orgs", o, "idps", i, "pending-certificates", sha256, "approve"]) => ok(
+            200,
+            idps.decide_pending_certificate(caller, &org(o)?, &idp(i)?, sha256, true)
+                .await?,
+            caller,
+        ),
+        ("DELETE", ["admin", "orgs", o, "idps", i, "pending-certificates", sha256]) => ok(
+            200,
+            idps.decide_pending_certificate(caller, &org(o)?, &idp(i)?, sha256, false)
                 .await?,
             caller,
         ),

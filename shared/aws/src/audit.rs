@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use samlgate_domain::audit::AuditEvent;
 use samlgate_domain::ids::OrgId;
-use samlgate_domain::ports::{AuditLog, AuditPage, AuditReader};
+use samlgate_domain::ports::{AuditLog, AuditPage, AuditReader, AuditWindow};
 use samlgate_domain::PortError;
 
 use crate::errors::map;
-use crate::keys::{audit_pk, audit_sk};
+use crate::keys::{aggregate_sk, audit_pk, audit_sk};
 use crate::table::{decode, encode, Table};
 
 #[async_trait]
@@ -29,6 +29,56 @@ impl AuditLog for Table {
         let item = encode(OP, audit_pk(&event.org), sk, event)?;
         self.put_new(OP, item).await
     }
+
+    /// One UpdateItem per failure: `ADD count 1` on the minute's aggregate, created by the
+    /// first (its facts kept from then), with the latest correlation ID and the TTL.
+    async fn count_failure(&self, event: &AuditEvent, expires_at: i64) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:UpdateItem";
+        let idp = event.facts.get("idp").map_or("-", String::as_str);
+        let sk = aggregate_sk(
+            &sortable_instant(&event.at),
+            &event.action,
+            idp,
+            event.reason.as_deref().unwrap_or("-"),
+        );
+        let pk = audit_pk(&event.org);
+        let mut item = encode(OP, pk.clone(), sk.clone(), event)?;
+        item.remove("pk");
+        item.remove("sk");
+        let key = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk)),
+        ]);
+        item.remove("count");
+        item.insert(
+            "expires_at".into(),
+            AttributeValue::N(expires_at.to_string()),
+        );
+        let mut sets = Vec::new();
+        let mut names = HashMap::from([("#count".to_owned(), "count".to_owned())]);
+        let mut values = HashMap::from([(":one".to_owned(), AttributeValue::N("1".into()))]);
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            let (n, v) = (format!("#a{i}"), format!(":v{i}"));
+            sets.push(if name == "facts" {
+                format!("{n} = if_not_exists({n}, {v})")
+            } else {
+                format!("{n} = {v}")
+            });
+            names.insert(n, name);
+            values.insert(v, value);
+        }
+        self.client()
+            .update_item()
+            .table_name(self.name())
+            .set_key(Some(key))
+            .update_expression(format!("SET {} ADD #count :one", sets.join(", ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| map(OP, e))?;
+        Ok(())
+    }
 }
 
 /// Newest first (the sort key starts with the event's time); the cursor is the last item's
@@ -38,11 +88,28 @@ impl AuditReader for Table {
     async fn audit_page(
         &self,
         org: &OrgId,
+        window: AuditWindow,
         before: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage, PortError> {
         const OP: &str = "dynamodb:Query";
         let pk = audit_pk(org);
+        // Sort keys start with the event's sortable time: a window is a key condition, so a
+        // search reads only the items in it. `until` is exclusive: every key of an event at
+        // `until` continues past it (`…Z#…`) and sorts after it.
+        let bound =
+            |t| AttributeValue::S(sortable_instant(&samlgate_domain::clock::format_instant(t)));
+        let (condition, bounds) = match (window.from, window.until) {
+            (None, None) => ("pk = :pk", vec![]),
+            (Some(from), None) => ("pk = :pk AND sk >= :from", vec![(":from", bound(from))]),
+            (None, Some(until)) => ("pk = :pk AND sk < :until", vec![(":until", bound(until))]),
+            (Some(from), Some(until)) => (
+                "pk = :pk AND sk BETWEEN :from AND :until",
+                vec![(":from", bound(from)), (":until", bound(until))],
+            ),
+        };
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.clone()))]);
+        values.extend(bounds.into_iter().map(|(k, v)| (k.to_owned(), v)));
         let start = before.map(|sk| {
             HashMap::from([
                 ("pk".to_owned(), AttributeValue::S(pk.clone())),
@@ -53,8 +120,8 @@ impl AuditReader for Table {
             .client()
             .query()
             .table_name(self.name())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)

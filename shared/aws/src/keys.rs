@@ -67,6 +67,11 @@ pub fn audit_pk(org: &OrgId) -> String {
 pub fn audit_sk(sortable_time: &str, correlation_id: &str, seq: u32) -> String {
     format!("{sortable_time}#{correlation_id}#{seq:08x}")
 }
+/// `AUDIT#{org}` / `{minute}#agg#{action}#{idp}#{reason}`: the aggregate of a minute's
+/// anonymous failures (`AuditLog::count_failure`), in time order among the other items.
+pub fn aggregate_sk(sortable_minute: &str, action: &str, idp: &str, reason: &str) -> String {
+    format!("{sortable_minute}#agg#{action}#{idp}#{reason}")
+}
 
 /// `ORGS` / `ORG#{org}`: the organisation directory the daily jobs walk.
 pub const DIRECTORY_PK: &str = "ORGS";

@@ -23,6 +23,11 @@ pub struct AuditEvent {
     pub credential_id: Option<String>,
     /// Non-secret facts: HTTP status and timing of a provisioning call, the KMS purpose.
     pub facts: BTreeMap<String, String>,
+    /// An aggregate of anonymous failures ([`crate::ports::AuditLog::count_failure`]): how many
+    /// requests with this action, IdP and reason failed in the minute that starts at `at`
+    /// (`correlation_id` is the latest one's). `None` for every other event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

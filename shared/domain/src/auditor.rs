@@ -53,6 +53,7 @@ impl Auditor<'_> {
                 Outcome::Error
             },
             reason: reason.map(str::to_owned),
+            count: None,
             credential_id: credential_id.map(str::to_owned),
             facts,
         }

@@ -184,6 +184,8 @@ pub enum VaultError {
     SsoNotConfigured,
     #[error("client not found")]
     ClientNotFound,
+    #[error("no such certificate waits for approval on this IdP")]
+    CertificateNotPending,
     #[error("IdP metadata is not usable: {0}")]
     MetadataInvalid(String),
     /// The detail (a refused destination, a status, a timeout) goes to the audit log only:
@@ -223,6 +225,7 @@ codes! {
         IdpNotFound => "idp_not_found", 404;
         SsoNotConfigured => "sso_not_configured", 404;
         ClientNotFound => "client_not_found", 404;
+        CertificateNotPending => "certificate_not_pending", 404;
         MetadataInvalid(String) => "metadata_invalid", 400;
         MetadataFetch(String) => "metadata_fetch_failed", 502;
         ProvisioningUnavailable => "provisioning_unavailable", 501;

@@ -206,9 +206,19 @@ pub struct MetadataRefresh {
     pub cache_duration_secs: Option<u64>,
     /// When the stored document was last confirmed current (200 or 304).
     pub checked_at: Option<String>,
+    /// Base64 DER signing certificates that unsigned metadata added, held until an org admin
+    /// approves them (`POST …/idps/{idp}/pending-certificates/{sha256}/approve`): a document
+    /// nobody signed never changes which keys are trusted by itself.
+    pub pending_certificates: Vec<String>,
 }
 
 impl Idp {
+    /// Registered by metadata URL with no metadata signing certificate: its daily refresh
+    /// reads a document nobody signed, so certificate additions wait for an admin.
+    pub fn on_unsigned_metadata(&self) -> bool {
+        self.metadata_url.is_some() && self.refresh.signing_certificates.is_empty()
+    }
+
     /// The configured signing certificates as DER; `None` if one is unreadable (a damaged
     /// item: nothing may be verified with a partial set).
     pub fn signing_certificates_der(&self) -> Option<Vec<Vec<u8>>> {

@@ -27,11 +27,12 @@ use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org};
 use crate::ports::{
-    AccessTokenStore, AuditLog, AuditPage, AuditReader, BackChannel, ClientReader, ClientWriter,
-    CodeStore, ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey, Egress, Fetched,
-    GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter, MetadataFetcher, OrgDirectory,
-    OrgReader, OutboundRequest, ProvisionInvoker, ReplayStore, SecretReader, SecretVersion,
-    SecretWriter, SessionStore, SpKeyStore, SsoConfigReader, SsoConfigWriter,
+    AccessTokenStore, AuditLog, AuditPage, AuditReader, AuditWindow, BackChannel, ClientReader,
+    ClientWriter, CodeStore, ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey,
+    Egress, Fetched, GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter,
+    MetadataFetcher, OrgDirectory, OrgReader, OutboundRequest, ProvisionInvoker, ReplayStore,
+    SecretReader, SecretVersion, SecretWriter, SessionStore, SpKeyStore, SsoConfigReader,
+    SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
 use crate::sp_key::{KeyState, SpKey};
@@ -503,6 +504,32 @@ impl AuditLog for MemoryStore {
         lock!(self.audit, OP).push(event.clone());
         Ok(())
     }
+
+    async fn count_failure(&self, event: &AuditEvent, _expires_at: i64) -> Result<(), PortError> {
+        const OP: &str = "count_failure";
+        self.faults.check(OP)?;
+        let mut audit = lock!(self.audit, OP);
+        let same = |e: &&AuditEvent| {
+            e.count.is_some()
+                && e.org == event.org
+                && e.at == event.at
+                && e.action == event.action
+                && e.reason == event.reason
+                && e.facts.get("idp") == event.facts.get("idp")
+        };
+        // The aggregate moves to the end, so that the twin's last item is the latest news.
+        let mut aggregate = match audit.iter().position(|e| same(&e)) {
+            Some(i) => audit.remove(i),
+            None => AuditEvent {
+                count: Some(0),
+                ..event.clone()
+            },
+        };
+        aggregate.count = aggregate.count.map(|n| n + 1);
+        aggregate.correlation_id.clone_from(&event.correlation_id);
+        audit.push(aggregate);
+        Ok(())
+    }
 }
 
 /// Newest first, by the event's time and then the order recorded; the cursor is the position
@@ -512,6 +539,7 @@ impl AuditReader for MemoryStore {
     async fn audit_page(
         &self,
         org: &OrgId,
+        window: AuditWindow,
         before: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage, PortError> {
@@ -522,6 +550,7 @@ impl AuditReader for MemoryStore {
             .iter()
             .enumerate()
             .filter(|(_, e)| &e.org == org)
+            .filter(|(_, e)| saml::parse_instant(&e.at).is_some_and(|at| window.contains(at)))
             .collect();
         events.sort_by_key(|(i, e)| std::cmp::Reverse((saml::parse_instant(&e.at), *i)));
         let skip = match before {

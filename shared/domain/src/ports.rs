@@ -131,6 +131,26 @@ pub trait ConfigWriter: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditEvent) -> Result<(), PortError>;
+
+    /// `dynamodb:UpdateItem`: one more anonymous failure counted into the aggregate of its
+    /// organisation, action, IdP (`facts["idp"]`), reason and minute (`event.at`, the minute's
+    /// start), which expires at `expires_at` (Unix seconds). A flood of junk posts is one item
+    /// a minute per IdP and reason, not one per post (acs).
+    async fn count_failure(&self, event: &AuditEvent, expires_at: i64) -> Result<(), PortError>;
+}
+
+/// Which stretch of an organisation's audit log a search reads: events at or after `from`
+/// and before `until` (either open).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditWindow {
+    pub from: Option<time::OffsetDateTime>,
+    pub until: Option<time::OffsetDateTime>,
+}
+
+impl AuditWindow {
+    pub fn contains(&self, at: time::OffsetDateTime) -> bool {
+        self.from.is_none_or(|from| at >= from) && self.until.is_none_or(|until| at < until)
+    }
 }
 
 /// One page of an organisation's audit log, newest first.
@@ -144,10 +164,11 @@ pub struct AuditPage {
 /// `dynamodb:Query` of an organisation's audit items, newest first. admin (the console).
 #[async_trait]
 pub trait AuditReader: Send + Sync {
-    /// Up to `limit` events, older than the cursor `before` from the previous page.
+    /// Up to `limit` events in `window`, older than the cursor `before` from the previous page.
     async fn audit_page(
         &self,
         org: &OrgId,
+        window: AuditWindow,
         before: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage, PortError>;

@@ -84,6 +84,11 @@ pub struct IdpView {
     pub sp_certificates: Vec<SpCertificate>,
     /// The IdP's signing certificates: SHA-256 fingerprint and end of validity.
     pub idp_certificates: Vec<IdpCertificate>,
+    /// Registered by metadata URL with no metadata signing certificate: new signing
+    /// certificates in its metadata wait for approval (`pending_certificates`).
+    pub unsigned_metadata: bool,
+    /// Signing certificates unsigned metadata added, not trusted until approved.
+    pub pending_certificates: Vec<IdpCertificate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -415,6 +420,81 @@ impl IdpAdmin<'_> {
         result
     }
 
+    /// An org admin's decision on a signing certificate that unsigned metadata added (held by
+    /// the daily refresh in `refresh.pending_certificates`): `approve` trusts it
+    /// (`POST …/idps/{idp}/pending-certificates/{sha256}/approve`), otherwise it is dropped
+    /// (`DELETE …/idps/{idp}/pending-certificates/{sha256}`).
+    pub async fn decide_pending_certificate(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp_id: &IdpId,
+        fingerprint: &str,
+        approve: bool,
+    ) -> Result<IdpView> {
+        let action = if approve {
+            "idp.certificate_approved"
+        } else {
+            "idp.certificate_rejected"
+        };
+        let mut facts = BTreeMap::from([("idp".to_owned(), idp_id.to_string())]);
+        let result = async {
+            if fingerprint.len() != 64
+                || !fingerprint
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err(VaultError::InvalidRequest(
+                    "a certificate is named by its SHA-256 fingerprint: 64 lowercase hex digits"
+                        .into(),
+                ));
+            }
+            facts.insert("certificate".into(), fingerprint.to_owned());
+            self.org(org).await?;
+            let mut idp = self
+                .config
+                .idp(org, idp_id)
+                .await?
+                .ok_or(VaultError::IdpNotFound)?;
+            let position = idp
+                .refresh
+                .pending_certificates
+                .iter()
+                .position(|c| {
+                    B64.decode(c)
+                        .is_ok_and(|der| sha256_hex(&der) == fingerprint)
+                })
+                .ok_or(VaultError::CertificateNotPending)?;
+            let certificate = idp.refresh.pending_certificates.remove(position);
+            if approve {
+                let der = B64.decode(&certificate).unwrap_or_default();
+                saml::IdpMetadata::signing_key_usable(&der).map_err(|_| {
+                    VaultError::InvalidRequest(
+                        "the certificate is not a usable X.509 certificate".into(),
+                    )
+                })?;
+                idp.signing_certificates.push(certificate);
+            }
+            let expected = idp.version;
+            idp.version += 1;
+            idp.updated_at = format_instant(self.clock.now());
+            match self.writer.replace_idp(&idp, expected).await {
+                Ok(()) => {}
+                Err(e) if e.kind == PortErrorKind::Conflict => {
+                    return Err(VaultError::VersionConflict)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let keys = self.config.sp_keys(org, Some(idp_id)).await?;
+            Ok(self.view(idp, &keys))
+        }
+        .await;
+        self.auditor()
+            .outcome_with_facts(org, caller, action, None, &result, facts)
+            .await;
+        result
+    }
+
     pub async fn get_idp(&self, org: &OrgId, idp_id: &IdpId) -> Result<IdpView> {
         let idp = self
             .config
@@ -450,18 +530,24 @@ impl IdpAdmin<'_> {
                     })
                 })
                 .collect(),
-            idp_certificates: idp
-                .signing_certificates
-                .iter()
-                .filter_map(|c| B64.decode(c).ok())
-                .map(|der| IdpCertificate {
-                    fingerprint: sha256_hex(&der),
-                    not_after: certificate_not_after(&der).map(format_instant),
-                })
-                .collect(),
+            idp_certificates: certificates(&idp.signing_certificates),
+            unsigned_metadata: idp.on_unsigned_metadata(),
+            pending_certificates: certificates(&idp.refresh.pending_certificates),
             idp,
         }
     }
+}
+
+/// Fingerprints and ends of validity of base64 DER certificates.
+fn certificates(base64_der: &[String]) -> Vec<IdpCertificate> {
+    base64_der
+        .iter()
+        .filter_map(|c| B64.decode(c).ok())
+        .map(|der| IdpCertificate {
+            fingerprint: sha256_hex(&der),
+            not_after: certificate_not_after(&der).map(format_instant),
+        })
+        .collect()
 }
 
 /// Registration and settings over the kernel's twins: every refusal leaves nothing behind.

@@ -3,9 +3,14 @@
 //! document's signature checked when a metadata signing certificate is configured; its
 //! `validUntil` honoured. A changed document is compared with the stored configuration:
 //!
-//! - signing certificates added or removed, endpoints changed: applied, as long as at least
-//!   one signing certificate remains (the metadata is the IdP's own statement, as at
-//!   registration; a document that would leave no signing key is refused);
+//! - endpoints changed: applied;
+//! - signing certificates added: applied when the document's signature was checked against a
+//!   configured metadata signing certificate; on unsigned metadata, held for an org admin's
+//!   approval (`Idp::refresh.pending_certificates`, audit reason `metadata_certificates_held`),
+//!   because a document nobody signed must not change which keys are trusted by itself;
+//! - signing certificates removed: applied as long as at least one trusted certificate remains
+//!   (a document with no signing key at all is refused; an unsigned one that drops every
+//!   trusted key keeps them, its new keys held);
 //! - the entity ID changed: held, never applied (it is a different IdP: re-register it);
 //! - anything unreadable, unsigned where a signature is required, expired, oversized or
 //!   slow: refused; the stored configuration stays as it was.
@@ -40,7 +45,9 @@ pub enum Outcome {
     Unchanged,
     /// The document changed and its changes were written.
     Applied,
-    /// The document changed in a way never applied automatically (its entity ID).
+    /// The document changed in a way never applied automatically: its entity ID (nothing is
+    /// written), or signing certificates added by unsigned metadata (held for approval; the
+    /// rest of the document is applied).
     Held,
     /// Fetching or reading the document failed; nothing was written.
     Failed,
@@ -52,19 +59,57 @@ pub struct Changes {
     /// SHA-256 (hex) of each certificate added or removed.
     pub certificates_added: Vec<String>,
     pub certificates_removed: Vec<String>,
+    /// SHA-256 (hex) of each certificate unsigned metadata added that now waits for approval.
+    pub certificates_held: Vec<String>,
     pub endpoints_changed: Vec<&'static str>,
     pub entity_id_changed: bool,
 }
 
+/// The audit reason of a refresh whose new certificates wait for an admin.
+pub const CERTIFICATES_HELD: &str = "metadata_certificates_held";
+
+/// Pending certificates kept at most per IdP (a document listing more holds the first ones).
+pub const MAX_PENDING_CERTIFICATES: usize = 8;
+
+/// Unsigned metadata: the certificates it adds wait in `pending_certificates`; those it drops
+/// are dropped only while a trusted one remains.
+fn hold_additions(stored: &Idp, candidate: &mut Idp) {
+    let published = std::mem::take(&mut candidate.signing_certificates);
+    let kept: Vec<String> = stored
+        .signing_certificates
+        .iter()
+        .filter(|c| published.contains(c))
+        .cloned()
+        .collect();
+    candidate.refresh.pending_certificates = published
+        .into_iter()
+        .filter(|c| !stored.signing_certificates.contains(c))
+        .take(MAX_PENDING_CERTIFICATES)
+        .collect();
+    candidate.signing_certificates = if kept.is_empty() {
+        stored.signing_certificates.clone()
+    } else {
+        kept
+    };
+}
+
+fn fingerprint(certificate: &str) -> String {
+    sha256_hex(&B64.decode(certificate).unwrap_or_default())
+}
+
 impl Changes {
     fn between(old: &Idp, new: &Idp) -> Self {
-        let fingerprints = |idp: &Idp| -> BTreeSet<String> {
-            idp.signing_certificates
-                .iter()
-                .map(|c| sha256_hex(&B64.decode(c).unwrap_or_default()))
-                .collect()
+        let fingerprints = |certificates: &[String]| -> BTreeSet<String> {
+            certificates.iter().map(|c| fingerprint(c)).collect()
         };
-        let (before, after) = (fingerprints(old), fingerprints(new));
+        let (before, after) = (
+            fingerprints(&old.signing_certificates),
+            fingerprints(&new.signing_certificates),
+        );
+        let (was_pending, pending) = (
+            fingerprints(&old.refresh.pending_certificates),
+            fingerprints(&new.refresh.pending_certificates),
+        );
         let mut endpoints_changed = Vec::new();
         for (name, a, b) in [
             (
@@ -90,6 +135,7 @@ impl Changes {
         Self {
             certificates_added: after.difference(&before).cloned().collect(),
             certificates_removed: before.difference(&after).cloned().collect(),
+            certificates_held: pending.difference(&was_pending).cloned().collect(),
             endpoints_changed,
             entity_id_changed: old.entity_id != new.entity_id,
         }
@@ -98,6 +144,7 @@ impl Changes {
     fn any(&self) -> bool {
         !self.certificates_added.is_empty()
             || !self.certificates_removed.is_empty()
+            || !self.certificates_held.is_empty()
             || !self.endpoints_changed.is_empty()
             || self.entity_id_changed
     }
@@ -211,7 +258,12 @@ impl Refresh<'_> {
             changes: Changes::default(),
         };
         match self.refresh_inner(idp, &mut result.changes).await {
-            Ok(outcome) => result.outcome = outcome,
+            Ok(outcome) => {
+                if outcome == Outcome::Held {
+                    result.reason = Some(CERTIFICATES_HELD);
+                }
+                result.outcome = outcome;
+            }
             Err(refused) => {
                 result.reason = Some(refused.code());
                 if matches!(refused, Refused::EntityChanged(_)) {
@@ -256,6 +308,9 @@ impl Refresh<'_> {
         let mut candidate = idp.clone();
         apply_document(&mut candidate, &bytes, self.allow_loopback_http, now)
             .map_err(Refused::Document)?;
+        if idp.on_unsigned_metadata() {
+            hold_additions(idp, &mut candidate);
+        }
         *changes = Changes::between(idp, &candidate);
         if changes.entity_id_changed {
             return Err(Refused::EntityChanged(candidate.entity_id));
@@ -266,7 +321,9 @@ impl Refresh<'_> {
         candidate.refresh.etag = etag;
         candidate.refresh.last_modified = last_modified;
         self.write(idp, candidate, now).await?;
-        Ok(if changes.any() {
+        Ok(if !changes.certificates_held.is_empty() {
+            Outcome::Held
+        } else if changes.any() {
             Outcome::Applied
         } else {
             Outcome::Unchanged
@@ -306,6 +363,7 @@ impl Refresh<'_> {
         };
         put("certificates_added", &changes.certificates_added);
         put("certificates_removed", &changes.certificates_removed);
+        put("certificates_held", &changes.certificates_held);
         let endpoints: Vec<String> = changes
             .endpoints_changed
             .iter()
@@ -361,7 +419,7 @@ mod tests {
     use samlgate_domain::PortErrorKind::{Conflict, Other, Timeout};
 
     use super::*;
-    use crate::testing::{caller, metadata, World, METADATA_URL};
+    use crate::testing::{acme, caller, metadata, okta, World, METADATA_URL};
 
     async fn refresh(world: &World) -> IdpRefresh {
         let caller = caller();
@@ -404,24 +462,136 @@ mod tests {
         );
     }
 
+    /// Issue 17 §3: unsigned metadata that adds a signing certificate holds it; only an org
+    /// admin's approval makes it trusted.
     #[tokio::test]
-    async fn an_added_certificate_is_applied_and_audited() {
+    async fn unsigned_metadata_holds_an_added_certificate_until_an_admin_approves_it() {
+        let world = World::new().await;
+        let before = world.idp();
+        assert!(before.on_unsigned_metadata());
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp-rollover.xml"), None);
+        let result = refresh(&world).await;
+        assert_eq!(
+            (result.outcome.clone(), result.reason),
+            (Outcome::Held, Some(CERTIFICATES_HELD))
+        );
+        assert!(result.changes.certificates_added.is_empty());
+        assert_eq!(result.changes.certificates_held.len(), 1);
+        let held = world.idp();
+        assert_eq!(held.version, before.version + 1);
+        assert_eq!(held.signing_certificates, before.signing_certificates);
+        assert_eq!(held.refresh.pending_certificates.len(), 1);
+        let event = world.audit().pop().unwrap();
+        assert_eq!(event.action, "idp.metadata_refresh");
+        assert_eq!(event.reason.as_deref(), Some(CERTIFICATES_HELD));
+        assert_eq!(event.facts["outcome"], "held");
+        assert_eq!(
+            event.facts["certificates_held"],
+            result.changes.certificates_held[0]
+        );
+        // The next run reads the same bytes: nothing new, the certificate still waits.
+        assert_eq!(refresh(&world).await.outcome, Outcome::Unchanged);
+        assert_eq!(world.idp().refresh.pending_certificates.len(), 1);
+
+        // The console shows it; the admin approves it.
+        let admin = world.admin();
+        let view = admin.get_idp(&acme(), &okta()).await.unwrap();
+        assert!(view.unsigned_metadata);
+        let fingerprint = view.pending_certificates[0].fingerprint.clone();
+        assert_eq!(fingerprint, result.changes.certificates_held[0]);
+        let view = admin
+            .decide_pending_certificate(&caller(), &acme(), &okta(), &fingerprint, true)
+            .await
+            .unwrap();
+        assert!(view.pending_certificates.is_empty());
+        assert_eq!(view.idp_certificates.len(), 2);
+        assert!(view
+            .idp_certificates
+            .iter()
+            .any(|c| c.fingerprint == fingerprint));
+        let event = world.audit().pop().unwrap();
+        assert_eq!(
+            (event.action.as_str(), event.facts["certificate"].as_str()),
+            ("idp.certificate_approved", fingerprint.as_str())
+        );
+        // Approved once: there is nothing left to decide.
+        let again = admin
+            .decide_pending_certificate(&caller(), &acme(), &okta(), &fingerprint, true)
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), "certificate_not_pending");
+    }
+
+    #[tokio::test]
+    async fn a_rejected_certificate_is_dropped_and_never_trusted() {
         let world = World::new().await;
         let before = world.idp();
         world
             .fetcher
             .serve(METADATA_URL, &metadata("idp-rollover.xml"), None);
+        refresh(&world).await;
+        let admin = world.admin();
+        let pending = admin
+            .get_idp(&acme(), &okta())
+            .await
+            .unwrap()
+            .pending_certificates;
+        let bad = admin
+            .decide_pending_certificate(&caller(), &acme(), &okta(), "NOT-HEX", false)
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), "invalid_request");
+        let view = admin
+            .decide_pending_certificate(&caller(), &acme(), &okta(), &pending[0].fingerprint, false)
+            .await
+            .unwrap();
+        assert!(view.pending_certificates.is_empty());
+        assert_eq!(
+            world.idp().signing_certificates,
+            before.signing_certificates
+        );
+        assert_eq!(
+            world.audit().pop().unwrap().action,
+            "idp.certificate_rejected"
+        );
+    }
+
+    /// Removals apply only while a trusted key remains: unsigned metadata that swaps every key
+    /// for a new one keeps the trusted ones and holds the new one.
+    #[tokio::test]
+    async fn unsigned_metadata_that_drops_every_trusted_key_keeps_them() {
+        let world = World::new().await;
+        let before = world.idp();
+        world
+            .fetcher
+            .serve(METADATA_URL, &metadata("idp-next-only.xml"), None);
+        let result = refresh(&world).await;
+        assert_eq!(result.outcome, Outcome::Held);
+        assert!(result.changes.certificates_removed.is_empty());
+        let after = world.idp();
+        assert_eq!(after.signing_certificates, before.signing_certificates);
+        assert_eq!(after.refresh.pending_certificates.len(), 1);
+        // Once the new key is approved, the document's removal of the old one applies.
+        let fingerprint = result.changes.certificates_held[0].clone();
+        world
+            .admin()
+            .decide_pending_certificate(&caller(), &acme(), &okta(), &fingerprint, true)
+            .await
+            .unwrap();
+        // The IdP republishes (the same keys, new bytes).
+        let mut republished = metadata("idp-next-only.xml");
+        republished.extend_from_slice(b"\n");
+        world.fetcher.serve(METADATA_URL, &republished, None);
         let result = refresh(&world).await;
         assert_eq!(result.outcome, Outcome::Applied);
-        assert_eq!(result.changes.certificates_added.len(), 1);
-        let after = world.idp();
-        assert_eq!(after.version, before.version + 1);
-        assert_eq!(after.signing_certificates.len(), 2);
-        let event = world.audit().pop().unwrap();
-        assert_eq!(event.action, "idp.metadata_refresh");
-        assert_eq!(event.reason, None);
-        assert_eq!(event.facts["outcome"], "applied");
-        assert!(event.facts.contains_key("certificates_added"));
+        assert_eq!(result.changes.certificates_removed.len(), 1);
+        assert_eq!(world.idp().signing_certificates.len(), 1);
+        assert_ne!(
+            world.idp().signing_certificates,
+            before.signing_certificates
+        );
     }
 
     #[tokio::test]

@@ -198,7 +198,8 @@ impl Sso<'_> {
         relay_state: Option<&str>,
         binding: Option<&str>,
     ) -> Result<Delivery, SsoError> {
-        let mut facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
+        // `idp` is a fact once the IdP is known to exist (consume_inner): a path names any.
+        let mut facts = BTreeMap::new();
         let mut request = None;
         let result = self
             .consume_inner(
@@ -209,8 +210,14 @@ impl Sso<'_> {
                 &mut facts,
             )
             .await;
-        self.record(org, caller, "sso.login", result.as_ref().err(), facts)
-            .await;
+        match result.as_ref().err() {
+            // Nothing verified yet: anyone can post this, so it is counted, not itemised.
+            Some(error) if !facts.contains_key("assertion_id") => {
+                self.count_anonymous_failure(org, caller, "sso.login", error, facts.get("idp"))
+                    .await
+            }
+            error => self.record(org, caller, "sso.login", error, facts).await,
+        }
         match (result, request) {
             // Another browser's post never reaches the client, not even as an error.
             (Err(SsoError::BrowserMismatch), _) => Err(SsoError::BrowserMismatch),
@@ -234,6 +241,7 @@ impl Sso<'_> {
             return Err(SsoError::invalid("RelayState is too long"));
         }
         let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        facts.insert("idp".into(), idp_id.to_string());
         let settings = self.settings(org).await?;
         let now = self.clock.now();
 

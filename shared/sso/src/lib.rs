@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 
 use samlgate_domain::audit::Caller;
 use samlgate_domain::auditor::Auditor;
-use samlgate_domain::clock::Clock;
+use samlgate_domain::clock::{format_instant, Clock};
 use samlgate_domain::idp::{Idp, SsoSettings};
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::org::Org;
@@ -50,6 +50,8 @@ pub use key_cache::KeyCache;
 
 /// How long a started login may take (IdP password, MFA), seconds.
 pub const LOGIN_TTL_SECS: i64 = 15 * 60;
+/// Days an aggregate of anonymous login failures is kept (DynamoDB TTL `expires_at`).
+pub const ANONYMOUS_FAILURE_DAYS: i64 = 30;
 /// Longest RelayState read at all (an IdP-initiated one names a client).
 pub const MAX_RELAY_INPUT: usize = 2048;
 /// Largest `SAMLResponse` form field, bytes (base64 of the verifier's 1 MiB limit).
@@ -180,6 +182,44 @@ impl Sso<'_> {
             facts,
         )
         .await;
+    }
+
+    /// A failure before anything was verified (a junk post, another browser's Response, a
+    /// broken signature) counts into its minute's aggregate: one audit item per organisation,
+    /// IdP, reason and minute, kept [`ANONYMOUS_FAILURE_DAYS`] days, so that a flood of posts
+    /// cannot push real events out of sight (issue 17 §4). `idp` is `None` when the path named
+    /// no IdP of the organisation (its name is not kept: anyone can make up names).
+    async fn count_anonymous_failure(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        error: &SsoError,
+        idp: Option<&String>,
+    ) {
+        tracing::warn!(code = error.code(), org = %org, action, correlation_id = %caller.correlation_id, error = %error, "login step failed");
+        if matches!(error, SsoError::Vault(VaultError::OrgNotFound)) {
+            return;
+        }
+        let now = self.clock.now();
+        let minute = now
+            - time::Duration::nanoseconds(i64::from(now.nanosecond()))
+            - time::Duration::seconds(i64::from(now.second()));
+        let auditor = Auditor {
+            log: self.audit,
+            clock: self.clock,
+        };
+        let facts = BTreeMap::from([(
+            "idp".to_owned(),
+            idp.cloned().unwrap_or_else(|| "-".to_owned()),
+        )]);
+        let mut event =
+            auditor.event_with_reason(org, caller, action, None, Some(error.code()), facts);
+        event.at = format_instant(minute);
+        let expires_at = (now + time::Duration::days(ANONYMOUS_FAILURE_DAYS)).unix_timestamp();
+        if let Err(e) = self.audit.count_failure(&event, expires_at).await {
+            tracing::error!(code = "audit_unavailable", org = %org, action, correlation_id = %caller.correlation_id, error = %e, "audit aggregate not written");
+        }
     }
 
     /// [`Sso::record`] with the reason given as its code.

@@ -1,17 +1,19 @@
 //! Searching an organisation's audit log (`GET /admin/orgs/{org}/audit`): filters by action
-//! prefix, outcome, reason code and correlation ID, newest first. The log is read page by page
-//! and filtered here, with a bound on how many items one search reads, so that a search never
-//! becomes an unbounded table read; the answer says whether it reached the oldest event.
+//! prefix, outcome, reason code and correlation ID, within a time window (`from`, `until`),
+//! newest first. The window is a key condition (the log is read only inside it), pages of it
+//! are filtered here, and one search reads a bounded number of items; when it stops before the
+//! window's oldest event, the answer's `next_until` is where the next search starts, so an
+//! admin can page back through any stretch of the log however many items a flood wrote.
 
 use samlgate_domain::audit::{AuditEvent, Outcome};
 use samlgate_domain::ids::OrgId;
-use samlgate_domain::ports::AuditReader;
+use samlgate_domain::ports::{AuditReader, AuditWindow};
 use samlgate_domain::{Result, VaultError};
 
 /// Events one answer returns at most, and by default.
 pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 100;
-/// Items one search reads at most (the log's most recent ones).
+/// Items one search reads at most (the window's most recent ones).
 pub const MAX_SCANNED: usize = 5_000;
 const PAGE: usize = 500;
 const MAX_FILTER_LEN: usize = 128;
@@ -23,6 +25,8 @@ pub struct AuditFilter {
     pub outcome: Option<Outcome>,
     pub reason: Option<String>,
     pub correlation_id: Option<String>,
+    /// Events at or after `from`, before `until` (RFC 3339 in the query string).
+    pub window: AuditWindow,
     pub limit: usize,
 }
 
@@ -33,6 +37,7 @@ impl Default for AuditFilter {
             outcome: None,
             reason: None,
             correlation_id: None,
+            window: AuditWindow::default(),
             limit: DEFAULT_LIMIT,
         }
     }
@@ -41,13 +46,17 @@ impl Default for AuditFilter {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditResults {
     pub events: Vec<AuditEvent>,
-    /// The search read the log down to its oldest event.
+    /// The search read the window down to its oldest event.
     pub scanned_all: bool,
+    /// When it did not: search again with `until` set to this (the oldest instant read) for
+    /// the events before it.
+    pub next_until: Option<String>,
 }
 
 impl AuditFilter {
-    /// Reads the query string. Unknown parameters, repeated ones, over-long values and a limit
-    /// outside 1..=500 are refused, not ignored.
+    /// Reads the query string. Unknown parameters, repeated ones, over-long values, instants
+    /// that are not RFC 3339, an empty window and a limit outside 1..=500 are refused, not
+    /// ignored.
     pub fn from_query(query: &str) -> Result<Self> {
         let bad = |m: String| VaultError::InvalidRequest(m);
         let mut filter = Self::default();
@@ -62,10 +71,23 @@ impl AuditFilter {
                 )));
             }
             let text = (!value.is_empty()).then(|| value.to_string());
+            let instant = || {
+                text.as_deref()
+                    .map(|t| {
+                        samlgate_domain::clock::parse_instant(t).ok_or_else(|| {
+                            bad(format!(
+                                "{name} must be an RFC 3339 instant (2026-01-01T00:00:00Z)"
+                            ))
+                        })
+                    })
+                    .transpose()
+            };
             match name.as_ref() {
                 "action" => filter.action = text,
                 "reason" => filter.reason = text,
                 "correlation_id" => filter.correlation_id = text,
+                "from" => filter.window.from = instant()?,
+                "until" => filter.window.until = instant()?,
                 "outcome" => {
                     filter.outcome = match value.as_ref() {
                         "" => None,
@@ -82,6 +104,11 @@ impl AuditFilter {
                         .ok_or_else(|| bad(format!("limit must be 1 to {MAX_LIMIT}")))?;
                 }
                 other => return Err(bad(format!("unknown filter {other}"))),
+            }
+        }
+        if let (Some(from), Some(until)) = (filter.window.from, filter.window.until) {
+            if from >= until {
+                return Err(bad("from must be before until".into()));
             }
         }
         Ok(filter)
@@ -103,30 +130,36 @@ impl AuditFilter {
     }
 }
 
-/// The newest events of `org` that match `filter`.
+/// The newest events of `org` in the filter's window that match it. A page of the answer
+/// never splits the events of one instant (the limit is exceeded rather than lose some to
+/// `next_until`).
 pub async fn search(
     reader: &dyn AuditReader,
     org: &OrgId,
     filter: &AuditFilter,
 ) -> Result<AuditResults> {
-    let mut events = Vec::new();
+    let mut events: Vec<AuditEvent> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut scanned = 0;
     loop {
-        let page = reader.audit_page(org, cursor.as_deref(), PAGE).await?;
+        let page = reader
+            .audit_page(org, filter.window, cursor.as_deref(), PAGE)
+            .await?;
         let in_page = page.events.len();
         scanned += in_page;
-        let last_page = page.next.is_none();
-        for (i, event) in page.events.into_iter().enumerate() {
+        let oldest_read = page.events.last().map(|e| e.at.clone());
+        for event in page.events {
+            let full = events.len() >= filter.limit;
+            if let Some(last) = events.last().filter(|last| full && last.at != event.at) {
+                // An older event exists: the next search starts before the last one kept.
+                return Ok(AuditResults {
+                    next_until: Some(last.at.clone()),
+                    events,
+                    scanned_all: false,
+                });
+            }
             if filter.matches(&event) {
                 events.push(event);
-                if events.len() == filter.limit {
-                    return Ok(AuditResults {
-                        events,
-                        // The limit met exactly at the oldest event still read it all.
-                        scanned_all: last_page && i + 1 == in_page,
-                    });
-                }
             }
         }
         match page.next {
@@ -134,12 +167,14 @@ pub async fn search(
                 return Ok(AuditResults {
                     events,
                     scanned_all: true,
+                    next_until: None,
                 })
             }
             Some(_) if scanned >= MAX_SCANNED => {
                 return Ok(AuditResults {
                     events,
                     scanned_all: false,
+                    next_until: oldest_read,
                 })
             }
             next => cursor = next,
@@ -161,11 +196,18 @@ mod tests {
         async fn audit_page(
             &self,
             org: &OrgId,
+            window: AuditWindow,
             before: Option<&str>,
             limit: usize,
         ) -> Result<AuditPage, PortError> {
             let skip: usize = before.map_or(0, |b| b.parse().unwrap());
-            let mine: Vec<&AuditEvent> = self.0.iter().rev().filter(|e| &e.org == org).collect();
+            let mine: Vec<&AuditEvent> = self
+                .0
+                .iter()
+                .rev()
+                .filter(|e| &e.org == org)
+                .filter(|e| window.contains(samlgate_domain::clock::parse_instant(&e.at).unwrap()))
+                .collect();
             let events: Vec<AuditEvent> = mine
                 .iter()
                 .skip(skip)
@@ -189,7 +231,12 @@ mod tests {
             reason: (outcome == Outcome::Error).then(|| "target_failed".into()),
             credential_id: None,
             facts: Default::default(),
+            count: None,
         }
+    }
+
+    fn at(text: &str) -> time::OffsetDateTime {
+        samlgate_domain::clock::parse_instant(text).unwrap()
     }
 
     #[test]
@@ -212,6 +259,90 @@ mod tests {
         }
         let long = format!("reason={}", "x".repeat(129));
         assert!(AuditFilter::from_query(&long).is_err());
+
+        let window =
+            AuditFilter::from_query("from=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z")
+                .unwrap()
+                .window;
+        assert_eq!(
+            (window.from, window.until),
+            (
+                Some(at("2026-01-01T00:00:00Z")),
+                Some(at("2026-01-02T00:00:00Z"))
+            )
+        );
+        for bad in [
+            "from=yesterday",
+            "until=2026-13-01T00:00:00Z",
+            "from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "from=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+        ] {
+            let e = AuditFilter::from_query(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_request", "{bad}");
+        }
+    }
+
+    /// Issue 17 §4: the search pages back by time, so no number of newer items hides an
+    /// older event, and a page never splits the events of one instant.
+    #[tokio::test]
+    async fn a_search_pages_back_through_a_window_by_time() {
+        let org = OrgId::parse("acme").unwrap();
+        // 0..1200 one a second from 00:00:00; 7 more events at the instant of event 600.
+        let mut log: Vec<AuditEvent> = (0..1_200)
+            .map(|i| event(i, "sso.login", Outcome::Ok))
+            .collect();
+        for n in 0..7 {
+            let mut twin = event(600, "sso.login", Outcome::Ok);
+            twin.correlation_id = format!("twin-{n}");
+            log.insert(601, twin);
+        }
+        let store = Log(log);
+        let window = AuditFilter {
+            window: AuditWindow {
+                from: Some(at("2026-01-01T00:05:00Z")),
+                until: Some(at("2026-01-01T00:10:05Z")),
+            },
+            limit: 2,
+            ..AuditFilter::default()
+        };
+        let found = search(&store, &org, &window).await.unwrap();
+        let ids: Vec<&str> = found
+            .events
+            .iter()
+            .map(|e| e.correlation_id.as_str())
+            .collect();
+        assert_eq!(ids, ["corr-604", "corr-603"], "until is exclusive");
+        assert_eq!(found.next_until.as_deref(), Some("2026-01-01T00:10:03Z"));
+
+        // Page from there: all eight events of 00:10:00 in one answer, beyond the limit.
+        let mut page = AuditFilter {
+            limit: 3,
+            ..window.clone()
+        };
+        page.window.until = Some(at("2026-01-01T00:10:03Z"));
+        let found = search(&store, &org, &page).await.unwrap();
+        assert_eq!(
+            found.events.len(),
+            3 + 7,
+            "the instant of corr-600 is not split"
+        );
+        assert!(found
+            .events
+            .iter()
+            .skip(2)
+            .all(|e| e.at == "2026-01-01T00:10:00Z"));
+        assert_eq!(found.next_until.as_deref(), Some("2026-01-01T00:10:00Z"));
+
+        // The window's oldest event is reached, and nothing before `from` is read.
+        let mut rest = AuditFilter {
+            limit: 500,
+            ..window.clone()
+        };
+        rest.window.until = found.next_until.as_deref().map(at);
+        let found = search(&store, &org, &rest).await.unwrap();
+        assert!(found.scanned_all && found.next_until.is_none());
+        assert_eq!(found.events.len(), 300);
+        assert_eq!(found.events.last().unwrap().correlation_id, "corr-300");
     }
 
     #[tokio::test]
