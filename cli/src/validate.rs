@@ -9,8 +9,8 @@
 //! reports that step as it ran.
 
 use saml::{
-    format_instant, parse_instant, Clock, Error, FixedClock, IdpMetadata, Limits, Policy,
-    ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
+    format_instant, parse_instant, Clock, Error, Exceptions, FixedClock, IdpMetadata, Limits,
+    Policy, ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
 };
 use samlgate_domain::ids::OrgId;
 use samlgate_domain::memory::MemoryStore;
@@ -48,6 +48,11 @@ pub struct Args {
     /// Reject assertions that are not encrypted.
     #[arg(long)]
     require_encrypted: bool,
+    /// Allow an algorithm samlgate refuses by default, as an IdP's `algorithm_exceptions` do:
+    /// rsa-sha1 (SignatureMethod), sha1 (DigestMethod), aes-cbc (AES-CBC not covered by a
+    /// verified Response signature). Repeatable.
+    #[arg(long = "allow-algorithm", value_name = "NAME")]
+    allow_algorithm: Vec<String>,
     /// Print each verification step and its outcome on stderr.
     #[arg(long)]
     explain: bool,
@@ -66,6 +71,8 @@ struct Valid<'a> {
     authn_context: Option<&'a str>,
     not_on_or_after: String,
     attributes: BTreeMap<&'a str, &'a [String]>,
+    /// The `--allow-algorithm` exceptions this Response needed.
+    exceptions_used: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -106,10 +113,15 @@ pub fn run(args: &Args) -> ExitCode {
         entity_id: args.sp_entity_id.clone(),
         acs_url: args.acs_url.clone(),
     };
+    let exceptions = match Exceptions::from_names(&args.allow_algorithm) {
+        Ok(exceptions) => exceptions,
+        Err(message) => return usage_error(&format!("--allow-algorithm: {message}")),
+    };
     let policy = Policy {
         clock_skew: Duration::from_secs(args.clock_skew),
         require_encrypted: args.require_encrypted,
         limits,
+        exceptions,
     };
     let mut verifier = match Verifier::new(&metadata, sp, policy) {
         Ok(verifier) => verifier,
@@ -186,6 +198,7 @@ fn valid(assertion: &FreshAssertion) -> Valid<'_> {
             .iter()
             .map(|a| (a.name.as_str(), a.values.as_slice()))
             .collect(),
+        exceptions_used: assertion.exceptions_used().names(),
     }
 }
 

@@ -191,7 +191,7 @@ test('the console works end to end, and the canary never leaves the page in the 
     await shot('idps');
   });
 
-  await t.test('an IdP on unsigned metadata shows the certificates waiting for approval', async () => {
+  await t.test('an IdP on unsigned metadata shows the certificates waiting for approval, and its algorithm exceptions', async () => {
     // The daily refresh (rotate) is not part of the dev server: the API's answer is given one
     // held certificate here, and the decision the console sends is checked on the wire.
     const idpUrl = `${BASE}/admin/orgs/${ORG}/idps/demo-metadata`;
@@ -201,6 +201,7 @@ test('the console works end to end, and the canary never leaves the page in the 
       const answer = await (await route.fetch()).json();
       assert.equal(answer.unsigned_metadata, true, 'registered by URL, no metadata signer');
       answer.pending_certificates = [{ fingerprint, not_after: '2030-01-01T00:00:00Z' }];
+      answer.settings.algorithm_exceptions = ['rsa-sha1', 'sha1'];
       await route.fulfill({ json: answer });
     });
     await page.route(`${idpUrl}/pending-certificates/**`, async (route) => {
@@ -211,6 +212,8 @@ test('the console works end to end, and the canary never leaves the page in the 
       await open(`#/o/${ORG}/idps/demo-metadata`);
       const main = await page.locator('main').textContent();
       assert.match(main, /unsigned: new signing certificates in it wait for your approval/);
+      // Its algorithm exceptions are a warning, with the last sign-in that needed one (none).
+      assert.match(await page.locator('#algorithm-exceptions').textContent(), /may use rsa-sha1, sha1.*No sign-in in the recent audit log needed one/);
       const section = page.locator('#pending-certificates');
       assert.match(await section.textContent(), new RegExp(fingerprint));
       await accessible('idp-pending-certificates');

@@ -241,6 +241,7 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
         access: h.table.clone(),
         backchannel: Arc::new(samlgate_domain::memory::MemoryBackChannel::default()),
         audit: h.table.clone(),
+        metrics: Arc::new(samlgate_aws::emf::EmfMetrics),
         kms: h.kms.clone(),
         keys: Arc::new(KeyCache::default()),
         clock: Arc::new(clock.clone()),

@@ -124,6 +124,7 @@ impl Sso {
                     .expect("HTTP client"),
                 ),
                 audit: h.table.clone(),
+                metrics: Arc::new(samlgate_aws::emf::EmfMetrics),
                 kms: h.kms.clone(),
                 keys: Arc::new(KeyCache::default()),
                 clock: Arc::new(saml::SystemClock),

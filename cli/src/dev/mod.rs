@@ -143,6 +143,7 @@ async fn serve(args: &Args) -> Result<(), String> {
             Destinations::PublicAndLoopback,
         )?),
         audit: table.clone(),
+        metrics: Arc::new(samlgate_aws::emf::EmfMetrics),
         kms: kms.clone(),
         keys: Arc::new(KeyCache::default()),
         clock,

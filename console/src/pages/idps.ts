@@ -1,4 +1,4 @@
-import { api, describeError, onUnsignedMetadata, orgPath, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
+import { api, describeError, onUnsignedMetadata, orgPath, type AuditEvent, type Idp, type IdpSettings, type IdpView, type SsoSettings } from '../api';
 import {
   checkbox,
   date,
@@ -110,9 +110,13 @@ function addForm(route: Route): HTMLElement {
 }
 
 export async function idpDetail(page: HTMLElement, route: Route, id: string): Promise<void> {
-  const [idp, sso] = await Promise.all([
+  const [idp, sso, lastUse] = await Promise.all([
     api<IdpView>('GET', orgPath(route.org, `/idps/${encodeURIComponent(id)}`)),
     api<SsoSettings>('GET', orgPath(route.org, '/sso')).catch(() => null),
+    api<{ events: AuditEvent[] }>(
+      'GET',
+      orgPath(route.org, `/audit?action=sso.login&idp=${encodeURIComponent(id)}&fact=exceptions_used&limit=1`),
+    ).catch(() => null),
   ]);
   page.append(
     h('h1', {}, `Identity provider ${idp.idp}`),
@@ -137,9 +141,29 @@ export async function idpDetail(page: HTMLElement, route: Route, id: string): Pr
     copyable('ACS URL (HTTP-POST)', 'acs-url', idp.acs_url),
     copyable('Single logout URL', 'slo-url', idp.slo_url),
     copyable('SP metadata URL', 'sp-metadata-url', idp.sp_metadata_url),
+    exceptionsWarning(idp, lastUse?.events[0] ?? null),
     pendingCertificates(route, idp) ?? '',
     testSignIn(idp, sso),
     settingsForm(route, idp),
+  );
+}
+
+/** The algorithm exceptions this IdP is allowed, and when a login last needed one. */
+function exceptionsWarning(idp: IdpView, last: AuditEvent | null): HTMLElement | string {
+  const allowed = idp.settings.algorithm_exceptions ?? [];
+  if (allowed.length === 0) return '';
+  return h(
+    'section',
+    { id: 'algorithm-exceptions', 'aria-labelledby': 'algorithm-exceptions-title' },
+    h('h2', { id: 'algorithm-exceptions-title' }, 'Weaker algorithms allowed'),
+    h(
+      'p',
+      { class: 'notice warning' },
+      `This IdP may use ${allowed.join(', ')}, which samlgate refuses by default. `,
+      last
+        ? `A sign-in last needed ${last.facts?.exceptions_used ?? 'one'} on ${date(last.at)}.`
+        : 'No sign-in in the recent audit log needed one: remove the exceptions once the IdP uses SHA-256 and AES-GCM.',
+    ),
   );
 }
 

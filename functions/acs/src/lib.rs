@@ -26,7 +26,7 @@ use samlgate_domain::clock::Clock;
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
     AccessTokenStore, AuditLog, BackChannel, ClientReader, CodeStore, DecryptDataKey,
-    LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
+    LoginStateStore, Metrics, ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::VaultError;
@@ -55,6 +55,7 @@ pub struct App {
     pub access: Arc<dyn AccessTokenStore>,
     pub backchannel: Arc<dyn BackChannel>,
     pub audit: Arc<dyn AuditLog>,
+    pub metrics: Arc<dyn Metrics>,
     pub kms: Arc<dyn DecryptDataKey>,
     pub keys: Arc<KeyCache>,
     pub clock: Arc<dyn Clock>,
@@ -75,6 +76,7 @@ impl App {
             kms: self.kms.as_ref(),
             keys: self.keys.as_ref(),
             audit: self.audit.as_ref(),
+            metrics: self.metrics.as_ref(),
             clock: self.clock.as_ref(),
             urls: &self.urls,
         }

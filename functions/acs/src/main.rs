@@ -28,6 +28,7 @@ async fn main() -> Result<(), Error> {
             samlgate_aws::http::Destinations::Public,
         )?),
         audit: table,
+        metrics: Arc::new(samlgate_aws::emf::EmfMetrics),
         kms: Arc::new(Kms::new(&config)),
         keys: Arc::new(KeyCache::new(settings.sp_key_cache)),
         clock: Arc::new(SystemClock),

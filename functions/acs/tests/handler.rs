@@ -472,6 +472,54 @@ async fn a_flood_of_anonymous_acs_failures_is_counted_not_itemised() {
     }
 }
 
+/// Issue 15 §1: an IdP's exceptions reach the verifier; a login that needed one says which in
+/// its audit item and counts in `AlgorithmExceptionsUsed`; a login that did not need a
+/// configured one says that too.
+#[tokio::test]
+async fn algorithm_exceptions_are_honoured_audited_and_counted() {
+    let refused = Acs::new(settings()).await;
+    refused.expect_login(&state('a'), "okta", LATER);
+    let page = refused
+        .post(&response("samlgate_sp_entity_id_sha1"), Some(&state('a')))
+        .await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        refused.last_reason().as_deref(),
+        Some("algorithm_forbidden")
+    );
+
+    let acs = Acs::new(IdpSettings {
+        algorithm_exceptions: vec!["rsa-sha1".into(), "sha1".into(), "aes-cbc".into()],
+        ..settings()
+    })
+    .await;
+    acs.expect_login(&state('a'), "okta", LATER);
+    let page = acs
+        .post(&response("samlgate_sp_entity_id_sha1"), Some(&state('a')))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let event = acs.audit().pop().unwrap();
+    assert_eq!(event.reason, None);
+    assert_eq!(event.facts["exceptions_used"], "rsa-sha1 sha1");
+    assert_eq!(event.facts["exceptions_unused"], "aes-cbc");
+    assert_eq!(
+        acs.metrics.counted.lock().unwrap().as_slice(),
+        [(
+            "acme".to_owned(),
+            "okta".to_owned(),
+            "AlgorithmExceptionsUsed"
+        )]
+    );
+    // A modern Response needed none of them.
+    acs.expect_login(&state('b'), "okta", LATER);
+    acs.post(&response("samlgate_sp_entity_id"), Some(&state('b')))
+        .await;
+    let event = acs.audit().pop().unwrap();
+    assert!(!event.facts.contains_key("exceptions_used"));
+    assert_eq!(event.facts["exceptions_unused"], "rsa-sha1 sha1 aes-cbc");
+    assert_eq!(acs.metrics.counted.lock().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn an_unknown_organisation_leaves_no_audit_item() {
     let acs = Acs::new(settings()).await;

@@ -25,7 +25,7 @@
 //! | GET, DELETE | `/admin/orgs/{org}/clients/{id}` | one client; remove it |
 //! | POST | `/admin/orgs/{org}/clients/{id}/secret` | a new secret; the previous one works 24 h more |
 //! | POST | `/admin/orgs/{org}/credentials/{id}/provision` | run the organisation's provisioning for one credential |
-//! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `from`, `until`, `limit`; `next_until` pages back) |
+//! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `idp`, `fact`, `from`, `until`, `limit`; `next_until` pages back) |
 //!
 //! The authorizer decides who may call admin at all; the handler decides which organisations
 //! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim

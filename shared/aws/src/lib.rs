@@ -17,6 +17,7 @@ mod clients;
 mod codes;
 mod credentials;
 pub mod destination;
+pub mod emf;
 mod errors;
 pub mod http;
 mod idps;

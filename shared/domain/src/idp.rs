@@ -62,8 +62,9 @@ pub struct IdpSettings {
     pub name_id_format: Option<String>,
     pub mapping: Mapping,
     pub rules: MatchRules,
-    /// Algorithm URIs the verifier would otherwise reject (SHA-1). Off by default; every
-    /// change is audited. Recorded now; the verifier honours none yet (see README).
+    /// Algorithms the verifier would otherwise reject, by name: `rsa-sha1`, `sha1`,
+    /// `aes-cbc` ([`saml::Exceptions`]). Off by default; every change is audited, and every
+    /// login that needs one says so in its audit item.
     pub algorithm_exceptions: Vec<String>,
     /// What an OIDC `sub` starts with (`{namespace}:{subject}`): the IdP's ID when unset. Two
     /// IdPs share a namespace only when an admin gives them the same one (a migration).
@@ -87,26 +88,42 @@ impl Default for IdpSettings {
     }
 }
 
-/// Algorithms an exception may name (nothing weaker than SHA-1 RSA is ever acceptable).
-pub const EXCEPTIONS_ALLOWED: &[&str] = &[
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-    "http://www.w3.org/2000/09/xmldsig#sha1",
+/// The algorithm URIs earlier versions stored in `algorithm_exceptions`, read as the names.
+const LEGACY_EXCEPTIONS: [(&str, &str); 2] = [
+    ("http://www.w3.org/2000/09/xmldsig#rsa-sha1", "rsa-sha1"),
+    ("http://www.w3.org/2000/09/xmldsig#sha1", "sha1"),
 ];
 
 /// Largest subject pattern, in bytes (and its compiled size is bounded too).
 const MAX_PATTERN: usize = 512;
 
 impl IdpSettings {
+    /// The verifier's exceptions from `algorithm_exceptions` (`rsa-sha1`, `sha1`, `aes-cbc`;
+    /// the URIs earlier versions stored for the first two are read as their names).
+    pub fn exceptions(&self) -> Result<saml::Exceptions> {
+        let names: Vec<&str> = self
+            .algorithm_exceptions
+            .iter()
+            .map(|name| {
+                LEGACY_EXCEPTIONS
+                    .iter()
+                    .find(|(uri, _)| uri == name)
+                    .map_or(name.as_str(), |(_, short)| short)
+            })
+            .collect();
+        saml::Exceptions::from_names(&names)
+            .map_err(|e| VaultError::InvalidRequest(format!("algorithm_exceptions: {e}")))
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(VaultError::InvalidRequest(m.to_owned()));
         if self.clock_skew_secs > 600 {
             return bad("clock_skew_secs must be at most 600");
         }
-        for exception in &self.algorithm_exceptions {
-            if !EXCEPTIONS_ALLOWED.contains(&exception.as_str()) {
-                return bad("algorithm_exceptions may only name rsa-sha1 or sha1");
-            }
+        if self.algorithm_exceptions.len() > saml::Exceptions::NAMES.len() {
+            return bad("algorithm_exceptions names each exception at most once");
         }
+        self.exceptions()?;
         if let Some(format) = &self.name_id_format {
             short_text("name_id_format", format, 256)?;
         }
@@ -309,6 +326,22 @@ mod tests {
         s.clock_skew_secs = 0;
         s.algorithm_exceptions = vec!["http://www.w3.org/2001/04/xmldsig-more#hmac-md5".into()];
         assert!(s.validate().is_err());
+        for accepted in [
+            vec!["rsa-sha1", "sha1", "aes-cbc"],
+            vec!["http://www.w3.org/2000/09/xmldsig#rsa-sha1"],
+        ] {
+            s.algorithm_exceptions = accepted.iter().map(|n| (*n).to_owned()).collect();
+            s.validate().unwrap();
+        }
+        assert!(s.exceptions().unwrap().rsa_sha1);
+        for refused in [
+            vec!["rsa-1_5"],
+            vec!["xpath"],
+            vec!["sha1", "sha1", "sha1", "sha1"],
+        ] {
+            s.algorithm_exceptions = refused.iter().map(|n| (*n).to_owned()).collect();
+            assert!(s.validate().is_err(), "{refused:?}");
+        }
         s.algorithm_exceptions.clear();
         s.rules.subject_pattern = Some("(".into());
         assert!(s.validate().is_err());

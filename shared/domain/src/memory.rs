@@ -30,9 +30,9 @@ use crate::ports::{
     AccessTokenStore, AuditLog, AuditPage, AuditReader, AuditWindow, BackChannel, ClientReader,
     ClientWriter, CodeStore, ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey,
     Egress, Fetched, GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter,
-    MetadataFetcher, OrgDirectory, OrgReader, OutboundRequest, ProvisionInvoker, ReplayStore,
-    SecretReader, SecretVersion, SecretWriter, SessionStore, SpKeyStore, SsoConfigReader,
-    SsoConfigWriter,
+    MetadataFetcher, Metrics, OrgDirectory, OrgReader, OutboundRequest, ProvisionInvoker,
+    ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore, SpKeyStore,
+    SsoConfigReader, SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
 use crate::sp_key::{KeyState, SpKey};
@@ -947,6 +947,20 @@ impl SessionStore for MemoryStore {
         const OP: &str = "end_session";
         self.faults.check(OP)?;
         Ok(lock!(self.sessions, OP).remove(id).is_some())
+    }
+}
+
+/// The metrics acs counted: (organisation, IdP, metric), in order.
+#[derive(Default)]
+pub struct MemoryMetrics {
+    pub counted: Mutex<Vec<(String, String, &'static str)>>,
+}
+
+impl Metrics for MemoryMetrics {
+    fn count(&self, org: &OrgId, idp: &IdpId, metric: &'static str) {
+        if let Ok(mut counted) = self.counted.lock() {
+            counted.push((org.to_string(), idp.to_string(), metric));
+        }
     }
 }
 

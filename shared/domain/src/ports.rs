@@ -139,6 +139,14 @@ pub trait AuditLog: Send + Sync {
     async fn count_failure(&self, event: &AuditEvent, expires_at: i64) -> Result<(), PortError>;
 }
 
+/// Counters in the function's own log as Embedded Metric Format (namespace `samlgate`,
+/// dimensions `Org`, `Idp` and none), which CloudWatch turns into metrics. acs: no IAM beyond
+/// its log group.
+pub trait Metrics: Send + Sync {
+    /// One occurrence of `metric` for an organisation's IdP.
+    fn count(&self, org: &OrgId, idp: &IdpId, metric: &'static str);
+}
+
 /// Which stretch of an organisation's audit log a search reads: events at or after `from`
 /// and before `until` (either open).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -52,6 +52,8 @@ pub struct VerifiedAssertion {
     pub(crate) response_signed: bool,
     pub(crate) assertion_signed: bool,
     pub(crate) encrypted: bool,
+    /// The IdP's algorithm exceptions this Response needed (SHA-1, unauthenticated AES-CBC).
+    pub(crate) exceptions_used: crate::Exceptions,
 }
 
 /// What one-time use must remember of an assertion (Profiles §4.1.4.5): its issuer and ID,
@@ -121,6 +123,11 @@ impl VerifiedAssertion {
     }
     pub fn encrypted(&self) -> bool {
         self.encrypted
+    }
+    /// Which of the IdP's algorithm exceptions this Response needed (empty: none; an admin
+    /// can then remove a configured one).
+    pub fn exceptions_used(&self) -> crate::Exceptions {
+        self.exceptions_used
     }
 }
 
@@ -348,6 +355,7 @@ pub(crate) fn check_and_read(
         response_signed: protection.response_signed,
         assertion_signed: protection.assertion_signed,
         encrypted: protection.encrypted,
+        exceptions_used: crate::Exceptions::default(),
     })
 }
 

@@ -43,15 +43,24 @@ const OAEP_MGFS: [&str; 4] = [
 
 /// Check and decrypt; returns a small document `<samlgate-decrypted …><EncryptedAssertion>`
 /// with the plaintext Assertion in place of the `EncryptedData`.
+/// AES-CBC outside a verified Response signature passes only if `allow_cbc`; `used_cbc` then
+/// says it was needed.
 pub(crate) fn decrypt_assertion(
     doc: &Document<'_>,
     encrypted_assertion: NodeId,
     decrypter: Option<&dyn Decrypter>,
     response_signed: bool,
+    (allow_cbc, used_cbc): (bool, &mut bool),
 ) -> Result<String, Error> {
     let decrypter = decrypter.ok_or(Error::DecryptionKeyMissing)?;
     let encrypted_data = check_structure(doc, encrypted_assertion)?;
-    check_algorithms(doc, encrypted_assertion, encrypted_data, response_signed)?;
+    *used_cbc = check_algorithms(
+        doc,
+        encrypted_assertion,
+        encrypted_data,
+        response_signed,
+        allow_cbc,
+    )?;
     let fragment = standalone(doc, encrypted_assertion)?;
     let recipient = recipient_certificate(doc, encrypted_assertion);
     let plaintext = decrypter.decrypt(&fragment, recipient.as_deref())?;
@@ -117,15 +126,20 @@ fn check_structure(doc: &Document<'_>, encrypted_assertion: NodeId) -> Result<No
     Ok(encrypted_data)
 }
 
+/// Returns whether the AES-CBC exception was needed.
 fn check_algorithms(
     doc: &Document<'_>,
     encrypted_assertion: NodeId,
     encrypted_data: NodeId,
     response_signed: bool,
-) -> Result<(), Error> {
+    allow_cbc: bool,
+) -> Result<bool, Error> {
     let data_method = method(doc, encrypted_data)?;
+    let mut used_cbc = false;
     if AES_CBC.contains(&data_method) {
-        if !response_signed {
+        if !response_signed && allow_cbc {
+            used_cbc = true;
+        } else if !response_signed {
             return Err(Error::AlgorithmForbidden(format!(
                 "{data_method} is accepted only inside a signed Response"
             )));
@@ -163,7 +177,7 @@ fn check_algorithms(
             }
         }
     }
-    Ok(())
+    Ok(used_cbc)
 }
 
 fn method<'d>(doc: &'d Document<'_>, element: NodeId) -> Result<&'d str, Error> {

@@ -45,6 +45,7 @@ pub use logout::{
     MAX_LOGOUT_REQUEST_AGE, STATUS_PARTIAL_LOGOUT, STATUS_SUCCESS,
 };
 pub use metadata::{parse_duration, Endpoint, IdpMetadata, MetadataDocument};
+pub use profile::Exceptions;
 pub use request::{new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest};
 pub use sign::{OutgoingMessage, RequestSigner, XmlSigner, RSA_SHA256};
 pub use sp_metadata::SpMetadata;

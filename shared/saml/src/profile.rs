@@ -32,6 +32,68 @@ pub(crate) const DIGEST_METHODS: [&str; 3] = [
     "http://www.w3.org/2001/04/xmlenc#sha512",
 ];
 
+/// SHA-1 methods, refused unless an IdP's exceptions allow them.
+const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+
+/// The algorithms an organisation can allow for one IdP that samlgate otherwise refuses, and
+/// nothing else: HMAC, RSA-1_5, XPath, XSLT and DOCTYPEs stay refused whatever is configured.
+/// The same type says which exceptions a verification actually needed
+/// ([`crate::VerifiedAssertion::exceptions_used`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exceptions {
+    /// SignatureMethod `rsa-sha1`.
+    pub rsa_sha1: bool,
+    /// DigestMethod `sha1`.
+    pub sha1: bool,
+    /// AES-CBC EncryptedData when no verified signature covers the whole Response (an
+    /// unauthenticated CBC ciphertext: a padding oracle, Jager & Somorovsky, CCS 2011).
+    pub aes_cbc: bool,
+}
+
+impl Exceptions {
+    /// The names an IdP's settings and `samlgate validate --allow-algorithm` take.
+    pub const NAMES: [&'static str; 3] = ["rsa-sha1", "sha1", "aes-cbc"];
+
+    /// From names; an unknown name is refused with the list of known ones.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
+        let mut exceptions = Self::default();
+        for name in names {
+            match name.as_ref() {
+                "rsa-sha1" => exceptions.rsa_sha1 = true,
+                "sha1" => exceptions.sha1 = true,
+                "aes-cbc" => exceptions.aes_cbc = true,
+                other => {
+                    return Err(format!(
+                        "{other:?} cannot be allowed; the exceptions are {}",
+                        Self::NAMES.join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(exceptions)
+    }
+
+    /// The names of those set, in [`Self::NAMES`] order.
+    pub fn names(&self) -> Vec<&'static str> {
+        [self.rsa_sha1, self.sha1, self.aes_cbc]
+            .iter()
+            .zip(Self::NAMES)
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub(crate) fn add(&mut self, other: Self) {
+        self.rsa_sha1 |= other.rsa_sha1;
+        self.sha1 |= other.sha1;
+        self.aes_cbc |= other.aes_cbc;
+    }
+}
+
 /// A signature that passed the profile: where it is and what it must cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SignatureSite {
@@ -51,15 +113,34 @@ pub(crate) const LOGOUT_SIGNABLE: &Signable =
     &[(SAMLP, "LogoutRequest"), (SAMLP, "LogoutResponse")];
 
 /// Check every `ds:Signature` in `doc` (Response or Assertion signatures); return them in
-/// document order.
-pub(crate) fn check_signatures(doc: &Document<'_>) -> Result<Vec<SignatureSite>, Error> {
-    check_signatures_on(doc, RESPONSE_SIGNABLE)
+/// document order. SHA-1 methods pass only as `allowed` says; those used are added to `used`.
+pub(crate) fn check_signatures(
+    doc: &Document<'_>,
+    allowed: Exceptions,
+    used: &mut Exceptions,
+) -> Result<Vec<SignatureSite>, Error> {
+    check_signatures_allowing(doc, RESPONSE_SIGNABLE, allowed, used)
 }
 
-/// [`check_signatures`] for messages whose signatures sit on other elements.
+/// [`check_signatures`] for messages whose signatures sit on other elements, with no
+/// exceptions.
 pub(crate) fn check_signatures_on(
     doc: &Document<'_>,
     signable: &Signable,
+) -> Result<Vec<SignatureSite>, Error> {
+    check_signatures_allowing(
+        doc,
+        signable,
+        Exceptions::default(),
+        &mut Exceptions::default(),
+    )
+}
+
+fn check_signatures_allowing(
+    doc: &Document<'_>,
+    signable: &Signable,
+    allowed: Exceptions,
+    used: &mut Exceptions,
 ) -> Result<Vec<SignatureSite>, Error> {
     let signatures: Vec<NodeId> = doc
         .descendants(doc.root())
@@ -75,7 +156,7 @@ pub(crate) fn check_signatures_on(
         sites.push(SignatureSite { signature, signed });
     }
     for site in &sites {
-        check_algorithms(doc, site.signature)?;
+        used.add(check_algorithms(doc, site.signature, allowed)?);
     }
     Ok(sites)
 }
@@ -210,13 +291,21 @@ fn one(doc: &Document<'_>, parent: NodeId, local: &'static str) -> Result<NodeId
     }
 }
 
-/// The algorithm allow-list: no SHA-1, no HMAC (key confusion: an HMAC "keyed" with the
-/// IdP's public certificate verifies for anyone), no RSA-1_5.
-fn check_algorithms(doc: &Document<'_>, signature: NodeId) -> Result<(), Error> {
+/// The algorithm allow-list: no SHA-1 (unless `allowed`), no HMAC (key confusion: an HMAC
+/// "keyed" with the IdP's public certificate verifies for anyone), no RSA-1_5. Returns the
+/// exceptions this signature needed.
+fn check_algorithms(
+    doc: &Document<'_>,
+    signature: NodeId,
+    allowed: Exceptions,
+) -> Result<Exceptions, Error> {
+    let mut used = Exceptions::default();
     let signed_info = one(doc, signature, "SignedInfo")?;
     let method = one(doc, signed_info, "SignatureMethod")?;
     let algorithm = attr(doc, method, "Algorithm").unwrap_or("");
-    if !SIGNATURE_METHODS.contains(&algorithm) {
+    if algorithm == RSA_SHA1 && allowed.rsa_sha1 {
+        used.rsa_sha1 = true;
+    } else if !SIGNATURE_METHODS.contains(&algorithm) {
         return Err(Error::AlgorithmForbidden(format!(
             "SignatureMethod {algorithm}"
         )));
@@ -227,12 +316,14 @@ fn check_algorithms(doc: &Document<'_>, signature: NodeId) -> Result<(), Error> 
     let reference = one(doc, signed_info, "Reference")?;
     let digest = one(doc, reference, "DigestMethod")?;
     let algorithm = attr(doc, digest, "Algorithm").unwrap_or("");
-    if !DIGEST_METHODS.contains(&algorithm) {
+    if algorithm == SHA1 && allowed.sha1 {
+        used.sha1 = true;
+    } else if !DIGEST_METHODS.contains(&algorithm) {
         return Err(Error::AlgorithmForbidden(format!(
             "DigestMethod {algorithm}"
         )));
     }
-    Ok(())
+    Ok(used)
 }
 
 /// Verifies a document that must carry exactly one signature, on its root element, whose one

@@ -5,7 +5,7 @@ use crate::assertion::{self, Expected, Protection, ResponseFacts, VerifiedAssert
 use crate::clock::Clock;
 use crate::error::{ConfigError, Error};
 use crate::metadata::IdpMetadata;
-use crate::profile::{self, SignatureSite};
+use crate::profile::{self, Exceptions, SignatureSite};
 use crate::xml::{self, is, SAML, SAMLP, XENC};
 use crate::xmlsec::{
     self, BergshamraDecrypter, BergshamraVerifier, Decrypter, SignatureOutcome, SignatureVerifier,
@@ -31,6 +31,8 @@ pub struct Policy {
     /// Reject plaintext assertions. Default off.
     pub require_encrypted: bool,
     pub limits: Limits,
+    /// Algorithms this IdP may use although samlgate refuses them by default. Default none.
+    pub exceptions: Exceptions,
 }
 
 impl Default for Policy {
@@ -39,6 +41,7 @@ impl Default for Policy {
             clock_skew: Duration::from_secs(180),
             require_encrypted: false,
             limits: Limits::default(),
+            exceptions: Exceptions::default(),
         }
     }
 }
@@ -193,7 +196,9 @@ impl Verifier {
         trace("2 unique IDs", "ok".into());
 
         // 3. Signature profile and algorithms, for every signature.
-        let sites = profile::check_signatures(&doc)?;
+        let allowed = self.policy.exceptions;
+        let mut used = Exceptions::default();
+        let sites = profile::check_signatures(&doc, allowed, &mut used)?;
         trace(
             "3 signature profile",
             format!("{} signature(s) follow the profile", sites.len()),
@@ -224,7 +229,7 @@ impl Verifier {
             skew,
         };
 
-        let claims = if is(&doc, assertion, SAML, "Assertion") {
+        let mut claims = if is(&doc, assertion, SAML, "Assertion") {
             if self.policy.require_encrypted {
                 return Err(Error::EncryptionRequired);
             }
@@ -252,6 +257,7 @@ impl Verifier {
                 assertion,
                 self.decrypter.as_deref(),
                 response_signed,
+                (allowed.aes_cbc, &mut used.aes_cbc),
             )?;
             if plaintext.len() > limits.max_bytes {
                 return Err(Error::TooLarge {
@@ -262,7 +268,7 @@ impl Verifier {
             // The decrypted assertion goes through steps 1–4 on its own.
             let inner = xml::parse_strict(&plaintext, limits)?;
             ids::check_unique_ids(&inner)?;
-            let inner_sites = profile::check_signatures(&inner)?;
+            let inner_sites = profile::check_signatures(&inner, allowed, &mut used)?;
             let inner_signed = self.verify_signatures(&inner, &inner_sites)?;
             let decrypted = decrypted_assertion(&inner)?;
             let assertion_signed = inner_signed.contains(&decrypted);
@@ -287,6 +293,10 @@ impl Verifier {
             "6-7 conditions and subject",
             assertion::describe_window(&claims),
         );
+        if !used.is_empty() {
+            trace("exceptions", format!("used: {}", used.names().join(", ")));
+        }
+        claims.exceptions_used = used;
 
         // 8. The output: `VerifiedAssertion` has no public constructor. One-time use
         // (Profiles §4.1.4.5) is the caller's step, on `replay_key()`.

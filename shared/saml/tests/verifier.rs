@@ -548,3 +548,68 @@ mod sp_metadata {
         assert_eq!(read["authn_requests_signed"], "true");
     }
 }
+
+/// Issue 15 §1: an IdP's exceptions allow exactly what they name, say when they were needed,
+/// and nothing else can be excepted.
+mod exceptions {
+    use super::support::{case_named, verifier_allowing};
+    use saml::Exceptions;
+
+    fn run(case: &str, names: &[&str]) -> Result<Vec<&'static str>, String> {
+        let case = case_named(case);
+        let (verifier, input, clock) =
+            verifier_allowing(&case, Exceptions::from_names(names).unwrap());
+        verifier
+            .verify(&input, case.request_id.as_deref(), &clock)
+            .map(|a| a.exceptions_used().names())
+            .map_err(|e| e.code().to_owned())
+    }
+
+    #[test]
+    fn each_exception_allows_only_its_own_algorithm_and_is_reported_when_used() {
+        let forbidden = Err("algorithm_forbidden".to_owned());
+        assert_eq!(run("rsa_sha1", &[]), forbidden);
+        assert_eq!(run("rsa_sha1", &["sha1", "aes-cbc"]), forbidden);
+        assert_eq!(run("rsa_sha1", &["rsa-sha1"]), Ok(vec!["rsa-sha1"]));
+        assert_eq!(run("sha1_digest", &["rsa-sha1", "aes-cbc"]), forbidden);
+        assert_eq!(run("sha1_digest", &["sha1"]), Ok(vec!["sha1"]));
+        assert_eq!(run("encrypted_cbc_unsigned_response", &[]), forbidden);
+        assert_eq!(
+            run("encrypted_cbc_unsigned_response", &["aes-cbc"]),
+            Ok(vec!["aes-cbc"])
+        );
+        // Configured but not needed: the login says so (the admin can remove them).
+        assert_eq!(
+            run("response_signed", &["rsa-sha1", "sha1", "aes-cbc"]),
+            Ok(vec![])
+        );
+        // CBC inside a verified Response signature never needed the exception.
+        assert_eq!(
+            run("encrypted_aes256cbc_response_signed", &["aes-cbc"]),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_excepted_stays_refused_with_every_exception_set() {
+        let all = ["rsa-sha1", "sha1", "aes-cbc"];
+        for (case, code) in [
+            ("hmac_key_confusion", "algorithm_forbidden"),
+            ("doctype_xxe", "doctype_forbidden"),
+            ("xsw1", "signature_profile"),
+        ] {
+            let got = run(case, &all).map(|_| ()).unwrap_err();
+            assert_eq!(got, code, "{case}");
+        }
+        for name in [
+            "hmac-sha1",
+            "rsa-1_5",
+            "xpath",
+            "xslt",
+            "doctype",
+            "RSA-SHA1",
+        ] {
+            assert!(Exceptions::from_names(&[name]).is_err(), "{name}");
+        }
+    }
+}

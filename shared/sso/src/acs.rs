@@ -80,6 +80,12 @@ fn same_browser(binding: Option<&str>, expected: &str) -> bool {
     })
 }
 
+/// The IdP's configured exceptions (validated when written; unreadable ones are none here,
+/// and the verifier refuses such an IdP's logins before this is read).
+fn verifier_exceptions(idp: &Idp) -> saml::Exceptions {
+    idp.settings.exceptions().unwrap_or_default()
+}
+
 /// What an OIDC client is told for a login that failed after its request was known: the
 /// reason is in the audit log; the client hears `access_denied`, or `server_error` and
 /// `temporarily_unavailable` for failures of ours.
@@ -284,6 +290,22 @@ impl Sso<'_> {
         let verifier = self.verifier(&org_record, &idp).await?;
         let verified = verifier.verify(saml_response.as_bytes(), request_id, self.clock)?;
         facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
+        // Which configured exceptions this login needed, and which it did not (the admin
+        // can remove those): the audit item, the metric and the console read these.
+        let configured = verifier_exceptions(&idp);
+        let used = verified.exceptions_used();
+        if !used.is_empty() {
+            facts.insert("exceptions_used".into(), used.names().join(" "));
+            self.metrics.count(org, idp_id, "AlgorithmExceptionsUsed");
+        }
+        let unused: Vec<&str> = configured
+            .names()
+            .into_iter()
+            .filter(|n| !used.names().contains(n))
+            .collect();
+        if !unused.is_empty() {
+            facts.insert("exceptions_unused".into(), unused.join(" "));
+        }
         let assertion = FreshAssertion::record(self.replay, org, verified).await?;
 
         // Step 8: mapping and rules.
@@ -418,6 +440,10 @@ impl Sso<'_> {
         let policy = saml::Policy {
             clock_skew: Duration::from_secs(u64::from(idp.settings.clock_skew_secs)),
             require_encrypted: idp.settings.require_encrypted_assertions,
+            exceptions: idp
+                .settings
+                .exceptions()
+                .map_err(|e| SsoError::IdpConfig(e.to_string()))?,
             ..saml::Policy::default()
         };
         let unusable = |e: saml::ConfigError| SsoError::IdpConfig(e.to_string());

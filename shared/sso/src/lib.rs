@@ -38,7 +38,7 @@ use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::org::Org;
 use samlgate_domain::ports::{
     AccessTokenStore, AuditLog, BackChannel, ClientReader, CodeStore, DecryptDataKey,
-    LoginStateStore, ReplayStore, SessionStore, SsoConfigReader,
+    LoginStateStore, Metrics, ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::session::{LoginState, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
@@ -71,6 +71,8 @@ pub struct Sso<'a> {
     pub kms: &'a dyn DecryptDataKey,
     pub keys: &'a KeyCache,
     pub audit: &'a dyn AuditLog,
+    /// `AlgorithmExceptionsUsed`, per organisation and IdP.
+    pub metrics: &'a dyn Metrics,
     pub clock: &'a dyn Clock,
     pub urls: &'a PublicUrls,
 }

@@ -25,6 +25,10 @@ pub struct AuditFilter {
     pub outcome: Option<Outcome>,
     pub reason: Option<String>,
     pub correlation_id: Option<String>,
+    /// The event is about this IdP (`facts.idp`).
+    pub idp: Option<String>,
+    /// The event has this fact (`exceptions_used`: logins that needed an algorithm exception).
+    pub fact: Option<String>,
     /// Events at or after `from`, before `until` (RFC 3339 in the query string).
     pub window: AuditWindow,
     pub limit: usize,
@@ -37,6 +41,8 @@ impl Default for AuditFilter {
             outcome: None,
             reason: None,
             correlation_id: None,
+            idp: None,
+            fact: None,
             window: AuditWindow::default(),
             limit: DEFAULT_LIMIT,
         }
@@ -86,6 +92,8 @@ impl AuditFilter {
                 "action" => filter.action = text,
                 "reason" => filter.reason = text,
                 "correlation_id" => filter.correlation_id = text,
+                "idp" => filter.idp = text,
+                "fact" => filter.fact = text,
                 "from" => filter.window.from = instant()?,
                 "until" => filter.window.until = instant()?,
                 "outcome" => {
@@ -127,6 +135,14 @@ impl AuditFilter {
                 .correlation_id
                 .as_deref()
                 .is_none_or(|c| event.correlation_id == c)
+            && self
+                .idp
+                .as_deref()
+                .is_none_or(|i| event.facts.get("idp").map(String::as_str) == Some(i))
+            && self
+                .fact
+                .as_deref()
+                .is_none_or(|f| event.facts.contains_key(f))
     }
 }
 
@@ -259,6 +275,20 @@ mod tests {
         }
         let long = format!("reason={}", "x".repeat(129));
         assert!(AuditFilter::from_query(&long).is_err());
+
+        let f = AuditFilter::from_query("idp=okta&fact=exceptions_used").unwrap();
+        assert_eq!(
+            (f.idp.as_deref(), f.fact.as_deref()),
+            (Some("okta"), Some("exceptions_used"))
+        );
+        let mut login = event(1, "sso.login", Outcome::Ok);
+        assert!(!f.matches(&login));
+        login.facts.insert("idp".into(), "okta".into());
+        assert!(!f.matches(&login));
+        login.facts.insert("exceptions_used".into(), "sha1".into());
+        assert!(f.matches(&login));
+        login.facts.insert("idp".into(), "entra".into());
+        assert!(!f.matches(&login));
 
         let window =
             AuditFilter::from_query("from=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z")

@@ -12,7 +12,9 @@ use samlgate_domain::audit::{AuditEvent, Caller};
 use samlgate_domain::client::TokenAuthMethod;
 use samlgate_domain::idp::{IdpSettings, SsoSettings};
 use samlgate_domain::ids::{IdpId, OrgId};
-use samlgate_domain::memory::{LocalKms, MemoryBackChannel, MemoryFetcher, MemoryStore};
+use samlgate_domain::memory::{
+    LocalKms, MemoryBackChannel, MemoryFetcher, MemoryMetrics, MemoryStore,
+};
 use samlgate_domain::org::{Org, OrgStatus};
 use samlgate_domain::session::{AuthorizeRequest, LoginState};
 use samlgate_domain::urls::PublicUrls;
@@ -43,6 +45,7 @@ pub fn response(name: &str) -> String {
 pub struct Acs {
     pub store: Arc<MemoryStore>,
     pub kms: Arc<LocalKms>,
+    pub metrics: Arc<MemoryMetrics>,
     pub app: App,
 }
 
@@ -59,6 +62,7 @@ impl Acs {
         let store = Arc::new(MemoryStore::default());
         let backchannel = Arc::new(MemoryBackChannel::default());
         let kms = Arc::new(LocalKms::new().unwrap());
+        let metrics = Arc::new(MemoryMetrics::default());
         let urls = PublicUrls::new(BASE, false).unwrap();
         store.orgs.lock().unwrap().insert(
             org(),
@@ -130,12 +134,18 @@ impl Acs {
             access: store.clone(),
             backchannel: backchannel.clone(),
             audit: store.clone(),
+            metrics: metrics.clone(),
             kms: kms.clone(),
             keys: Arc::new(KeyCache::default()),
             clock: Arc::new(clock),
             urls,
         };
-        Self { store, kms, app }
+        Self {
+            store,
+            kms,
+            metrics,
+            app,
+        }
     }
 
     /// A test sign-in in flight, as `/login` would have stored it for this browser

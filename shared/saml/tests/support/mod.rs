@@ -65,12 +65,21 @@ pub fn input_of(case: &Case) -> Vec<u8> {
 }
 
 pub fn verifier_for(case: &Case) -> (Verifier, Vec<u8>, FixedClock) {
+    verifier_allowing(case, saml::Exceptions::default())
+}
+
+/// [`verifier_for`] with the IdP's algorithm exceptions.
+pub fn verifier_allowing(
+    case: &Case,
+    exceptions: saml::Exceptions,
+) -> (Verifier, Vec<u8>, FixedClock) {
     let metadata =
         IdpMetadata::parse(&read(&case.metadata), &Limits::default()).expect("metadata parses");
     let policy = Policy {
         clock_skew: Duration::from_secs(case.clock_skew),
         require_encrypted: case.require_encrypted,
-        limits: Limits::default(),
+        exceptions,
+        ..Policy::default()
     };
     let sp = ServiceProvider {
         entity_id: SP_ENTITY_ID.into(),
