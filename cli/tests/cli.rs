@@ -444,9 +444,9 @@ fn the_interop_corpus_of_real_idp_responses() {
             "issuer_mismatch",
         ),
     ];
-    // Not passed yet, with today's outcome. RSA keys under 2048 bits (aws-lc's floor): five
+    // Not passed yet, with today's outcome: RSA keys under 2048 bits (aws-lc's floor), five
     // 1024-bit SP decryption keys (`--allow-weak-sp-key` is not implemented) and two 1024-bit
-    // IdP signing keys; and a NameID-valued attribute (issue 15 §3).
+    // IdP signing keys (issue 15).
     let pending: &[(&str, &str)] = &[
         ("okta-2016-encrypted-retrievalmethod", "usage_error"),
         ("okta-2020-encrypted-both-signed", "usage_error"),
@@ -467,10 +467,6 @@ fn the_interop_corpus_of_real_idp_responses() {
             "signature_invalid",
         ),
         ("simplesamlphp-2014-both-signed-sha1", "signature_invalid"),
-        (
-            "shibboleth-testshib-2014-encrypted-aes128cbc",
-            "mixed_content",
-        ),
     ];
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
         .expect("cases")

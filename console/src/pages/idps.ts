@@ -176,7 +176,8 @@ function pendingCertificates(route: Route, idp: IdpView): HTMLElement | null {
     void api(approve ? 'POST' : 'DELETE', orgPath(route.org, approve ? `${path}/approve` : path))
       .then(() => {
         notice(result, 'ok', approve ? 'Certificate trusted.' : 'Certificate dropped.');
-        location.reload();
+        // The page again, from the API (the router re-renders on hashchange).
+        window.dispatchEvent(new HashChangeEvent('hashchange'));
       })
       .catch((err) => notice(result, 'error', `Not done: ${describeError(err)}`));
   };

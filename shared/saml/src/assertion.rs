@@ -7,9 +7,10 @@
 
 use crate::clock::{format_instant, parse_instant};
 use crate::error::Error;
-use crate::xml::{self, attr, simple_text, SAML, SAMLP};
+use crate::xml::{self, attr, is, simple_text, SAML, SAMLP};
 use std::time::Duration;
 use time::OffsetDateTime;
+use uppsala::NodeKind;
 use uppsala::{Document, NodeId};
 
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -31,7 +32,11 @@ pub struct Attribute {
     pub name: String,
     pub name_format: Option<String>,
     pub friendly_name: Option<String>,
+    /// Every value's text; a NameID-valued one (eduPersonTargetedID, the SAML attribute
+    /// profile) contributes its NameID's value here and its whole NameID to `name_ids`.
     pub values: Vec<String>,
+    /// The NameID-valued values, with Format, NameQualifier and SPNameQualifier.
+    pub name_ids: Vec<NameId>,
 }
 
 /// Claims from an assertion that passed every step. Only `Verifier::verify` builds one.
@@ -477,23 +482,60 @@ fn read_name_id(doc: &Document<'_>, subject: NodeId) -> Result<NameId, Error> {
     })
 }
 
+/// An AttributeValue whose content is exactly one `saml:NameID` (whitespace around it aside):
+/// that NameID. Any other element content, or a comment or processing instruction beside the
+/// NameID, is `mixed_content`; text content is `None` (read as text by the caller).
+fn name_id_value(doc: &Document<'_>, value: NodeId) -> Result<Option<NameId>, Error> {
+    let blank = |t: &str| t.trim_matches([' ', '\t', '\r', '\n']).is_empty();
+    let (mut name_id, mut text) = (None, false);
+    for child in doc.children_iter(value) {
+        match doc.node_kind(child) {
+            Some(NodeKind::Element(_)) if is(doc, child, SAML, "NameID") && name_id.is_none() => {
+                name_id = Some(child);
+            }
+            Some(NodeKind::Text(t)) | Some(NodeKind::CData(t)) => text |= !blank(t),
+            _ => return Err(Error::MixedContent("AttributeValue")),
+        }
+    }
+    match (name_id, text) {
+        (None, _) => Ok(None),
+        (Some(_), true) => Err(Error::MixedContent("AttributeValue")),
+        (Some(node), false) => Ok(Some(NameId {
+            value: simple_text(doc, node, "NameID")?,
+            format: attr(doc, node, "Format").map(str::to_owned),
+            name_qualifier: attr(doc, node, "NameQualifier").map(str::to_owned),
+            sp_name_qualifier: attr(doc, node, "SPNameQualifier").map(str::to_owned),
+        })),
+    }
+}
+
 fn read_attributes(doc: &Document<'_>, assertion: NodeId) -> Result<Vec<Attribute>, Error> {
     let mut out: Vec<Attribute> = Vec::new();
     for statement in xml::children_named(doc, assertion, SAML, "AttributeStatement") {
         for node in xml::children_named(doc, statement, SAML, "Attribute") {
             let name = attr(doc, node, "Name")
                 .ok_or_else(|| Error::Malformed("Attribute without Name".into()))?;
-            let mut values = Vec::new();
+            let (mut values, mut name_ids) = (Vec::new(), Vec::new());
             for value in xml::children_named(doc, node, SAML, "AttributeValue") {
-                values.push(simple_text(doc, value, "AttributeValue")?);
+                match name_id_value(doc, value)? {
+                    Some(name_id) => {
+                        values.push(name_id.value.clone());
+                        name_ids.push(name_id);
+                    }
+                    None => values.push(simple_text(doc, value, "AttributeValue")?),
+                }
             }
             match out.iter_mut().find(|a| a.name == name) {
-                Some(existing) => existing.values.extend(values),
+                Some(existing) => {
+                    existing.values.extend(values);
+                    existing.name_ids.extend(name_ids);
+                }
                 None => out.push(Attribute {
                     name: name.to_owned(),
                     name_format: attr(doc, node, "NameFormat").map(str::to_owned),
                     friendly_name: attr(doc, node, "FriendlyName").map(str::to_owned),
                     values,
+                    name_ids,
                 }),
             }
         }

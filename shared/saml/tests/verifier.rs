@@ -201,6 +201,45 @@ mod claims {
             Some("_req-4f6c1b2e")
         );
     }
+
+    /// Issue 15 §3: a NameID-valued attribute is a structured value (a comment beside the
+    /// NameID is still `mixed_content`: the manifest's `attribute_name_id_with_comment`).
+    #[test]
+    fn a_name_id_valued_attribute_is_read_as_a_structured_value() {
+        let case = case_named("attribute_name_id");
+        let (verifier, input, clock) = verifier_for(&case);
+        let assertion = verifier
+            .verify(&input, case.request_id.as_deref(), &clock)
+            .unwrap();
+        let targeted = assertion
+            .attributes()
+            .iter()
+            .find(|a| a.friendly_name.as_deref() == Some("eduPersonTargetedID"))
+            .unwrap();
+        assert_eq!(targeted.values, ["ZW1haWwtaGFzaA=="]);
+        let id = &targeted.name_ids[0];
+        assert_eq!(
+            (
+                id.value.as_str(),
+                id.format.as_deref(),
+                id.name_qualifier.as_deref(),
+                id.sp_name_qualifier.as_deref()
+            ),
+            (
+                "ZW1haWwtaGFzaA==",
+                Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+                Some("https://idp.example.com/saml"),
+                Some("https://sp.example.com/saml/metadata")
+            )
+        );
+        // Text values keep their text and have no NameID.
+        let groups = assertion
+            .attributes()
+            .iter()
+            .find(|a| a.name == "groups")
+            .unwrap();
+        assert!(groups.name_ids.is_empty());
+    }
 }
 
 mod mutations {
