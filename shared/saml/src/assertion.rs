@@ -144,6 +144,8 @@ pub(crate) struct Expected<'a> {
     pub request_id: Option<&'a str>,
     pub now: OffsetDateTime,
     pub skew: Duration,
+    /// The SP keys, for a Subject's EncryptedID.
+    pub decrypter: Option<&'a dyn crate::xmlsec::Decrypter>,
 }
 
 impl Expected<'_> {
@@ -342,7 +344,7 @@ pub(crate) fn check_and_read(
         None => None,
     };
 
-    let name_id = read_name_id(doc, subject)?;
+    let name_id = read_name_id(doc, subject, expected.decrypter)?;
     let attributes = read_attributes(doc, assertion)?;
     let not_on_or_after = not_on_or_after.unwrap_or(bearer.not_on_or_after);
     Ok(VerifiedAssertion {
@@ -469,11 +471,44 @@ fn check_in_response_to(
     }
 }
 
-fn read_name_id(doc: &Document<'_>, subject: NodeId) -> Result<NameId, Error> {
-    if xml::optional_child(doc, subject, SAML, "EncryptedID")?.is_some() {
-        return Err(Error::Malformed("EncryptedID is not supported".into()));
+/// The Subject's NameID, or its EncryptedID opened with the SP keys (exactly one of them).
+fn read_name_id(
+    doc: &Document<'_>,
+    subject: NodeId,
+    decrypter: Option<&dyn crate::xmlsec::Decrypter>,
+) -> Result<NameId, Error> {
+    let Some(encrypted) = xml::optional_child(doc, subject, SAML, "EncryptedID")? else {
+        return name_id_of(doc, xml::required_child(doc, subject, SAML, "NameID")?);
+    };
+    if xml::optional_child(doc, subject, SAML, "NameID")?.is_some() {
+        return Err(Error::Malformed(
+            "Subject has both NameID and EncryptedID".into(),
+        ));
     }
-    let node = xml::required_child(doc, subject, SAML, "NameID")?;
+    let plaintext = crate::encrypted::decrypt_id(doc, encrypted, decrypter)?;
+    let limits = crate::Limits::default();
+    if plaintext.len() > limits.max_bytes {
+        return Err(Error::TooLarge {
+            size: plaintext.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let inner = xml::parse_strict(&plaintext, &limits)?;
+    let wrapper = inner
+        .document_element()
+        .ok_or_else(|| Error::Malformed("empty decrypted EncryptedID".into()))?;
+    let opened = xml::required_child(&inner, wrapper, SAML, "EncryptedID")?;
+    let mut name_ids = xml::child_elements(&inner, opened)
+        .filter(|c| !is(&inner, *c, crate::xml::XENC, "EncryptedKey"));
+    match (name_ids.next(), name_ids.next()) {
+        (Some(node), None) if is(&inner, node, SAML, "NameID") => name_id_of(&inner, node),
+        _ => Err(Error::Malformed(
+            "a decrypted EncryptedID holds one NameID".into(),
+        )),
+    }
+}
+
+fn name_id_of(doc: &Document<'_>, node: NodeId) -> Result<NameId, Error> {
     Ok(NameId {
         value: simple_text(doc, node, "NameID")?,
         format: attr(doc, node, "Format").map(str::to_owned),

@@ -67,6 +67,24 @@ pub(crate) fn decrypt_assertion(
     String::from_utf8(plaintext).map_err(|_| Error::DecryptionFailed)
 }
 
+/// Opens a Subject's `EncryptedID` (Core §2.2.4) with the SP keys, under the same structure
+/// and algorithm rules as an EncryptedAssertion. It is read only from a verified assertion,
+/// so a signature already covers its ciphertext and AES-CBC is authenticated. Returns the
+/// decrypted document, `<samlgate-decrypted …><EncryptedID><NameID>…`.
+pub(crate) fn decrypt_id(
+    doc: &Document<'_>,
+    encrypted_id: NodeId,
+    decrypter: Option<&dyn Decrypter>,
+) -> Result<String, Error> {
+    let decrypter = decrypter.ok_or(Error::DecryptionKeyMissing)?;
+    let encrypted_data = check_structure(doc, encrypted_id)?;
+    check_algorithms(doc, encrypted_id, encrypted_data, true, false)?;
+    let fragment = standalone(doc, encrypted_id)?;
+    let recipient = recipient_certificate(doc, encrypted_id);
+    let plaintext = decrypter.decrypt(&fragment, recipient.as_deref())?;
+    String::from_utf8(plaintext).map_err(|_| Error::DecryptionFailed)
+}
+
 /// The certificate the sender named in an EncryptedKey's `KeyInfo/X509Data` (DER), if any:
 /// which of our keys to try first during a rollover. Unauthenticated, so only a hint.
 fn recipient_certificate(doc: &Document<'_>, encrypted_assertion: NodeId) -> Option<Vec<u8>> {
@@ -81,8 +99,15 @@ fn recipient_certificate(doc: &Document<'_>, encrypted_assertion: NodeId) -> Opt
     crate::xmlsec::decode_certificate(&doc.text_content_deep(certificate))
 }
 
+/// An EncryptedAssertion or EncryptedID: one EncryptedData, at least one EncryptedKey, nothing
+/// else. Returns the EncryptedData.
 fn check_structure(doc: &Document<'_>, encrypted_assertion: NodeId) -> Result<NodeId, Error> {
-    let malformed = |why: &str| Error::Malformed(format!("EncryptedAssertion: {why}"));
+    let what = doc
+        .element(encrypted_assertion)
+        .map_or("EncryptedAssertion".to_owned(), |e| {
+            e.name.local_name.to_string()
+        });
+    let malformed = |why: &str| Error::Malformed(format!("{what}: {why}"));
     let mut encrypted_data = None;
     for child in child_elements(doc, encrypted_assertion) {
         if is(doc, child, XENC, "EncryptedData") && encrypted_data.is_none() {

@@ -227,6 +227,7 @@ impl Verifier {
             request_id,
             now: clock.now(),
             skew,
+            decrypter: self.decrypter.as_deref(),
         };
 
         let mut claims = if is(&doc, assertion, SAML, "Assertion") {
