@@ -186,6 +186,9 @@ fn check_algorithms(
             )));
         }
         let encryption_method = xml::required_child(doc, key, XENC, "EncryptionMethod")?;
+        if transport == KEY_TRANSPORT[1] {
+            check_oaep11_hashes(doc, encryption_method)?;
+        }
         for parameter in child_elements(doc, encryption_method) {
             let algorithm = attr(doc, parameter, "Algorithm").unwrap_or("");
             let allowed = if is(doc, parameter, DSIG, "DigestMethod") {
@@ -203,6 +206,34 @@ fn check_algorithms(
         }
     }
     Ok(used_cbc)
+}
+
+/// xmlenc11 `rsa-oaep`: the OAEP digest (DigestMethod, default SHA-1) and the mask
+/// generation hash (`xenc11:MGF`, default MGF1-SHA1, XML Encryption 1.1 §5.5.2) must be the
+/// same hash: aws-lc, our one RSA implementation, has no OAEP with two different ones. Such a
+/// key (SHA-256 with the default MGF, say) is refused by name rather than failing to decrypt.
+fn check_oaep11_hashes(doc: &Document<'_>, method: NodeId) -> Result<(), Error> {
+    let hash_of = |uri: &str| {
+        uri.rsplit(['#', '-'])
+            .next()
+            .map(|h| h.trim_start_matches("mgf1").to_owned())
+    };
+    let mut digest = "sha1".to_owned();
+    let mut mgf = "sha1".to_owned();
+    for parameter in child_elements(doc, method) {
+        let algorithm = attr(doc, parameter, "Algorithm").unwrap_or("");
+        if is(doc, parameter, DSIG, "DigestMethod") {
+            digest = hash_of(algorithm).unwrap_or_default();
+        } else if is(doc, parameter, XENC11, "MGF") {
+            mgf = hash_of(algorithm).unwrap_or_default();
+        }
+    }
+    if digest != mgf {
+        return Err(Error::AlgorithmForbidden(format!(
+            "rsa-oaep with a {digest} digest and MGF1-{mgf} (mismatched OAEP hashes are not supported)"
+        )));
+    }
+    Ok(())
 }
 
 fn method<'d>(doc: &'d Document<'_>, element: NodeId) -> Result<&'d str, Error> {
