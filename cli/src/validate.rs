@@ -73,6 +73,8 @@ struct Valid<'a> {
     attributes: BTreeMap<&'a str, &'a [String]>,
     /// The `--allow-algorithm` exceptions this Response needed.
     exceptions_used: Vec<&'static str>,
+    /// Scoped attributes whose values were dropped (a scope the metadata does not declare).
+    attributes_dropped: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -199,6 +201,7 @@ fn valid(assertion: &FreshAssertion) -> Valid<'_> {
             .map(|a| (a.name.as_str(), a.values.as_slice()))
             .collect(),
         exceptions_used: assertion.exceptions_used().names(),
+        attributes_dropped: assertion.dropped_attributes(),
     }
 }
 

@@ -77,7 +77,8 @@ fn a_valid_response_prints_the_claims_and_exits_0() {
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(keys.len(), 9, "exactly the documented keys: {keys:?}");
+    assert_eq!(keys.len(), 10, "exactly the documented keys: {keys:?}");
+    assert_eq!(v["attributes_dropped"], serde_json::json!([]));
     assert_eq!(v["exceptions_used"], serde_json::json!([]));
 }
 

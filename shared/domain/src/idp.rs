@@ -206,6 +206,18 @@ pub struct Idp {
     /// What the daily metadata refresh keeps (IdPs registered by URL).
     #[serde(default)]
     pub refresh: MetadataRefresh,
+    /// The scopes its metadata declares (`shibmd:Scope`): scoped attributes with another
+    /// scope are dropped at login.
+    #[serde(default)]
+    pub scopes: Vec<IdpScope>,
+}
+
+/// One declared scope: a domain, or a regular expression the whole scope must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpScope {
+    pub value: String,
+    #[serde(default)]
+    pub regexp: bool,
 }
 
 /// The refresh job's state for an IdP registered by metadata URL (`crate::refresh`).

@@ -259,6 +259,7 @@ impl IdpAdmin<'_> {
             created_at: stamp.clone(),
             updated_at: stamp,
             refresh: Default::default(),
+            scopes: Vec::new(),
         };
         if new.metadata_signing_certificates.len() > 4 {
             return Err(VaultError::InvalidRequest(

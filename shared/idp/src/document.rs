@@ -7,7 +7,7 @@ use base64::Engine as _;
 use saml::{Limits, HTTP_POST, HTTP_REDIRECT};
 use samlgate_domain::clock::format_instant;
 use samlgate_domain::codes;
-use samlgate_domain::idp::Idp;
+use samlgate_domain::idp::{Idp, IdpScope};
 use samlgate_domain::ids::sha256_hex;
 use samlgate_domain::rules::{short_text, web_url};
 use samlgate_domain::{Result, VaultError};
@@ -132,6 +132,14 @@ pub fn apply_document(
         .map(|c| B64.encode(c))
         .collect();
     idp.want_authn_requests_signed = metadata.want_authn_requests_signed;
+    idp.scopes = metadata
+        .scopes
+        .iter()
+        .map(|s| IdpScope {
+            value: s.value.clone(),
+            regexp: s.regexp,
+        })
+        .collect();
     idp.metadata_sha256 = Some(sha256_hex(bytes));
     idp.refresh.valid_until = document.valid_until().map(format_instant);
     idp.refresh.cache_duration_secs = document.cache_duration().map(|d| d.as_secs());
@@ -198,6 +206,25 @@ mod tests {
         assert_eq!(
             idp.refresh.checked_at.as_deref(),
             Some("2026-01-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_declared_scopes_are_kept_with_the_idp() {
+        let mut idp = blank();
+        apply_document(&mut idp, &metadata("idp-scoped.xml"), false, NOW).unwrap();
+        assert_eq!(
+            idp.scopes,
+            [
+                IdpScope {
+                    value: "example.com".into(),
+                    regexp: false
+                },
+                IdpScope {
+                    value: r"[a-z]+\.example\.com".into(),
+                    regexp: true
+                }
+            ]
         );
     }
 

@@ -59,6 +59,74 @@ pub struct VerifiedAssertion {
     pub(crate) encrypted: bool,
     /// The IdP's algorithm exceptions this Response needed (SHA-1, unauthenticated AES-CBC).
     pub(crate) exceptions_used: crate::Exceptions,
+    /// Scoped attributes whose values were dropped (a scope the IdP's metadata does not
+    /// declare), as `Name: n value(s)`.
+    pub(crate) dropped: Vec<String>,
+}
+
+/// Attributes whose values are `user@scope` and count only when the IdP's metadata declares
+/// the scope (`shibmd:Scope`), as Shibboleth SP's default attribute filter does:
+/// eduPersonPrincipalName, eduPersonScopedAffiliation, subject-id, pairwise-id.
+pub const SCOPED_ATTRIBUTES: [&str; 4] = [
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.6",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.9",
+    "urn:oasis:names:tc:SAML:attribute:subject-id",
+    "urn:oasis:names:tc:SAML:attribute:pairwise-id",
+];
+
+/// A `shibmd:Scope regexp="true"` as an anchored pattern (the whole scope must match), with
+/// bounded compiled size; `None` when it does not compile.
+pub(crate) fn scope_pattern(pattern: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 16)
+        .build()
+        .ok()
+}
+
+impl VerifiedAssertion {
+    /// Drops the values of [`SCOPED_ATTRIBUTES`] whose scope (after the last `@`) none of
+    /// `scopes` declares; an attribute left without values is removed.
+    pub(crate) fn enforce_scopes(&mut self, scopes: &[crate::Scope]) {
+        let patterns: Vec<Option<regex::Regex>> = scopes
+            .iter()
+            .map(|s| s.regexp.then(|| scope_pattern(&s.value)).flatten())
+            .collect();
+        let declared = |scope: &str| {
+            scopes
+                .iter()
+                .zip(&patterns)
+                .any(|(s, p)| match (s.regexp, p) {
+                    (false, _) => s.value.eq_ignore_ascii_case(scope),
+                    (true, Some(p)) => p.is_match(scope),
+                    (true, None) => false,
+                })
+        };
+        for attribute in &mut self.attributes {
+            if !SCOPED_ATTRIBUTES.contains(&attribute.name.as_str()) {
+                continue;
+            }
+            let before = attribute.values.len();
+            attribute.values.retain(|v| {
+                v.rsplit_once('@')
+                    .is_some_and(|(user, scope)| !user.is_empty() && declared(scope))
+            });
+            let gone = before - attribute.values.len();
+            if gone > 0 {
+                let name = attribute
+                    .friendly_name
+                    .as_deref()
+                    .unwrap_or(&attribute.name);
+                self.dropped.push(format!("{name}: {gone} value(s)"));
+            }
+        }
+        self.attributes
+            .retain(|a| !a.values.is_empty() || !SCOPED_ATTRIBUTES.contains(&a.name.as_str()));
+    }
+
+    /// Scoped attributes whose values were dropped, as `Name: n value(s)`.
+    pub fn dropped_attributes(&self) -> &[String] {
+        &self.dropped
+    }
 }
 
 /// What one-time use must remember of an assertion (Profiles §4.1.4.5): its issuer and ID,
@@ -363,6 +431,7 @@ pub(crate) fn check_and_read(
         assertion_signed: protection.assertion_signed,
         encrypted: protection.encrypted,
         exceptions_used: crate::Exceptions::default(),
+        dropped: Vec::new(),
     })
 }
 

@@ -36,7 +36,7 @@ mod verify;
 mod xml;
 mod xmlsec;
 
-pub use assertion::{Attribute, NameId, ReplayKey, VerifiedAssertion};
+pub use assertion::{Attribute, NameId, ReplayKey, VerifiedAssertion, SCOPED_ATTRIBUTES};
 pub use clock::{format_instant, parse_instant, Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, Error};
 pub use logout::{
@@ -44,7 +44,7 @@ pub use logout::{
     LogoutResponse, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse,
     MAX_LOGOUT_REQUEST_AGE, STATUS_PARTIAL_LOGOUT, STATUS_SUCCESS,
 };
-pub use metadata::{parse_duration, Endpoint, IdpMetadata, MetadataDocument};
+pub use metadata::{parse_duration, Endpoint, IdpMetadata, MetadataDocument, Scope};
 pub use profile::Exceptions;
 pub use request::{new_request_id, redirect_url, AuthnRequest, ReceivedAuthnRequest};
 pub use sign::{OutgoingMessage, RequestSigner, XmlSigner, RSA_SHA256};

@@ -33,9 +33,25 @@ pub struct IdpMetadata {
     pub single_logout: Vec<Endpoint>,
     pub name_id_formats: Vec<String>,
     pub want_authn_requests_signed: bool,
+    /// `shibmd:Scope` (Shibboleth metadata extension): the scopes this IdP may assert in
+    /// scoped attributes (eduPersonPrincipalName, eduPersonScopedAffiliation, subject-id,
+    /// pairwise-id). Values with any other scope are dropped ([`crate::SCOPED_ATTRIBUTES`]).
+    pub scopes: Vec<Scope>,
     /// Things we skipped (unparsable certificates, …), for `--explain` and the admin UI.
     pub warnings: Vec<String>,
 }
+
+/// One `shibmd:Scope`: a literal domain, or (`regexp="true"`) a regular expression the whole
+/// scope must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub value: String,
+    pub regexp: bool,
+}
+
+const SHIBMD: &str = "urn:mace:shibboleth:metadata:1.0";
+/// Longest scope (or scope pattern) read.
+const MAX_SCOPE: usize = 256;
 
 impl IdpMetadata {
     /// Parse metadata XML (raw bytes as read from a file or URL).
@@ -76,8 +92,30 @@ impl IdpMetadata {
                 attr(&doc, idp, "WantAuthnRequestsSigned"),
                 Some("true") | Some("1")
             ),
+            scopes: Vec::new(),
             warnings: Vec::new(),
         };
+        // Scopes sit in the IDPSSODescriptor's Extensions, or the entity's.
+        for holder in [idp, entity] {
+            for extensions in xml::children_named(&doc, holder, MD, "Extensions") {
+                for node in xml::children_named(&doc, extensions, SHIBMD, "Scope") {
+                    match xml::simple_text(&doc, node, "Scope") {
+                        Ok(value) if !value.is_empty() && value.len() <= MAX_SCOPE => {
+                            let regexp = matches!(attr(&doc, node, "regexp"), Some("true" | "1"));
+                            if regexp && crate::assertion::scope_pattern(&value).is_none() {
+                                metadata
+                                    .warnings
+                                    .push(format!("shibmd:Scope regexp {value:?} is not a usable pattern; it matches nothing"));
+                            }
+                            metadata.scopes.push(Scope { value, regexp });
+                        }
+                        _ => metadata
+                            .warnings
+                            .push("a shibmd:Scope is empty, too long or not text; ignored".into()),
+                    }
+                }
+            }
+        }
         for descriptor in xml::children_named(&doc, idp, MD, "KeyDescriptor") {
             let usage = attr(&doc, descriptor, "use");
             for der in certificates(&doc, descriptor, &mut metadata.warnings) {

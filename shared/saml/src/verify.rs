@@ -68,6 +68,7 @@ pub struct Verifier {
     decrypter: Option<Box<dyn Decrypter>>,
     sp: ServiceProvider,
     policy: Policy,
+    scopes: Vec<crate::Scope>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -105,6 +106,7 @@ impl Verifier {
             decrypter: None,
             sp,
             policy,
+            scopes: idp.scopes.clone(),
         })
     }
 
@@ -298,6 +300,10 @@ impl Verifier {
             trace("exceptions", format!("used: {}", used.names().join(", ")));
         }
         claims.exceptions_used = used;
+        claims.enforce_scopes(&self.scopes);
+        if !claims.dropped.is_empty() {
+            trace("scopes", format!("dropped: {}", claims.dropped.join(", ")));
+        }
 
         // 8. The output: `VerifiedAssertion` has no public constructor. One-time use
         // (Profiles §4.1.4.5) is the caller's step, on `replay_key()`.

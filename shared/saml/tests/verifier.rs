@@ -202,6 +202,56 @@ mod claims {
         );
     }
 
+    /// Issue 15 §3: scoped attributes keep only values whose scope the IdP's metadata declares
+    /// (`shibmd:Scope`, literal or regexp); the rest are dropped and reported.
+    #[test]
+    fn scoped_attribute_values_outside_the_declared_scopes_are_dropped() {
+        let case = case_named("scoped_attributes");
+        let (verifier, input, clock) = verifier_for(&case);
+        let assertion = verifier
+            .verify(&input, case.request_id.as_deref(), &clock)
+            .unwrap();
+        assert_eq!(
+            assertion.attribute("urn:oid:1.3.6.1.4.1.5923.1.1.1.6"),
+            Some(&["alice@example.com".to_owned()][..])
+        );
+        assert_eq!(
+            assertion.attribute("urn:oid:1.3.6.1.4.1.5923.1.1.1.9"),
+            Some(&["member@staff.example.com".to_owned()][..]),
+            "the regexp scope"
+        );
+        assert_eq!(
+            assertion.attribute("urn:oasis:names:tc:SAML:attribute:subject-id"),
+            None,
+            "an unscoped value is dropped, and the attribute with it"
+        );
+        assert_eq!(
+            assertion.dropped_attributes(),
+            [
+                "eduPersonPrincipalName: 1 value(s)",
+                "eduPersonScopedAffiliation: 1 value(s)",
+                "urn:oasis:names:tc:SAML:attribute:subject-id: 1 value(s)"
+            ]
+        );
+        // Other attributes are not scoped attributes, whatever their values look like.
+        assert_eq!(
+            assertion.attribute("email"),
+            Some(&["alice@example.com".to_owned()][..])
+        );
+        // Metadata without scopes: every scoped value is dropped.
+        let mut without = case.clone();
+        without.metadata = "metadata/idp.xml".into();
+        let (verifier, input, clock) = super::support::verifier_for(&without);
+        let assertion = verifier
+            .verify(&input, without.request_id.as_deref(), &clock)
+            .unwrap();
+        assert_eq!(
+            assertion.attribute("urn:oid:1.3.6.1.4.1.5923.1.1.1.6"),
+            None
+        );
+        assert_eq!(assertion.dropped_attributes().len(), 3);
+    }
+
     /// Issue 15 §3: a NameID-valued attribute is a structured value (a comment beside the
     /// NameID is still `mixed_content`: the manifest's `attribute_name_id_with_comment`).
     #[test]

@@ -290,6 +290,12 @@ impl Sso<'_> {
         let verifier = self.verifier(&org_record, &idp).await?;
         let verified = verifier.verify(saml_response.as_bytes(), request_id, self.clock)?;
         facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
+        if !verified.dropped_attributes().is_empty() {
+            facts.insert(
+                "attributes_dropped".into(),
+                verified.dropped_attributes().join("; "),
+            );
+        }
         // Which configured exceptions this login needed, and which it did not (the admin
         // can remove those): the audit item, the metric and the console read these.
         let configured = verifier_exceptions(&idp);
@@ -431,6 +437,14 @@ impl Sso<'_> {
             single_logout: Vec::new(),
             name_id_formats: Vec::new(),
             want_authn_requests_signed: idp.want_authn_requests_signed,
+            scopes: idp
+                .scopes
+                .iter()
+                .map(|s| saml::Scope {
+                    value: s.value.clone(),
+                    regexp: s.regexp,
+                })
+                .collect(),
             warnings: Vec::new(),
         };
         let sp = saml::ServiceProvider {
