@@ -402,17 +402,7 @@ impl IdpAdmin<'_> {
                     "the IdP has no SingleSignOnService for that request_binding".into(),
                 ));
             }
-            idp.version += 1;
-            idp.updated_at = format_instant(self.clock.now());
-            match self.writer.replace_idp(&idp, expected).await {
-                Ok(()) => {}
-                Err(e) if e.kind == PortErrorKind::Conflict => {
-                    return Err(VaultError::VersionConflict)
-                }
-                Err(e) => return Err(e.into()),
-            }
-            let keys = self.config.sp_keys(org, Some(idp_id)).await?;
-            Ok(self.view(idp, &keys))
+            self.replace(idp, expected).await
         }
         .await;
         self.auditor()
@@ -477,17 +467,7 @@ impl IdpAdmin<'_> {
                 idp.signing_certificates.push(certificate);
             }
             let expected = idp.version;
-            idp.version += 1;
-            idp.updated_at = format_instant(self.clock.now());
-            match self.writer.replace_idp(&idp, expected).await {
-                Ok(()) => {}
-                Err(e) if e.kind == PortErrorKind::Conflict => {
-                    return Err(VaultError::VersionConflict)
-                }
-                Err(e) => return Err(e.into()),
-            }
-            let keys = self.config.sp_keys(org, Some(idp_id)).await?;
-            Ok(self.view(idp, &keys))
+            self.replace(idp, expected).await
         }
         .await;
         self.auditor()
@@ -508,6 +488,20 @@ impl IdpAdmin<'_> {
 
     pub async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>> {
         Ok(self.config.list_idps(org).await?)
+    }
+
+    /// Writes the next version of `idp` if the stored one is still `expected`
+    /// (`version_conflict` otherwise), and answers its view.
+    async fn replace(&self, mut idp: Idp, expected: u32) -> Result<IdpView> {
+        idp.version = expected + 1;
+        idp.updated_at = format_instant(self.clock.now());
+        match self.writer.replace_idp(&idp, expected).await {
+            Ok(()) => {}
+            Err(e) if e.kind == PortErrorKind::Conflict => return Err(VaultError::VersionConflict),
+            Err(e) => return Err(e.into()),
+        }
+        let keys = self.config.sp_keys(&idp.org, Some(&idp.idp)).await?;
+        Ok(self.view(idp, &keys))
     }
 
     fn view(&self, idp: Idp, keys: &[SpKey]) -> IdpView {

@@ -74,32 +74,18 @@ pub const SCOPED_ATTRIBUTES: [&str; 4] = [
     "urn:oasis:names:tc:SAML:attribute:pairwise-id",
 ];
 
-/// A `shibmd:Scope regexp="true"` as an anchored pattern (the whole scope must match), with
-/// bounded compiled size; `None` when it does not compile.
-pub(crate) fn scope_pattern(pattern: &str) -> Option<regex::Regex> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-        .size_limit(1 << 16)
-        .build()
-        .ok()
-}
-
 impl VerifiedAssertion {
     /// Drops the values of [`SCOPED_ATTRIBUTES`] whose scope (after the last `@`) none of
-    /// `scopes` declares; an attribute left without values is removed.
-    pub(crate) fn enforce_scopes(&mut self, scopes: &[crate::Scope]) {
-        let patterns: Vec<Option<regex::Regex>> = scopes
-            .iter()
-            .map(|s| s.regexp.then(|| scope_pattern(&s.value)).flatten())
-            .collect();
+    /// `scopes` declares; an attribute left without values is removed. Each scope comes with
+    /// its pattern, compiled once per verifier (`None`: a literal, or a regexp that does not
+    /// compile and so matches nothing).
+    pub(crate) fn enforce_scopes(&mut self, scopes: &[(crate::Scope, Option<regex::Regex>)]) {
         let declared = |scope: &str| {
-            scopes
-                .iter()
-                .zip(&patterns)
-                .any(|(s, p)| match (s.regexp, p) {
-                    (false, _) => s.value.eq_ignore_ascii_case(scope),
-                    (true, Some(p)) => p.is_match(scope),
-                    (true, None) => false,
-                })
+            scopes.iter().any(|(s, p)| match (s.regexp, p) {
+                (false, _) => s.value.eq_ignore_ascii_case(scope),
+                (true, Some(p)) => p.is_match(scope),
+                (true, None) => false,
+            })
         };
         for attribute in &mut self.attributes {
             if !SCOPED_ATTRIBUTES.contains(&attribute.name.as_str()) {

@@ -49,6 +49,16 @@ pub struct Scope {
     pub regexp: bool,
 }
 
+/// The pattern of a regexp scope.
+/// A `shibmd:Scope regexp="true"` as an anchored pattern (the whole scope must match), with
+/// bounded compiled size; `None` when it does not compile.
+pub(crate) fn scope_pattern(pattern: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 16)
+        .build()
+        .ok()
+}
+
 const SHIBMD: &str = "urn:mace:shibboleth:metadata:1.0";
 /// Longest scope (or scope pattern) read.
 const MAX_SCOPE: usize = 256;
@@ -102,7 +112,7 @@ impl IdpMetadata {
                     match xml::simple_text(&doc, node, "Scope") {
                         Ok(value) if !value.is_empty() && value.len() <= MAX_SCOPE => {
                             let regexp = matches!(attr(&doc, node, "regexp"), Some("true" | "1"));
-                            if regexp && crate::assertion::scope_pattern(&value).is_none() {
+                            if regexp && scope_pattern(&value).is_none() {
                                 metadata
                                     .warnings
                                     .push(format!("shibmd:Scope regexp {value:?} is not a usable pattern; it matches nothing"));

@@ -68,7 +68,8 @@ pub struct Verifier {
     decrypter: Option<Box<dyn Decrypter>>,
     sp: ServiceProvider,
     policy: Policy,
-    scopes: Vec<crate::Scope>,
+    /// The IdP's `shibmd:Scope`s, regexps compiled once.
+    scopes: Vec<(crate::Scope, Option<regex::Regex>)>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -106,7 +107,17 @@ impl Verifier {
             decrypter: None,
             sp,
             policy,
-            scopes: idp.scopes.clone(),
+            scopes: idp
+                .scopes
+                .iter()
+                .map(|s| {
+                    let pattern = s
+                        .regexp
+                        .then(|| crate::metadata::scope_pattern(&s.value))
+                        .flatten();
+                    (s.clone(), pattern)
+                })
+                .collect(),
         })
     }
 
