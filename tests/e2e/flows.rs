@@ -427,6 +427,7 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
             credential_id: None,
             facts: Default::default(),
             count: None,
+            last_at: None,
         };
         samlgate_domain::ports::AuditLog::record(h.table.as_ref(), &event)
             .await
@@ -490,6 +491,7 @@ async fn admin_starts_provisioning_and_searches_the_audit_log() {
         credential_id: None,
         facts: [("idp".to_owned(), "okta".to_owned())].into(),
         count: None,
+        last_at: None,
     };
     for n in 0..3 {
         let event = samlgate_domain::audit::AuditEvent {

@@ -429,7 +429,14 @@ pub async fn audit(h: &Harness, org: &str, action: &str) -> Vec<Value> {
         .into_iter()
         .filter(|i| i["pk"] == format!("AUDIT#{org}") && i["action"] == action)
         .collect();
-    items.sort_by(|a, b| a["sk"].as_str().cmp(&b["sk"].as_str()));
+    // In the order things happened: an aggregate of anonymous failures by its latest one.
+    let when = |i: &Value| {
+        i["last_at"]
+            .as_str()
+            .or(i["at"].as_str())
+            .and_then(saml::parse_instant)
+    };
+    items.sort_by_key(|i| when(i));
     items
 }
 

@@ -28,6 +28,9 @@ pub struct AuditEvent {
     /// (`correlation_id` is the latest one's). `None` for every other event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// An aggregate's latest failure (RFC 3339); `None` for every other event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

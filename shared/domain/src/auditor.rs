@@ -54,6 +54,7 @@ impl Auditor<'_> {
             },
             reason: reason.map(str::to_owned),
             count: None,
+            last_at: None,
             credential_id: credential_id.map(str::to_owned),
             facts,
         }

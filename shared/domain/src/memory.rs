@@ -527,6 +527,7 @@ impl AuditLog for MemoryStore {
         };
         aggregate.count = aggregate.count.map(|n| n + 1);
         aggregate.correlation_id.clone_from(&event.correlation_id);
+        aggregate.last_at.clone_from(&event.last_at);
         audit.push(aggregate);
         Ok(())
     }

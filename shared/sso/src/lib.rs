@@ -218,6 +218,7 @@ impl Sso<'_> {
         let mut event =
             auditor.event_with_reason(org, caller, action, None, Some(error.code()), facts);
         event.at = format_instant(minute);
+        event.last_at = Some(format_instant(now));
         let expires_at = (now + time::Duration::days(ANONYMOUS_FAILURE_DAYS)).unix_timestamp();
         if let Err(e) = self.audit.count_failure(&event, expires_at).await {
             tracing::error!(code = "audit_unavailable", org = %org, action, correlation_id = %caller.correlation_id, error = %e, "audit aggregate not written");

@@ -248,6 +248,7 @@ mod tests {
             credential_id: None,
             facts: Default::default(),
             count: None,
+            last_at: None,
         }
     }
 
