@@ -220,6 +220,26 @@ pub struct IdpScope {
     pub regexp: bool,
 }
 
+/// Read from metadata (registration, refresh).
+impl From<&saml::Scope> for IdpScope {
+    fn from(scope: &saml::Scope) -> Self {
+        Self {
+            value: scope.value.clone(),
+            regexp: scope.regexp,
+        }
+    }
+}
+
+/// Given to the verifier (acs).
+impl From<&IdpScope> for saml::Scope {
+    fn from(scope: &IdpScope) -> Self {
+        Self {
+            value: scope.value.clone(),
+            regexp: scope.regexp,
+        }
+    }
+}
+
 /// The refresh job's state for an IdP registered by metadata URL (`crate::refresh`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]

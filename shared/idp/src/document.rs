@@ -132,14 +132,7 @@ pub fn apply_document(
         .map(|c| B64.encode(c))
         .collect();
     idp.want_authn_requests_signed = metadata.want_authn_requests_signed;
-    idp.scopes = metadata
-        .scopes
-        .iter()
-        .map(|s| IdpScope {
-            value: s.value.clone(),
-            regexp: s.regexp,
-        })
-        .collect();
+    idp.scopes = metadata.scopes.iter().map(IdpScope::from).collect();
     idp.metadata_sha256 = Some(sha256_hex(bytes));
     idp.refresh.valid_until = document.valid_until().map(format_instant);
     idp.refresh.cache_duration_secs = document.cache_duration().map(|d| d.as_secs());

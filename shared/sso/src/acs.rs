@@ -80,12 +80,6 @@ fn same_browser(binding: Option<&str>, expected: &str) -> bool {
     })
 }
 
-/// The IdP's configured exceptions (validated when written; unreadable ones are none here,
-/// and the verifier refuses such an IdP's logins before this is read).
-fn verifier_exceptions(idp: &Idp) -> saml::Exceptions {
-    idp.settings.exceptions().unwrap_or_default()
-}
-
 /// What an OIDC client is told for a login that failed after its request was known: the
 /// reason is in the audit log; the client hears `access_denied`, or `server_error` and
 /// `temporarily_unavailable` for failures of ours.
@@ -298,16 +292,18 @@ impl Sso<'_> {
         }
         // Which configured exceptions this login needed, and which it did not (the admin
         // can remove those): the audit item, the metric and the console read these.
-        let configured = verifier_exceptions(&idp);
-        let used = verified.exceptions_used();
+        // (The settings' exceptions were read into the verifier's policy: it refuses an IdP
+        // whose exceptions do not read, so none is unread here.)
+        let configured = idp.settings.exceptions().unwrap_or_default();
+        let used = verified.exceptions_used().names();
         if !used.is_empty() {
-            facts.insert("exceptions_used".into(), used.names().join(" "));
+            facts.insert("exceptions_used".into(), used.join(" "));
             self.metrics.count(org, idp_id, "AlgorithmExceptionsUsed");
         }
         let unused: Vec<&str> = configured
             .names()
             .into_iter()
-            .filter(|n| !used.names().contains(n))
+            .filter(|n| !used.contains(n))
             .collect();
         if !unused.is_empty() {
             facts.insert("exceptions_unused".into(), unused.join(" "));
@@ -437,14 +433,7 @@ impl Sso<'_> {
             single_logout: Vec::new(),
             name_id_formats: Vec::new(),
             want_authn_requests_signed: idp.want_authn_requests_signed,
-            scopes: idp
-                .scopes
-                .iter()
-                .map(|s| saml::Scope {
-                    value: s.value.clone(),
-                    regexp: s.regexp,
-                })
-                .collect(),
+            scopes: idp.scopes.iter().map(saml::Scope::from).collect(),
             warnings: Vec::new(),
         };
         let sp = saml::ServiceProvider {
