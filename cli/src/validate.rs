@@ -9,8 +9,8 @@
 //! reports that step as it ran.
 
 use saml::{
-    format_instant, parse_instant, Clock, Error, Exceptions, FixedClock, IdpMetadata, Limits,
-    Policy, ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
+    format_instant, parse_instant, Clock, ConfigError, Error, Exceptions, FixedClock, IdpMetadata,
+    Limits, Policy, ServiceProvider, SystemClock, VerifiedAssertion, Verifier,
 };
 use samlgate_domain::ids::OrgId;
 use samlgate_domain::memory::MemoryStore;
@@ -53,6 +53,10 @@ pub struct Args {
     /// verified Response signature). Repeatable.
     #[arg(long = "allow-algorithm", value_name = "NAME")]
     allow_algorithm: Vec<String>,
+    /// Accept an RSA SP decryption key shorter than 2048 bits (from 1024), to diagnose an old
+    /// capture: samlgate itself never accepts one.
+    #[arg(long, requires = "sp_key")]
+    allow_weak_sp_key: bool,
     /// Print each verification step and its outcome on stderr.
     #[arg(long)]
     explain: bool,
@@ -134,8 +138,19 @@ pub fn run(args: &Args) -> ExitCode {
             Ok(pem) => pem,
             Err(message) => return usage_error(&message),
         };
-        verifier = match verifier.with_decryption_key_pem(&pem) {
+        let verifier_with_key = if args.allow_weak_sp_key {
+            verifier.with_weak_decryption_key_pem(&pem)
+        } else {
+            verifier.with_decryption_key_pem(&pem)
+        };
+        verifier = match verifier_with_key {
             Ok(verifier) => verifier,
+            Err(e @ ConfigError::WeakSpKey { .. }) => {
+                return usage_error(&format!(
+                    "{}: {e} (to diagnose an old capture, pass --allow-weak-sp-key)",
+                    path.display()
+                ))
+            }
             Err(e) => return usage_error(&format!("{}: {e}", path.display())),
         };
     }

@@ -379,6 +379,66 @@ fn encrypt_credential_usage_errors_exit_2() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn interop_root() -> PathBuf {
+    std::env::var_os("SAMLGATE_INTEROP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop"))
+}
+
+/// A 1024-bit SP key (a real Okta capture's, from the interop corpus) is refused with its
+/// size and the flag that diagnoses it; with the flag the capture opens.
+#[test]
+fn a_weak_sp_key_is_named_by_its_size_and_opens_only_with_the_flag() {
+    let case = interop_root().join("cases/okta-2020-encrypted-both-signed");
+    if !case.is_dir() {
+        eprintln!("SKIPPED: the interop corpus is not at {}", case.display());
+        return;
+    }
+    let run = |extra: &[&str]| {
+        Command::cargo_bin("samlgate")
+            .unwrap()
+            .current_dir(&case)
+            .args(["validate", "--idp-metadata", "idp-metadata.xml"])
+            .args(["--sp-entity-id", "http://localhost:8000/saml/metadata"])
+            .args(["--acs-url", "http://localhost:8000/saml/acs"])
+            .args(["--now", "2020-03-03T19:40:55Z"])
+            .args([
+                "--request-id",
+                "id-953d4cab69ff475c5901d12e585b0bb15a7b85fe",
+            ])
+            .args(["--sp-key", "sp-key.pem"])
+            .args(extra)
+            .arg("response.b64")
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("1024-bit RSA key") && message.contains("--allow-weak-sp-key"),
+        "{message}"
+    );
+    let opened = run(&["--allow-weak-sp-key"]);
+    assert_eq!(opened.status.code(), Some(0), "{opened:?}");
+    assert_eq!(json(&opened.stdout)["name_id"], "testuser@testrsc.com");
+    // The flag needs a key to apply to.
+    let alone = Command::cargo_bin("samlgate")
+        .unwrap()
+        .current_dir(&case)
+        .args([
+            "validate",
+            "--allow-weak-sp-key",
+            "--idp-metadata",
+            "idp-metadata.xml",
+        ])
+        .args(["--sp-entity-id", "x", "--acs-url", "y", "response.b64"])
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(2));
+}
+
 /// The interop corpus (`../shared/interop`, beside the checkout; `SAMLGATE_INTEROP` names
 /// another place): 52 Responses from 15 real IdP products, each run the way its `case.json`
 /// says (`samlgate validate … <args> <response>` in the case directory). A valid case must
@@ -387,10 +447,7 @@ fn encrypt_credential_usage_errors_exit_2() {
 /// shows up here as a failure asking to move the case (issue 15).
 #[test]
 fn the_interop_corpus_of_real_idp_responses() {
-    let root = std::env::var_os("SAMLGATE_INTEROP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop"));
-    let cases = root.join("cases");
+    let cases = interop_root().join("cases");
     if !cases.is_dir() {
         eprintln!(
             "SKIPPED: the interop corpus is not at {} (set SAMLGATE_INTEROP)",
@@ -445,29 +502,18 @@ fn the_interop_corpus_of_real_idp_responses() {
             "issuer_mismatch",
         ),
     ];
-    // Not passed yet, with today's outcome: RSA keys under 2048 bits (aws-lc's floor), five
-    // 1024-bit SP decryption keys (`--allow-weak-sp-key` is not implemented) and two 1024-bit
-    // IdP signing keys (issue 15).
+    // Disputed (the note of issue 15 says why): two captures signed with 1024-bit RSA IdP
+    // keys, which the corpus expects valid with only the SHA-1 exceptions. samlgate refuses to
+    // verify with an RSA key under 2048 bits (aws-lc's floor; a 1024-bit key is within reach
+    // of a well-funded attacker, NIST SP 800-131A) and has no exception for it: the metadata
+    // reader skips such a certificate with a warning that names its size, so the IdP has no
+    // usable key. A fix (or a decision to add an exception) shows up here as a failure.
     let pending: &[(&str, &str)] = &[
-        ("okta-2016-encrypted-retrievalmethod", "usage_error"),
-        ("okta-2020-encrypted-both-signed", "usage_error"),
-        (
-            "okta-2020-encrypted-signed-assertion-unsigned-response",
-            "usage_error",
-        ),
-        (
-            "okta-2020-signed-response-encrypted-assertion",
-            "usage_error",
-        ),
-        (
-            "shibboleth-testshib-2015-encrypted-aes128cbc",
-            "usage_error",
-        ),
         (
             "oracle-oam-assertion-signed-sha1-nokeyinfo",
-            "signature_invalid",
+            "no_trusted_keys",
         ),
-        ("simplesamlphp-2014-both-signed-sha1", "signature_invalid"),
+        ("simplesamlphp-2014-both-signed-sha1", "no_trusted_keys"),
     ];
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
         .expect("cases")

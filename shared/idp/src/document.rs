@@ -31,9 +31,10 @@ pub enum DocumentRejection {
     /// The document's `validUntil` has passed (Metadata §2.3.1).
     #[error("the metadata's validUntil has passed")]
     Expired,
-    /// The IdP publishes no key that may sign (nothing could be verified).
-    #[error("the IdP publishes no signing certificate")]
-    NoSigningKeys,
+    /// The IdP publishes no key that may sign (nothing could be verified); with what the
+    /// metadata reader skipped (a certificate too weak to verify with, say).
+    #[error("the IdP publishes no usable signing certificate{0}")]
+    NoSigningKeys(String),
     /// A value that samlgate would store or send is not acceptable (an endpoint that is not
     /// https, an over-long entity ID).
     #[error("{0}")]
@@ -46,7 +47,7 @@ codes! {
         SignerUnreadable => "metadata_invalid", 400;
         Signature(String) => "metadata_signature_invalid", 400;
         Expired => "metadata_expired", 400;
-        NoSigningKeys => "metadata_no_signing_keys", 400;
+        NoSigningKeys(String) => "metadata_no_signing_keys", 400;
         Field(String) => "metadata_invalid", 400;
     }
 }
@@ -108,7 +109,12 @@ pub fn apply_document(
     }
     let metadata = document.metadata();
     if metadata.signing_certificates.is_empty() {
-        return Err(DocumentRejection::NoSigningKeys);
+        let skipped = metadata.warnings.join("; ");
+        return Err(DocumentRejection::NoSigningKeys(if skipped.is_empty() {
+            skipped
+        } else {
+            format!(" ({skipped})")
+        }));
     }
     let pick = |endpoints: &[saml::Endpoint], binding: &str| {
         endpoints

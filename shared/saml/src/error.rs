@@ -179,4 +179,8 @@ pub enum ConfigError {
     Metadata(String),
     #[error("SP key: {0}")]
     SpKey(String),
+    /// An RSA SP key shorter than 2048 bits: refused (aws-lc's floor). Only the CLI, to
+    /// diagnose an old capture, can open one (`--allow-weak-sp-key`).
+    #[error("SP key: a {bits}-bit RSA key; samlgate requires at least 2048 bits")]
+    WeakSpKey { bits: usize },
 }

@@ -33,6 +33,8 @@ mod request;
 mod sign;
 mod sp_metadata;
 mod verify;
+#[cfg(feature = "weak-sp-key")]
+mod weak_key;
 mod xml;
 mod xmlsec;
 

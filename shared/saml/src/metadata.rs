@@ -214,7 +214,10 @@ fn certificates(
                 let text = doc.text_content_deep(cert);
                 match decode_certificate(&text) {
                     Some(der) if bergshamra::keys::loader::load_x509_cert_der(&der).is_ok() => {
-                        out.push(der)
+                        match weak_rsa_key(&der) {
+                            Some(message) => warnings.push(format!("{message}; ignored")),
+                            None => out.push(der),
+                        }
                     }
                     _ => warnings.push("an X509Certificate could not be parsed; ignored".into()),
                 }
@@ -224,12 +227,28 @@ fn certificates(
     out
 }
 
+/// Why a certificate's RSA key is too short to verify anything (aws-lc's 2048-bit floor:
+/// a 1024-bit key is within reach of a well-funded attacker, NIST SP 800-131A).
+fn weak_rsa_key(der: &[u8]) -> Option<String> {
+    crate::xmlsec::certificate_rsa_bits(der)
+        .filter(|bits| *bits < crate::xmlsec::MIN_RSA_BITS)
+        .map(|bits| {
+            format!(
+                "a certificate has a {bits}-bit RSA key, below the {} bits samlgate requires to verify with it",
+                crate::xmlsec::MIN_RSA_BITS
+            )
+        })
+}
+
 impl IdpMetadata {
     /// Whether `der` is an X.509 certificate whose key can verify signatures here.
     pub fn signing_key_usable(der: &[u8]) -> Result<(), ConfigError> {
         bergshamra::keys::loader::load_x509_cert_der(der)
-            .map(|_| ())
-            .map_err(|e| ConfigError::Metadata(format!("certificate: {e}")))
+            .map_err(|e| ConfigError::Metadata(format!("certificate: {e}")))?;
+        match weak_rsa_key(der) {
+            Some(message) => Err(ConfigError::Metadata(message)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -129,6 +129,18 @@ impl Verifier {
         }])
     }
 
+    /// Add an SP RSA decryption key that may be shorter than 2048 bits (from 1024): only for
+    /// diagnosing old captures (`samlgate validate --allow-weak-sp-key`); feature `weak-sp-key`,
+    /// which no Lambda links. A key of 2048 bits or more is used as by
+    /// [`Self::with_decryption_key_pem`].
+    #[cfg(feature = "weak-sp-key")]
+    pub fn with_weak_decryption_key_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        let mut decrypter = BergshamraDecrypter::new();
+        decrypter.add_weak_pem(pem)?;
+        self.decrypter = Some(Box::new(decrypter));
+        Ok(self)
+    }
+
     /// Add the SP's RSA decryption keys: during a rollover every published key (DESIGN.md
     /// §6), the one whose certificate an EncryptedKey names tried first, the others in order.
     pub fn with_decryption_keys(mut self, keys: &[DecryptionKey<'_>]) -> Result<Self, ConfigError> {

@@ -104,7 +104,15 @@ pub(crate) fn key_info_certificates(doc: &Document<'_>, signature: NodeId) -> Ve
 
 pub(crate) struct BergshamraDecrypter {
     /// Each private key with its certificate (DER) when known, in the order to try them.
-    keys: Vec<(bergshamra::Key, Option<Vec<u8>>)>,
+    keys: Vec<(SpKey, Option<Vec<u8>>)>,
+}
+
+/// One SP decryption key: an aws-lc key inside bergshamra, or (`weak-sp-key`, the CLI's
+/// `--allow-weak-sp-key` only) an RSA key under 2048 bits, which aws-lc refuses.
+enum SpKey {
+    Standard(bergshamra::Key),
+    #[cfg(feature = "weak-sp-key")]
+    Weak(std::sync::Arc<crate::weak_key::WeakRsaKey>),
 }
 
 impl BergshamraDecrypter {
@@ -118,14 +126,38 @@ impl BergshamraDecrypter {
         pem: &[u8],
         certificate: Option<Vec<u8>>,
     ) -> Result<(), ConfigError> {
-        self.keys.push((rsa_private_key(pem)?, certificate));
+        self.keys
+            .push((SpKey::Standard(rsa_private_key(pem)?), certificate));
         Ok(())
     }
 
-    fn try_key(key: &bergshamra::Key, xml: &str) -> Result<Vec<u8>, Error> {
+    /// Adds an RSA private key of any size from 1024 bits (diagnosing old captures only).
+    #[cfg(feature = "weak-sp-key")]
+    pub(crate) fn add_weak_pem(&mut self, pem: &[u8]) -> Result<(), ConfigError> {
+        let key = match rsa_private_key(pem) {
+            Ok(key) => SpKey::Standard(key),
+            Err(ConfigError::WeakSpKey { .. }) => {
+                let der = to_pkcs8_der(pem).ok_or_else(not_a_key)?;
+                SpKey::Weak(std::sync::Arc::new(
+                    crate::weak_key::WeakRsaKey::from_pkcs8(&der)?,
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        self.keys.push((key, None));
+        Ok(())
+    }
+
+    fn try_key(key: &SpKey, xml: &str) -> Result<Vec<u8>, Error> {
         let mut keys = KeysManager::new();
-        keys.add_key(key.clone());
-        let mut context = EncContext::new(keys);
+        let mut context = match key {
+            SpKey::Standard(key) => {
+                keys.add_key(key.clone());
+                EncContext::new(keys)
+            }
+            #[cfg(feature = "weak-sp-key")]
+            SpKey::Weak(key) => crate::weak_key::context(key.clone(), xml)?,
+        };
         // Only inline CipherValue: a CipherReference would make us fetch or read something.
         context.disable_cipher_reference = true;
         context.max_pbkdf2_iterations = 0;
@@ -198,12 +230,62 @@ impl BergshamraSigner {
     }
 }
 
-/// An RSA private key in PEM (PKCS#8 or PKCS#1) as a bergshamra key.
+fn not_a_key() -> ConfigError {
+    ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into())
+}
+
+/// RSA keys below this many bits are refused (aws-lc's floor; NIST SP 800-131A).
+pub(crate) const MIN_RSA_BITS: usize = 2048;
+
+/// An RSA private key in PEM (PKCS#8 or PKCS#1) as a bergshamra key. A key under 2048 bits is
+/// refused with its size ([`ConfigError::WeakSpKey`]), not as unreadable.
 fn rsa_private_key(pem: &[u8]) -> Result<bergshamra::Key, ConfigError> {
-    let not_a_key =
-        || ConfigError::SpKey("not an RSA private key in PEM (PKCS#8 or PKCS#1)".into());
+    let der = to_pkcs8_der(pem).ok_or_else(not_a_key)?;
+    if let Some(bits) = rsa_modulus_bits(&der) {
+        if bits < MIN_RSA_BITS {
+            return Err(ConfigError::WeakSpKey { bits });
+        }
+    }
     let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
     bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes()).map_err(|_| not_a_key())
+}
+
+/// The modulus size of an RSA PKCS#8 PrivateKeyInfo (RFC 8017 A.1.2: the RSAPrivateKey
+/// SEQUENCE starts with version, then the modulus); `None` when it is not one.
+pub(crate) fn rsa_modulus_bits(pkcs8_der: &[u8]) -> Option<usize> {
+    let info = pkcs8::PrivateKeyInfo::try_from(pkcs8_der).ok()?;
+    modulus_bits(info.private_key, true)
+}
+
+/// The RSA modulus size of an X.509 certificate's key; `None` when it is not an RSA key.
+pub(crate) fn certificate_rsa_bits(der: &[u8]) -> Option<usize> {
+    const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
+        pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+    let key = bergshamra::keys::loader::load_x509_cert_der(der).ok()?;
+    let spki = key.to_spki_der()?;
+    let info = pkcs8::spki::SubjectPublicKeyInfoRef::try_from(spki.as_slice()).ok()?;
+    if info.algorithm.oid != RSA_ENCRYPTION {
+        return None;
+    }
+    // RSAPublicKey (RFC 8017 A.1.1): SEQUENCE { modulus, publicExponent }.
+    modulus_bits(info.subject_public_key.as_bytes()?, false)
+}
+
+/// The bit length of the modulus in an RSAPrivateKey (after its version) or RSAPublicKey.
+fn modulus_bits(sequence: &[u8], has_version: bool) -> Option<usize> {
+    use pkcs8::der::asn1::UintRef;
+    use pkcs8::der::{Decode, Header, SliceReader, Tag};
+    let mut reader = SliceReader::new(sequence).ok()?;
+    if Header::decode(&mut reader).ok()?.tag != Tag::Sequence {
+        return None;
+    }
+    if has_version {
+        let _version = u8::decode(&mut reader).ok()?;
+    }
+    let modulus = UintRef::decode(&mut reader).ok()?;
+    let bytes = modulus.as_bytes();
+    let first = *bytes.first()?;
+    Some(bytes.len() * 8 - first.leading_zeros() as usize)
 }
 
 /// bergshamra's aws-lc loader reads PKCS#8 only; IdP tooling often hands out PKCS#1
