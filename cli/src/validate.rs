@@ -24,9 +24,20 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// IdP metadata XML (EntityDescriptor, or an EntitiesDescriptor holding one IdP).
+    /// IdP metadata XML (EntityDescriptor, or an EntitiesDescriptor holding one IdP, or a
+    /// federation aggregate with --entity-id).
     #[arg(long, value_name = "FILE")]
     idp_metadata: PathBuf,
+    /// The IdP's entity ID in a federation aggregate (an EntitiesDescriptor of many entities).
+    #[arg(long, value_name = "ENTITY_ID")]
+    entity_id: Option<String>,
+    /// A certificate (PEM) that must have signed the metadata, such as a federation's metadata
+    /// signing certificate; repeatable. The metadata's validUntil is then checked too.
+    #[arg(long = "metadata-signer", value_name = "PEM_FILE")]
+    metadata_signers: Vec<PathBuf>,
+    /// Largest metadata file read, in bytes (federation aggregates are tens of MB).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    metadata_max_bytes: usize,
     /// This SP's entity ID: every AudienceRestriction must name it.
     #[arg(long, value_name = "ID")]
     sp_entity_id: String,
@@ -107,13 +118,9 @@ pub fn run(args: &Args) -> ExitCode {
         },
         None => Box::new(SystemClock),
     };
-    let metadata = match read_file(&args.idp_metadata, limits.max_bytes) {
-        Ok(bytes) => bytes,
-        Err(message) => return usage_error(&message),
-    };
-    let metadata = match IdpMetadata::parse(&metadata, &limits) {
+    let metadata = match read_metadata(args, clock.as_ref()) {
         Ok(metadata) => metadata,
-        Err(e) => return usage_error(&format!("{}: {e}", args.idp_metadata.display())),
+        Err(message) => return usage_error(&message),
     };
     let sp = ServiceProvider {
         entity_id: args.sp_entity_id.clone(),
@@ -180,6 +187,50 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(assertion) => print_json(&valid(&assertion), ExitCode::SUCCESS),
         Err(error) => rejected(&error),
     }
+}
+
+/// The IdP's metadata: the one entity of the file, or `--entity-id`'s in an aggregate; with
+/// `--metadata-signer`, only if the document's signature verifies with one of them and its
+/// validUntil has not passed at the validation instant.
+fn read_metadata(args: &Args, clock: &dyn Clock) -> Result<IdpMetadata, String> {
+    let path = args.idp_metadata.display();
+    let limits = Limits {
+        max_bytes: args.metadata_max_bytes,
+        ..Limits::default()
+    };
+    let bytes = read_file(&args.idp_metadata, limits.max_bytes)?;
+    let mut signers = Vec::new();
+    for signer in &args.metadata_signers {
+        let text = read_file(signer, 64 * 1024)?;
+        match pem::parse(&text) {
+            Ok(pem) if pem.tag() == "CERTIFICATE" => signers.push(pem.into_contents()),
+            _ => return Err(format!("{}: not a PEM certificate", signer.display())),
+        }
+    }
+    let document = saml::MetadataDocument::parse_entity(
+        &bytes,
+        &limits,
+        (!signers.is_empty()).then_some(signers.as_slice()),
+        args.entity_id.as_deref(),
+    )
+    .map_err(|e| match e {
+        Error::Malformed(detail) => format!("{path}: {detail}"),
+        other => format!("{path}: {} ({})", other, other.code()),
+    })?;
+    if args.explain && document.signature_verified() {
+        eprintln!("metadata: signature verified with a --metadata-signer certificate");
+    }
+    if !signers.is_empty() {
+        if let Some(until) = document.valid_until() {
+            if until <= clock.now() {
+                return Err(format!(
+                    "{path}: the metadata's validUntil ({}) has passed",
+                    format_instant(until)
+                ));
+            }
+        }
+    }
+    Ok(document.metadata().clone())
 }
 
 /// One-time use (Profiles §4.1.4.5), recorded the way acs records it, in a replay store that

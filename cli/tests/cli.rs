@@ -82,6 +82,44 @@ fn a_valid_response_prints_the_claims_and_exits_0() {
     assert_eq!(v["exceptions_used"], serde_json::json!([]));
 }
 
+/// A federation aggregate (signed by libxmlsec1): the IdP is picked with `--entity-id`, the
+/// aggregate's signature checked with `--metadata-signer`, and its validUntil honoured.
+#[test]
+fn a_federation_aggregate_is_read_by_entity_id_with_its_signer() {
+    let signer = fixtures().join("keys/federation.crt");
+    let run = |now: &str, extra: &[&std::ffi::OsStr]| {
+        validate("federation-aggregate.xml")
+            .args(["--entity-id", "https://idp.example.com/saml"])
+            .args(extra)
+            .args(["--now", now, "--request-id", REQUEST_ID])
+            .arg(response_of("response_signed"))
+            .output()
+            .expect("runs")
+    };
+    let signed = run(NOW, &["--metadata-signer".as_ref(), signer.as_os_str()]);
+    assert_eq!(signed.status.code(), Some(0), "{signed:?}");
+    assert_eq!(json(&signed.stdout)["name_id"], "alice@example.com");
+    // The nested EntitiesDescriptor around the IdP ends on 2026-06-01.
+    let expired = run(
+        "2026-07-01T00:00:00Z",
+        &["--metadata-signer".as_ref(), signer.as_os_str()],
+    );
+    assert_eq!(expired.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&expired.stderr).contains("validUntil"));
+    // Another certificate did not sign it.
+    let other = fixtures().join("keys/idp-rsa.crt");
+    let foreign = run(NOW, &["--metadata-signer".as_ref(), other.as_os_str()]);
+    assert_eq!(foreign.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("signature"));
+    // Without --entity-id, which of its four IdPs?
+    let unnamed = validate("federation-aggregate.xml")
+        .arg(response_of("response_signed"))
+        .output()
+        .expect("runs");
+    assert_eq!(unnamed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unnamed.stderr).contains("entity ID"));
+}
+
 #[test]
 fn allow_algorithm_takes_exactly_the_exception_names_and_reports_their_use() {
     let run = |names: &[&str]| {

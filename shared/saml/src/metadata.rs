@@ -63,27 +63,49 @@ const SHIBMD: &str = "urn:mace:shibboleth:metadata:1.0";
 /// Longest scope (or scope pattern) read.
 const MAX_SCOPE: usize = 256;
 
+/// The metadata's text: within the size limit, UTF-8, without a byte-order mark.
+fn metadata_text<'a>(bytes: &'a [u8], limits: &Limits) -> Result<&'a str, ConfigError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(ConfigError::Metadata(format!(
+            "{} bytes exceeds the limit of {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ConfigError::Metadata("not UTF-8 text".into()))?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
 impl IdpMetadata {
-    /// Parse metadata XML (raw bytes as read from a file or URL).
+    /// Parse metadata XML (raw bytes as read from a file or URL): an EntityDescriptor, or an
+    /// EntitiesDescriptor holding exactly one IdP.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, ConfigError> {
-        if bytes.len() > limits.max_bytes {
-            return Err(ConfigError::Metadata(format!(
-                "{} bytes exceeds the limit of {} bytes",
-                bytes.len(),
-                limits.max_bytes
-            )));
-        }
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| ConfigError::Metadata("not UTF-8 text".into()))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        Self::parse_entity(bytes, limits, None)
+    }
+
+    /// Like [`Self::parse`]; with `entity_id`, the IdP is the entity of that entityID in a
+    /// federation aggregate (an EntitiesDescriptor of many entities, nested or not). Nothing
+    /// is verified: [`MetadataDocument::parse_entity`] checks the aggregate's signature.
+    pub fn parse_entity(
+        bytes: &[u8],
+        limits: &Limits,
+        entity_id: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let text = metadata_text(bytes, limits)?;
         let doc =
             xml::parse_strict(text, limits).map_err(|e| ConfigError::Metadata(e.to_string()))?;
         let root = doc
             .document_element()
             .ok_or_else(|| ConfigError::Metadata("empty document".into()))?;
-        let entity = find_idp_entity(&doc, root)?;
-        let idp = idp_descriptor(&doc, entity)?;
-        let entity_id = attr(&doc, entity, "entityID")
+        let entity = find_idp_entity(&doc, root, entity_id)?;
+        Self::read(&doc, entity)
+    }
+
+    /// The IdP's metadata from its EntityDescriptor.
+    fn read(doc: &Document<'_>, entity: NodeId) -> Result<Self, ConfigError> {
+        let idp = idp_descriptor(doc, entity)?;
+        let entity_id = attr(doc, entity, "entityID")
             .filter(|id| !id.is_empty())
             .ok_or_else(|| ConfigError::Metadata("EntityDescriptor has no entityID".into()))?
             .to_owned();
@@ -92,14 +114,14 @@ impl IdpMetadata {
             entity_id,
             signing_certificates: Vec::new(),
             encryption_certificates: Vec::new(),
-            single_sign_on: endpoints(&doc, idp, "SingleSignOnService"),
-            single_logout: endpoints(&doc, idp, "SingleLogoutService"),
-            name_id_formats: xml::children_named(&doc, idp, MD, "NameIDFormat")
+            single_sign_on: endpoints(doc, idp, "SingleSignOnService"),
+            single_logout: endpoints(doc, idp, "SingleLogoutService"),
+            name_id_formats: xml::children_named(doc, idp, MD, "NameIDFormat")
                 .into_iter()
-                .filter_map(|n| xml::simple_text(&doc, n, "NameIDFormat").ok())
+                .filter_map(|n| xml::simple_text(doc, n, "NameIDFormat").ok())
                 .collect(),
             want_authn_requests_signed: matches!(
-                attr(&doc, idp, "WantAuthnRequestsSigned"),
+                attr(doc, idp, "WantAuthnRequestsSigned"),
                 Some("true") | Some("1")
             ),
             scopes: Vec::new(),
@@ -107,11 +129,11 @@ impl IdpMetadata {
         };
         // Scopes sit in the IDPSSODescriptor's Extensions, or the entity's.
         for holder in [idp, entity] {
-            for extensions in xml::children_named(&doc, holder, MD, "Extensions") {
-                for node in xml::children_named(&doc, extensions, SHIBMD, "Scope") {
-                    match xml::simple_text(&doc, node, "Scope") {
+            for extensions in xml::children_named(doc, holder, MD, "Extensions") {
+                for node in xml::children_named(doc, extensions, SHIBMD, "Scope") {
+                    match xml::simple_text(doc, node, "Scope") {
                         Ok(value) if !value.is_empty() && value.len() <= MAX_SCOPE => {
-                            let regexp = matches!(attr(&doc, node, "regexp"), Some("true" | "1"));
+                            let regexp = matches!(attr(doc, node, "regexp"), Some("true" | "1"));
                             if regexp && scope_pattern(&value).is_none() {
                                 metadata
                                     .warnings
@@ -126,9 +148,9 @@ impl IdpMetadata {
                 }
             }
         }
-        for descriptor in xml::children_named(&doc, idp, MD, "KeyDescriptor") {
-            let usage = attr(&doc, descriptor, "use");
-            for der in certificates(&doc, descriptor, &mut metadata.warnings) {
+        for descriptor in xml::children_named(doc, idp, MD, "KeyDescriptor") {
+            let usage = attr(doc, descriptor, "use");
+            for der in certificates(doc, descriptor, &mut metadata.warnings) {
                 match usage {
                     None | Some("signing") => metadata.signing_certificates.push(der),
                     Some("encryption") => metadata.encryption_certificates.push(der),
@@ -142,20 +164,44 @@ impl IdpMetadata {
     }
 }
 
-fn find_idp_entity(doc: &Document<'_>, root: NodeId) -> Result<NodeId, ConfigError> {
-    if is(doc, root, MD, "EntityDescriptor") {
-        return Ok(root);
-    }
-    if !is(doc, root, MD, "EntitiesDescriptor") {
+fn find_idp_entity(
+    doc: &Document<'_>,
+    root: NodeId,
+    entity_id: Option<&str>,
+) -> Result<NodeId, ConfigError> {
+    let is_entity = |n: &NodeId| is(doc, *n, MD, "EntityDescriptor");
+    if !is_entity(&root) && !is(doc, root, MD, "EntitiesDescriptor") {
         return Err(ConfigError::Metadata(
             "root is neither EntityDescriptor nor EntitiesDescriptor".into(),
         ));
     }
+    let has_idp = |n: &NodeId| !xml::children_named(doc, *n, MD, "IDPSSODescriptor").is_empty();
+    if let Some(wanted) = entity_id {
+        let mut entities = std::iter::once(root)
+            .chain(doc.descendants(root))
+            .filter(is_entity)
+            .filter(|n| attr(doc, *n, "entityID") == Some(wanted));
+        return match (entities.next(), entities.next()) {
+            (Some(entity), None) if has_idp(&entity) => Ok(entity),
+            (Some(_), None) => Err(ConfigError::Metadata(format!(
+                "entity {wanted:?} is not an IdP (no IDPSSODescriptor)"
+            ))),
+            (None, _) => Err(ConfigError::Metadata(format!(
+                "no entity {wanted:?} in the metadata"
+            ))),
+            (Some(_), Some(_)) => Err(ConfigError::Metadata(format!(
+                "entity {wanted:?} appears more than once"
+            ))),
+        };
+    }
+    if is_entity(&root) {
+        return Ok(root);
+    }
     let idps: Vec<NodeId> = doc
         .descendants(root)
         .into_iter()
-        .filter(|n| is(doc, *n, MD, "EntityDescriptor"))
-        .filter(|n| !xml::children_named(doc, *n, MD, "IDPSSODescriptor").is_empty())
+        .filter(is_entity)
+        .filter(has_idp)
         .collect();
     match idps.as_slice() {
         [one] => Ok(*one),
@@ -163,7 +209,7 @@ fn find_idp_entity(doc: &Document<'_>, root: NodeId) -> Result<NodeId, ConfigErr
             "EntitiesDescriptor holds no IdP".into(),
         )),
         _ => Err(ConfigError::Metadata(format!(
-            "EntitiesDescriptor holds {} IdPs; give the metadata of one",
+            "EntitiesDescriptor holds {} IdPs (a federation aggregate): name the IdP by its entity ID",
             idps.len()
         ))),
     }
@@ -295,29 +341,27 @@ impl MetadataDocument {
         limits: &Limits,
         signers: Option<&[Vec<u8>]>,
     ) -> Result<Self, crate::Error> {
+        Self::parse_entity(bytes, limits, signers, None)
+    }
+
+    /// Like [`Self::parse`]; with `entity_id`, the IdP is that entity of a federation
+    /// aggregate, and the validity is the earliest `validUntil` (and shortest
+    /// `cacheDuration`) on the path from the root to it: an element is valid only while every
+    /// element around it is (Metadata §2.3.1). The document is parsed once; with `signers`
+    /// its signature is checked before anything in it is read.
+    pub fn parse_entity(
+        bytes: &[u8],
+        limits: &Limits,
+        signers: Option<&[Vec<u8>]>,
+        entity_id: Option<&str>,
+    ) -> Result<Self, crate::Error> {
         use crate::error::Error;
-        let metadata =
-            IdpMetadata::parse(bytes, limits).map_err(|e| Error::Malformed(e.to_string()))?;
-        let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("not UTF-8".into()))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let malformed = |e: ConfigError| Error::Malformed(e.to_string());
+        let text = metadata_text(bytes, limits).map_err(malformed)?;
         let doc = xml::parse_strict(text, limits)?;
         let root = doc
             .document_element()
             .ok_or_else(|| Error::Malformed("empty document".into()))?;
-        let valid_until = match attr(&doc, root, "validUntil") {
-            Some(text) => Some(
-                crate::parse_instant(text)
-                    .ok_or_else(|| Error::Malformed("validUntil is not a UTC dateTime".into()))?,
-            ),
-            None => None,
-        };
-        let cache_duration =
-            match attr(&doc, root, "cacheDuration") {
-                Some(text) => Some(parse_duration(text).ok_or_else(|| {
-                    Error::Malformed("cacheDuration is not an xs:duration".into())
-                })?),
-                None => None,
-            };
         if let Some(signers) = signers {
             crate::profile::verify_root_signature(
                 &doc,
@@ -326,6 +370,27 @@ impl MetadataDocument {
                 signers,
                 "metadata",
             )?;
+        }
+        let entity = find_idp_entity(&doc, root, entity_id).map_err(malformed)?;
+        let metadata = IdpMetadata::read(&doc, entity).map_err(malformed)?;
+        let mut path = doc.ancestors(entity);
+        path.reverse();
+        path.push(entity);
+        let (mut valid_until, mut cache_duration) = (None, None);
+        for element in path {
+            if let Some(text) = attr(&doc, element, "validUntil") {
+                let until = crate::parse_instant(text)
+                    .ok_or_else(|| Error::Malformed("validUntil is not a UTC dateTime".into()))?;
+                valid_until =
+                    Some(valid_until.map_or(until, |v: time::OffsetDateTime| v.min(until)));
+            }
+            if let Some(text) = attr(&doc, element, "cacheDuration") {
+                let duration = parse_duration(text).ok_or_else(|| {
+                    Error::Malformed("cacheDuration is not an xs:duration".into())
+                })?;
+                cache_duration =
+                    Some(cache_duration.map_or(duration, |c: std::time::Duration| c.min(duration)));
+            }
         }
         Ok(Self {
             metadata,

@@ -428,7 +428,7 @@ mod codes {
 
 mod metadata {
     use super::support::fixtures_dir;
-    use saml::{IdpMetadata, Limits};
+    use saml::{IdpMetadata, Limits, MetadataDocument};
 
     fn parse(name: &str) -> Result<IdpMetadata, String> {
         let bytes = std::fs::read(fixtures_dir().join("metadata").join(name)).expect("fixture");
@@ -488,6 +488,104 @@ mod metadata {
         );
         let big = vec![b' '; limits.max_bytes + 1];
         assert!(IdpMetadata::parse(&big, &limits).is_err());
+    }
+
+    fn federation(name: &str) -> Vec<u8> {
+        std::fs::read(fixtures_dir().join("metadata").join(name)).expect("fixture")
+    }
+
+    fn federation_signer() -> Vec<Vec<u8>> {
+        let pem = std::fs::read(fixtures_dir().join("keys/federation.crt")).expect("cert");
+        vec![pem::parse(pem).expect("pem").into_contents()]
+    }
+
+    const IDP: &str = "https://idp.example.com/saml";
+
+    /// A federation aggregate signed by libxmlsec1 (generate.py): the IdP is picked by entity
+    /// ID from a nested EntitiesDescriptor, the aggregate's signature verifies with the
+    /// federation's certificate, and the validity is the earliest on the path to the entity.
+    #[test]
+    fn an_idp_is_picked_from_a_signed_federation_aggregate_by_entity_id() {
+        let limits = Limits::default();
+        let bytes = federation("federation-aggregate.xml");
+        let signers = federation_signer();
+        let document =
+            MetadataDocument::parse_entity(&bytes, &limits, Some(&signers), Some(IDP)).unwrap();
+        assert!(document.signature_verified());
+        let md = document.metadata();
+        assert_eq!(md.entity_id, IDP);
+        assert_eq!(md.signing_certificates.len(), 1);
+        assert_eq!(
+            md.single_sign_on[1].location,
+            "https://idp.example.com/sso/post"
+        );
+        // The nested EntitiesDescriptor (2026-06-01, PT1H) is earlier than the root's.
+        assert_eq!(
+            document.valid_until(),
+            Some(time::macros::datetime!(2026-06-01 0:00 UTC))
+        );
+        assert_eq!(document.cache_duration().map(|d| d.as_secs()), Some(3_600));
+        // Another member, named by its entity ID, is another IdP.
+        let other = MetadataDocument::parse_entity(
+            &bytes,
+            &limits,
+            Some(&signers),
+            Some("https://idp3.other.example/idp"),
+        )
+        .unwrap();
+        assert_eq!(
+            other.valid_until(),
+            Some(time::macros::datetime!(2027-01-01 0:00 UTC))
+        );
+        // Without an entity ID, an aggregate of several IdPs is refused, naming the way out.
+        let unnamed = IdpMetadata::parse(&bytes, &limits).unwrap_err().to_string();
+        assert!(
+            unnamed.contains("4 IdPs") && unnamed.contains("entity ID"),
+            "{unnamed}"
+        );
+    }
+
+    #[test]
+    fn a_tampered_or_foreign_aggregate_or_an_absent_entity_is_refused() {
+        let limits = Limits::default();
+        let signers = federation_signer();
+        let tampered = federation("federation-aggregate-tampered.xml");
+        let e = MetadataDocument::parse_entity(&tampered, &limits, Some(&signers), Some(IDP))
+            .unwrap_err();
+        assert_eq!(e.code(), "signature_invalid", "{e}");
+        // Signed, but not by the configured federation key.
+        let idp_cert = std::fs::read(fixtures_dir().join("keys/idp-rsa.crt")).expect("cert");
+        let foreign = vec![pem::parse(idp_cert).expect("pem").into_contents()];
+        let bytes = federation("federation-aggregate.xml");
+        let e =
+            MetadataDocument::parse_entity(&bytes, &limits, Some(&foreign), Some(IDP)).unwrap_err();
+        assert!(
+            matches!(e.code(), "untrusted_key" | "signature_invalid"),
+            "{e}"
+        );
+        for (entity, why) in [
+            ("https://absent.example/idp", "no entity"),
+            ("https://sp.other.example/sp", "not an IdP"),
+        ] {
+            let e = MetadataDocument::parse_entity(&bytes, &limits, Some(&signers), Some(entity))
+                .unwrap_err();
+            assert_eq!(e.code(), "malformed");
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        // The same entity ID twice (unsigned, so only selection is tested): ambiguous.
+        let text = String::from_utf8(bytes).unwrap();
+        let twice = text.replace(
+            "https://idp2.other.example/idp",
+            "https://idp.example.com/saml",
+        );
+        let e = IdpMetadata::parse_entity(twice.as_bytes(), &limits, Some(IDP)).unwrap_err();
+        assert!(e.to_string().contains("more than once"), "{e}");
+        // Larger than the limit the caller set for aggregates.
+        let small = Limits {
+            max_bytes: 1024,
+            ..Limits::default()
+        };
+        assert!(IdpMetadata::parse_entity(twice.as_bytes(), &small, Some(IDP)).is_err());
     }
 }
 
