@@ -88,6 +88,10 @@ impl Drop for XmlsecIdp {
     }
 }
 
+/// The federation aggregate limit the harness's admin and rotate run with (the deployment's
+/// default is 64 MiB): small, so that an oversized aggregate is cheap to serve.
+pub(crate) const AGGREGATE_MAX_BYTES: usize = 2 << 20;
+
 const IDP_ENTITY: &str = "https://idp.rotation.test/saml";
 const IDP_SSO: &str = "https://idp.rotation.test/sso";
 
@@ -108,6 +112,7 @@ fn rotate_app(h: &Harness, clock: &SimClock, sp_keys: Arc<dyn SpKeyStore>) -> Ro
         audit: h.table.clone(),
         clock: Arc::new(clock.clone()),
         allow_loopback_http: true,
+        aggregate_max_bytes: AGGREGATE_MAX_BYTES,
     }
 }
 

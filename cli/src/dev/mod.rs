@@ -130,6 +130,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         fetcher: Arc::new(HttpFetcher::new(Destinations::PublicAndLoopback)?),
         urls: urls.clone(),
         local: true,
+        aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
     };
     let acs = samlgate_acs::App {
         config: table.clone(),

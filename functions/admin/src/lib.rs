@@ -80,6 +80,8 @@ pub struct App {
     /// Local development: requests without an authorizer act as `local-dev`, and IdP and
     /// client URLs may be plain HTTP to loopback.
     pub local: bool,
+    /// The size limit of a federation aggregate (`SAMLGATE_METADATA_AGGREGATE_MAX_BYTES`).
+    pub aggregate_max_bytes: usize,
 }
 
 /// Which organisations a caller may act on.
@@ -137,6 +139,7 @@ impl App {
             clock: self.clock.as_ref(),
             urls: &self.urls,
             allow_loopback_http: self.local,
+            aggregate_max_bytes: self.aggregate_max_bytes,
         }
     }
 }

@@ -33,6 +33,7 @@ async fn main() -> Result<(), Error> {
         fetcher: Arc::new(HttpFetcher::new(samlgate_aws::http::Destinations::Public)?),
         urls: settings.public_urls()?,
         local: settings.local,
+        aggregate_max_bytes: settings.metadata_aggregate_max_bytes,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

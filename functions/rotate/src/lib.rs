@@ -48,6 +48,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Local development: metadata URLs may be plain HTTP to loopback.
     pub allow_loopback_http: bool,
+    /// The size limit of a federation aggregate (`SAMLGATE_METADATA_AGGREGATE_MAX_BYTES`).
+    pub aggregate_max_bytes: usize,
 }
 
 /// What a run did: its summary (the invocation's result) and its metrics.
@@ -84,6 +86,7 @@ pub async fn run(app: &App, event: &Value, correlation_id: &str) -> Result<RunOu
             clock: app.clock.as_ref(),
             caller: &caller,
             allow_loopback_http: app.allow_loopback_http,
+            aggregate_max_bytes: app.aggregate_max_bytes,
         },
     };
     let (rotation, refresh) = daily

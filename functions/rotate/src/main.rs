@@ -28,6 +28,7 @@ async fn main() -> Result<(), Error> {
         audit: table,
         clock: Arc::new(SystemClock),
         allow_loopback_http: settings.local,
+        aggregate_max_bytes: settings.metadata_aggregate_max_bytes,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let app = app.clone();

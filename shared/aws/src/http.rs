@@ -109,7 +109,11 @@ impl HttpFetcher {
         let fail = |kind, detail: &str| PortError::new(kind, OP, detail.to_owned());
         let timed_out = |e: reqwest::Error| send_failed(OP, &e);
         allowed(OP, url, self.destinations)?;
-        let mut request = self.client.get(url);
+        // The metadata media type first (RFC 7231 §5.3.2): what MDQ services answer with.
+        let mut request = self.client.get(url).header(
+            reqwest::header::ACCEPT,
+            "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8",
+        );
         if let Some(etag) = etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, etag);
         }

@@ -34,6 +34,9 @@ pub struct Config {
     pub fle_private_key_secret: Option<String>,
     /// `SAMLGATE_SECRETS_KMS_KEY`: the key new secrets are encrypted with at rest (admin).
     pub secrets_kms_key: Option<String>,
+    /// `SAMLGATE_METADATA_AGGREGATE_MAX_BYTES`: the largest federation aggregate admin and
+    /// rotate read (default 64 MiB; reading one takes about 4.5 times its size in memory).
+    pub metadata_aggregate_max_bytes: usize,
 }
 
 /// The FLE key provider's ID and key name, as ESDK messages name them.
@@ -42,6 +45,11 @@ pub struct FleNames {
     pub provider_id: String,
     pub key_name: String,
 }
+
+/// The default size limit of a federation aggregate: national federations publish tens of MB.
+pub const DEFAULT_METADATA_AGGREGATE_MAX_BYTES: usize = 64 << 20;
+/// The accepted range of `SAMLGATE_METADATA_AGGREGATE_MAX_BYTES`.
+const AGGREGATE_LIMIT_RANGE: std::ops::RangeInclusive<usize> = (1 << 20)..=(1 << 30);
 
 /// acs's default bound on how long a revoked organisation key still allows logins.
 pub const DEFAULT_SP_KEY_CACHE: Duration = Duration::from_secs(300);
@@ -66,6 +74,10 @@ impl Config {
             &["SAMLGATE_FLE_PRIVATE_KEY_SECRET"],
         ),
         ("secrets_kms_key", &["SAMLGATE_SECRETS_KMS_KEY"]),
+        (
+            "metadata_aggregate_max_bytes",
+            &["SAMLGATE_METADATA_AGGREGATE_MAX_BYTES"],
+        ),
     ];
 
     /// Reads the process environment.
@@ -106,7 +118,21 @@ impl Config {
                 ))
             }
         };
+        let metadata_aggregate_max_bytes = match get("SAMLGATE_METADATA_AGGREGATE_MAX_BYTES") {
+            None => DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|n| AGGREGATE_LIMIT_RANGE.contains(n))
+                .ok_or_else(|| {
+                    ConfigError(
+                        "SAMLGATE_METADATA_AGGREGATE_MAX_BYTES must be a number of bytes from 1 MiB to 1 GiB"
+                            .into(),
+                    )
+                })?,
+        };
         Ok(Self {
+            metadata_aggregate_max_bytes,
             table,
             local,
             base_url: get("SAMLGATE_BASE_URL"),
@@ -156,6 +182,10 @@ mod tests {
         let c = config(&[("SAMLGATE_TABLE", "t")]).unwrap();
         assert!(!c.local);
         assert_eq!(c.sp_key_cache, DEFAULT_SP_KEY_CACHE);
+        assert_eq!(
+            c.metadata_aggregate_max_bytes,
+            DEFAULT_METADATA_AGGREGATE_MAX_BYTES
+        );
         assert!(c.public_urls().is_err(), "no base URL");
         assert!(c.org().is_err(), "no organisation");
         assert!(config(&[]).is_err(), "no table");
@@ -195,6 +225,8 @@ mod tests {
             ("SAMLGATE_LOCAL", "yes"),
             ("SAMLGATE_SP_KEY_CACHE_SECS", "5m"),
             ("SAMLGATE_FLE_PROVIDER_ID", "only-one-half"),
+            ("SAMLGATE_METADATA_AGGREGATE_MAX_BYTES", "64MiB"),
+            ("SAMLGATE_METADATA_AGGREGATE_MAX_BYTES", "1024"),
         ] {
             assert!(config(&[("SAMLGATE_TABLE", "t"), bad]).is_err(), "{bad:?}");
         }

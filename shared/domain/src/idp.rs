@@ -244,6 +244,8 @@ impl From<&IdpScope> for saml::Scope {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MetadataRefresh {
+    /// What the metadata document is: the IdP's own, a federation aggregate, an MDQ answer.
+    pub source: MetadataSource,
     /// Base64 DER certificates that must sign the metadata document (empty: unsigned
     /// metadata over HTTPS is accepted, as at registration).
     pub signing_certificates: Vec<String>,
@@ -259,6 +261,29 @@ pub struct MetadataRefresh {
     /// approves them (`POST …/idps/{idp}/pending-certificates/{sha256}/approve`): a document
     /// nobody signed never changes which keys are trusted by itself.
     pub pending_certificates: Vec<String>,
+}
+
+/// What an IdP's metadata document is (registration, and the daily refresh of `metadata_url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataSource {
+    /// The IdP's own metadata: one IdP in the document.
+    #[default]
+    Document,
+    /// A federation aggregate (an EntitiesDescriptor of many entities, tens of MB for a
+    /// national federation): the IdP is the entity of its `entity_id`, and the document's
+    /// size limit is the aggregate limit.
+    Aggregate,
+    /// A Metadata Query Protocol service's answer for the IdP's `entity_id`
+    /// (`{base}/entities/{id}`): a per-entity document, signed.
+    Mdq,
+}
+
+impl MetadataSource {
+    /// Whether the IdP is picked from the document by its entity ID.
+    pub fn selects_entity(self) -> bool {
+        self != Self::Document
+    }
 }
 
 impl Idp {

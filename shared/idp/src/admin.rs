@@ -11,7 +11,7 @@ use base64::Engine as _;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::auditor::Auditor;
 use samlgate_domain::clock::{format_instant, Clock};
-use samlgate_domain::idp::{Idp, IdpSettings, SsoSettings};
+use samlgate_domain::idp::{Idp, IdpSettings, MetadataSource, SsoSettings};
 use samlgate_domain::ids::{sha256_hex, IdpId, OrgId};
 use samlgate_domain::org::Org;
 use samlgate_domain::ports::{
@@ -23,7 +23,7 @@ use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::{PortErrorKind, Result, VaultError};
 use serde::{Deserialize, Serialize};
 
-use crate::document::{apply_document, bounded_entity_id, certificate_der, MAX_METADATA_BYTES};
+use crate::document::{apply_document, bounded_entity_id, certificate_der, max_bytes_for};
 use crate::refresh::certificate_not_after;
 use crate::sp_key;
 
@@ -38,6 +38,46 @@ pub struct IdpAdmin<'a> {
     pub urls: &'a PublicUrls,
     /// Local development: IdP URLs may be plain HTTP to loopback.
     pub allow_loopback_http: bool,
+    /// The size limit of a federation aggregate (`Config::metadata_aggregate_max_bytes`).
+    pub aggregate_max_bytes: usize,
+}
+
+/// How an MDQ request names the entity (Metadata Query Protocol §3.2, SAML profile §2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MdqIdentifier {
+    /// The entity ID itself, URL-encoded.
+    #[default]
+    EntityId,
+    /// `{sha1}` and the hex SHA-1 of the entity ID.
+    Sha1,
+}
+
+/// The MDQ request URL for `entity_id` at the service `base`: `{base}/entities/{identifier}`.
+pub fn mdq_url(base: &str, entity_id: &str, identifier: MdqIdentifier) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // RFC 3986 unreserved characters stay; everything else is encoded (`/`, `:`, `{`, `}`).
+    const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let id = match identifier {
+        MdqIdentifier::EntityId => entity_id.to_owned(),
+        MdqIdentifier::Sha1 => {
+            let digest = aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                entity_id.as_bytes(),
+            );
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            format!("{{sha1}}{hex}")
+        }
+    };
+    format!(
+        "{}/entities/{}",
+        base.trim_end_matches('/'),
+        utf8_percent_encode(&id, COMPONENT)
+    )
 }
 
 /// Manually entered IdP details.
@@ -52,8 +92,9 @@ pub struct ManualIdp {
     pub certificates: Vec<String>,
 }
 
-/// `POST /admin/orgs/{org}/idps`: exactly one of `metadata_xml`, `metadata_url`, `manual`.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /admin/orgs/{org}/idps`: exactly one of `metadata_xml`, `metadata_url`, `mdq_url`,
+/// `manual`.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewIdp {
     pub idp: String,
@@ -61,6 +102,16 @@ pub struct NewIdp {
     pub metadata_xml: Option<String>,
     #[serde(default)]
     pub metadata_url: Option<String>,
+    /// A Metadata Query Protocol service (`https://mdq.example.org`): the IdP's metadata is
+    /// `{mdq_url}/entities/{entity_id}`, signed by one of `metadata_signing_certificates`.
+    #[serde(default)]
+    pub mdq_url: Option<String>,
+    #[serde(default)]
+    pub mdq_identifier: MdqIdentifier,
+    /// The IdP's entity ID: which entity of a federation aggregate (`metadata_url` or
+    /// `metadata_xml` holding many entities) or of an MDQ service (`mdq_url`) this IdP is.
+    #[serde(default)]
+    pub entity_id: Option<String>,
     #[serde(default)]
     pub manual: Option<ManualIdp>,
     #[serde(default)]
@@ -230,11 +281,25 @@ impl IdpAdmin<'_> {
         let sources = [
             new.metadata_xml.is_some(),
             new.metadata_url.is_some(),
+            new.mdq_url.is_some(),
             new.manual.is_some(),
         ];
         if sources.iter().filter(|s| **s).count() != 1 {
             return Err(VaultError::InvalidRequest(
-                "give exactly one of metadata_xml, metadata_url, manual".into(),
+                "give exactly one of metadata_xml, metadata_url, mdq_url, manual".into(),
+            ));
+        }
+        if new.entity_id.is_some() && new.manual.is_some() {
+            return Err(VaultError::InvalidRequest(
+                "entity_id picks an IdP from an aggregate or an MDQ service; give it in manual"
+                    .into(),
+            ));
+        }
+        if new.mdq_url.is_some()
+            && (new.entity_id.is_none() || new.metadata_signing_certificates.is_empty())
+        {
+            return Err(VaultError::InvalidRequest(
+                "mdq_url needs entity_id and the service's metadata_signing_certificates".into(),
             ));
         }
         if self.config.idp(org_id, &idp_id).await?.is_some() {
@@ -280,22 +345,55 @@ impl IdpAdmin<'_> {
                 "metadata_signing_certificates need metadata_xml or metadata_url".into(),
             ));
         }
+        if let Some(entity_id) = &new.entity_id {
+            idp.entity_id = bounded_entity_id(entity_id)?;
+            idp.refresh.source = if new.mdq_url.is_some() {
+                MetadataSource::Mdq
+            } else {
+                MetadataSource::Aggregate
+            };
+            facts.insert(
+                "metadata_source".into(),
+                serde_json::to_value(idp.refresh.source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            );
+        }
+        let max_bytes = max_bytes_for(idp.refresh.source, self.aggregate_max_bytes);
+        let url = match (&new.metadata_url, &new.mdq_url) {
+            (Some(url), _) => {
+                Some(web_url("metadata_url", url, self.allow_loopback_http)?.to_string())
+            }
+            (None, Some(base)) => {
+                let base = web_url("mdq_url", base, self.allow_loopback_http)?;
+                let url = mdq_url(base.as_str(), &idp.entity_id, new.mdq_identifier);
+                Some(web_url("mdq_url", &url, self.allow_loopback_http)?.to_string())
+            }
+            (None, None) => None,
+        };
         if let Some(xml) = &new.metadata_xml {
-            apply_document(&mut idp, xml.as_bytes(), self.allow_loopback_http, now)?;
+            apply_document(
+                &mut idp,
+                xml.as_bytes(),
+                self.allow_loopback_http,
+                now,
+                max_bytes,
+            )?;
             facts.insert("source".into(), "metadata_xml".into());
-        } else if let Some(url) = &new.metadata_url {
-            let parsed = web_url("metadata_url", url, self.allow_loopback_http)?;
-            let bytes = self
-                .fetcher
-                .fetch(parsed.as_str(), MAX_METADATA_BYTES)
-                .await
-                .map_err(|e| {
-                    facts.insert("fetch_error".into(), e.detail.clone());
-                    VaultError::MetadataFetch(e.detail)
-                })?;
-            apply_document(&mut idp, &bytes, self.allow_loopback_http, now)?;
-            idp.metadata_url = Some(parsed.to_string());
-            facts.insert("source".into(), "metadata_url".into());
+        } else if let Some(url) = url {
+            let bytes = self.fetcher.fetch(&url, max_bytes).await.map_err(|e| {
+                facts.insert("fetch_error".into(), e.detail.clone());
+                VaultError::MetadataFetch(e.detail)
+            })?;
+            apply_document(&mut idp, &bytes, self.allow_loopback_http, now, max_bytes)?;
+            let source = if new.mdq_url.is_some() {
+                "mdq_url"
+            } else {
+                "metadata_url"
+            };
+            facts.insert("source".into(), source.into());
+            idp.metadata_url = Some(url);
         } else if let Some(manual) = &new.manual {
             self.apply_manual(&mut idp, manual)?;
             facts.insert("source".into(), "manual".into());
@@ -587,6 +685,147 @@ mod tests {
             .filter(|k| k.usage.is_token())
             .count();
         assert_eq!(token_keys, 2, "one pair of token keys per organisation");
+    }
+
+    fn federation_signer() -> String {
+        String::from_utf8(
+            std::fs::read(format!(
+                "{}/../saml/tests/fixtures/keys/federation.crt",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    const FEDERATION: &str = "https://federation.example.org/aggregate.xml";
+    const IDP: &str = "https://idp.example.com/saml";
+
+    /// An IdP picked by entity ID from a signed federation aggregate (libxmlsec1 fixture):
+    /// stored with its source, its validity the nested EntitiesDescriptor's, refreshed from the
+    /// aggregate URL; a tampered aggregate or an entity it does not hold is refused.
+    #[tokio::test]
+    async fn an_idp_registers_from_a_signed_federation_aggregate_by_entity_id() {
+        let world = World::empty();
+        world
+            .fetcher
+            .serve(FEDERATION, &metadata("federation-aggregate.xml"), None);
+        let new = |entity: &str| NewIdp {
+            metadata_url: Some(FEDERATION.into()),
+            entity_id: Some(entity.into()),
+            metadata_signing_certificates: vec![federation_signer()],
+            ..world.new_idp()
+        };
+        let view = world
+            .admin()
+            .register_idp(&caller(), &acme(), new(IDP))
+            .await
+            .unwrap();
+        assert_eq!(view.idp.entity_id, IDP);
+        assert_eq!(view.idp.refresh.source, MetadataSource::Aggregate);
+        assert_eq!(view.idp.metadata_url.as_deref(), Some(FEDERATION));
+        assert_eq!(
+            view.idp.refresh.valid_until.as_deref(),
+            Some("2026-06-01T00:00:00Z")
+        );
+        assert!(!view.unsigned_metadata);
+        for (entity, code) in [
+            ("https://absent.example/idp", "metadata_invalid"),
+            ("https://sp.other.example/sp", "metadata_invalid"),
+        ] {
+            let e = World::empty();
+            e.fetcher
+                .serve(FEDERATION, &metadata("federation-aggregate.xml"), None);
+            let refused = e
+                .admin()
+                .register_idp(
+                    &caller(),
+                    &acme(),
+                    NewIdp {
+                        metadata_url: Some(FEDERATION.into()),
+                        entity_id: Some(entity.into()),
+                        ..e.new_idp()
+                    },
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), code, "{entity}: {refused}");
+        }
+        let tampered = World::empty();
+        tampered.fetcher.serve(
+            FEDERATION,
+            &metadata("federation-aggregate-tampered.xml"),
+            None,
+        );
+        let refused = tampered
+            .admin()
+            .register_idp(
+                &caller(),
+                &acme(),
+                NewIdp {
+                    metadata_url: Some(FEDERATION.into()),
+                    entity_id: Some(IDP.into()),
+                    metadata_signing_certificates: vec![federation_signer()],
+                    ..tampered.new_idp()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "metadata_invalid");
+        assert!(refused.to_string().contains("signature"), "{refused}");
+    }
+
+    #[test]
+    fn mdq_request_urls_encode_the_entity_id_or_its_sha1() {
+        assert_eq!(
+            mdq_url(
+                "https://mdq.example.org/",
+                "https://idp.example.com/saml",
+                MdqIdentifier::EntityId
+            ),
+            "https://mdq.example.org/entities/https%3A%2F%2Fidp.example.com%2Fsaml"
+        );
+        // echo -n https://idp.example.com/saml | sha1sum
+        assert_eq!(
+            mdq_url(
+                "https://mdq.example.org",
+                "https://idp.example.com/saml",
+                MdqIdentifier::Sha1
+            ),
+            format!(
+                "https://mdq.example.org/entities/%7Bsha1%7D{}",
+                "c68b4eb2098d5dc331f71853a825b2e44b661a13"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn an_mdq_registration_fetches_the_entitys_url_and_needs_a_signer() {
+        let world = World::empty();
+        let url = mdq_url("https://mdq.example.org", IDP, MdqIdentifier::EntityId);
+        world
+            .fetcher
+            .serve(&url, &metadata("federation-aggregate.xml"), None);
+        let mdq = |w: &World, signers: Vec<String>| NewIdp {
+            metadata_url: None,
+            mdq_url: Some("https://mdq.example.org".into()),
+            entity_id: Some(IDP.into()),
+            metadata_signing_certificates: signers,
+            ..w.new_idp()
+        };
+        let refused = world
+            .admin()
+            .register_idp(&caller(), &acme(), mdq(&world, vec![]))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "invalid_request");
+        let view = world
+            .admin()
+            .register_idp(&caller(), &acme(), mdq(&world, vec![federation_signer()]))
+            .await
+            .unwrap();
+        assert_eq!(view.idp.refresh.source, MetadataSource::Mdq);
+        assert_eq!(view.idp.metadata_url.as_deref(), Some(url.as_str()));
     }
 
     #[tokio::test]

@@ -7,14 +7,22 @@ use base64::Engine as _;
 use saml::{Limits, HTTP_POST, HTTP_REDIRECT};
 use samlgate_domain::clock::format_instant;
 use samlgate_domain::codes;
-use samlgate_domain::idp::{Idp, IdpScope};
+use samlgate_domain::idp::{Idp, IdpScope, MetadataSource};
 use samlgate_domain::ids::sha256_hex;
 use samlgate_domain::rules::{short_text, web_url};
 use samlgate_domain::{Result, VaultError};
 use time::OffsetDateTime;
 
-/// Largest metadata document accepted (upload or URL).
+/// Largest metadata document of one IdP accepted (upload, URL, MDQ answer).
 pub const MAX_METADATA_BYTES: usize = 512 * 1024;
+
+/// The size limit of an IdP's metadata document: the aggregate limit for an aggregate.
+pub fn max_bytes_for(source: MetadataSource, aggregate_max_bytes: usize) -> usize {
+    match source {
+        MetadataSource::Aggregate => aggregate_max_bytes,
+        MetadataSource::Document | MetadataSource::Mdq => MAX_METADATA_BYTES,
+    }
+}
 
 /// Why a metadata document was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -73,17 +81,25 @@ fn field(e: VaultError) -> DocumentRejection {
 
 /// Reads a metadata document into `idp` (registration, and the refresh job's candidate): its
 /// signature when `idp.refresh.signing_certificates` names signers, its `validUntil`, then the
-/// entity ID, endpoints (https; loopback http only locally) and signing certificates.
+/// entity ID, endpoints (https; loopback http only locally) and signing certificates. From an
+/// aggregate or an MDQ answer (`idp.refresh.source`), the IdP is the entity of
+/// `idp.entity_id`; `max_bytes` is the document's size limit ([`max_bytes_for`]).
 pub fn apply_document(
     idp: &mut Idp,
     bytes: &[u8],
     allow_loopback_http: bool,
     now: OffsetDateTime,
+    max_bytes: usize,
 ) -> Result<(), DocumentRejection> {
     let limits = Limits {
-        max_bytes: MAX_METADATA_BYTES,
+        max_bytes,
         ..Limits::default()
     };
+    let selected = idp
+        .refresh
+        .source
+        .selects_entity()
+        .then(|| idp.entity_id.clone());
     let signers: Vec<Vec<u8>> = idp
         .refresh
         .signing_certificates
@@ -93,10 +109,11 @@ pub fn apply_document(
                 .map_err(|_| DocumentRejection::SignerUnreadable)
         })
         .collect::<Result<_, _>>()?;
-    let document = saml::MetadataDocument::parse(
+    let document = saml::MetadataDocument::parse_entity(
         bytes,
         &limits,
         (!signers.is_empty()).then_some(signers.as_slice()),
+        selected.as_deref(),
     )
     .map_err(|e| match e {
         saml::Error::SignatureInvalid(_)
@@ -198,7 +215,14 @@ mod tests {
     #[test]
     fn a_document_is_read_into_the_idp() {
         let mut idp = blank();
-        apply_document(&mut idp, &metadata("idp.xml"), false, NOW).unwrap();
+        apply_document(
+            &mut idp,
+            &metadata("idp.xml"),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap();
         assert_eq!(idp.entity_id, "https://idp.example.com/saml");
         assert!(!idp.signing_certificates.is_empty());
         assert!(idp.sso_url().is_some());
@@ -211,7 +235,14 @@ mod tests {
     #[test]
     fn the_declared_scopes_are_kept_with_the_idp() {
         let mut idp = blank();
-        apply_document(&mut idp, &metadata("idp-scoped.xml"), false, NOW).unwrap();
+        apply_document(
+            &mut idp,
+            &metadata("idp-scoped.xml"),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap();
         assert_eq!(
             idp.scopes,
             [
@@ -230,7 +261,9 @@ mod tests {
     #[test]
     fn each_rejection_has_its_code() {
         let mut idp = blank();
-        let unreadable = apply_document(&mut idp, b"<not-metadata/>", false, NOW).unwrap_err();
+        let unreadable =
+            apply_document(&mut idp, b"<not-metadata/>", false, NOW, MAX_METADATA_BYTES)
+                .unwrap_err();
         assert_eq!(unreadable.code(), "metadata_invalid");
         assert!(matches!(
             VaultError::from(unreadable),
@@ -238,14 +271,28 @@ mod tests {
         ));
 
         idp.refresh.signing_certificates = vec!["%%%".into()];
-        let signer = apply_document(&mut idp, &metadata("idp.xml"), false, NOW).unwrap_err();
+        let signer = apply_document(
+            &mut idp,
+            &metadata("idp.xml"),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap_err();
         assert!(matches!(signer, DocumentRejection::SignerUnreadable));
         assert_eq!(signer.code(), "metadata_invalid");
 
         // An unsigned document where a signer is configured.
         let mut signed = blank();
         signed.refresh.signing_certificates = blank_signer();
-        let unsigned = apply_document(&mut signed, &metadata("idp.xml"), false, NOW).unwrap_err();
+        let unsigned = apply_document(
+            &mut signed,
+            &metadata("idp.xml"),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap_err();
         assert_eq!(unsigned.code(), "metadata_signature_invalid");
 
         let text = String::from_utf8(metadata("idp.xml")).unwrap();
@@ -255,7 +302,14 @@ mod tests {
             1,
         );
         assert_ne!(expired, text, "the fixture's root is md:EntityDescriptor");
-        let rejection = apply_document(&mut blank(), expired.as_bytes(), false, NOW).unwrap_err();
+        let rejection = apply_document(
+            &mut blank(),
+            expired.as_bytes(),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap_err();
         assert_eq!(rejection.code(), "metadata_expired");
     }
 
@@ -264,19 +318,35 @@ mod tests {
         let text = String::from_utf8(metadata("idp.xml")).unwrap();
         let http = text.replace("https://idp.example.com/sso", "http://127.0.0.1:9/sso");
         assert_ne!(http, text);
-        let rejection = apply_document(&mut blank(), http.as_bytes(), false, NOW).unwrap_err();
+        let rejection = apply_document(
+            &mut blank(),
+            http.as_bytes(),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap_err();
         assert_eq!(rejection.code(), "metadata_invalid");
         assert!(matches!(
             VaultError::from(rejection),
             VaultError::InvalidRequest(_)
         ));
-        assert!(apply_document(&mut blank(), http.as_bytes(), true, NOW).is_ok());
+        assert!(
+            apply_document(&mut blank(), http.as_bytes(), true, NOW, MAX_METADATA_BYTES).is_ok()
+        );
     }
 
     /// Some certificate that signed nothing here: the IdP's own signing certificate.
     fn blank_signer() -> Vec<String> {
         let mut idp = blank();
-        apply_document(&mut idp, &metadata("idp.xml"), false, NOW).unwrap();
+        apply_document(
+            &mut idp,
+            &metadata("idp.xml"),
+            false,
+            NOW,
+            MAX_METADATA_BYTES,
+        )
+        .unwrap();
         idp.signing_certificates
     }
 }

@@ -35,7 +35,7 @@ use samlgate_domain::PortErrorKind;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::document::{apply_document, DocumentRejection, MAX_METADATA_BYTES};
+use crate::document::{apply_document, max_bytes_for, DocumentRejection};
 
 /// How one IdP's refresh ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -191,6 +191,8 @@ pub struct Refresh<'a> {
     pub caller: &'a Caller,
     /// Local development: metadata and endpoints may be plain HTTP to loopback.
     pub allow_loopback_http: bool,
+    /// The size limit of a federation aggregate.
+    pub aggregate_max_bytes: usize,
 }
 
 /// Why a document was refused or held: each variant is an audit reason code.
@@ -278,11 +280,12 @@ impl Refresh<'_> {
     async fn refresh_inner(&self, idp: &Idp, changes: &mut Changes) -> Result<Outcome, Refused> {
         let now = self.clock.now();
         let url = idp.metadata_url.as_deref().unwrap_or_default();
+        let max_bytes = max_bytes_for(idp.refresh.source, self.aggregate_max_bytes);
         let fetched = self
             .fetcher
             .fetch_if_changed(
                 url,
-                MAX_METADATA_BYTES,
+                max_bytes,
                 idp.refresh.etag.as_deref(),
                 idp.refresh.last_modified.as_deref(),
             )
@@ -306,8 +309,14 @@ impl Refresh<'_> {
             return Ok(Outcome::Unchanged);
         }
         let mut candidate = idp.clone();
-        apply_document(&mut candidate, &bytes, self.allow_loopback_http, now)
-            .map_err(Refused::Document)?;
+        apply_document(
+            &mut candidate,
+            &bytes,
+            self.allow_loopback_http,
+            now,
+            max_bytes,
+        )
+        .map_err(Refused::Document)?;
         if idp.on_unsigned_metadata() {
             hold_additions(idp, &mut candidate);
         }
@@ -706,9 +715,11 @@ mod tests {
             Some("metadata_signature_invalid"),
             "unsigned"
         );
-        world
-            .fetcher
-            .serve(METADATA_URL, &vec![b' '; MAX_METADATA_BYTES + 1], None);
+        world.fetcher.serve(
+            METADATA_URL,
+            &vec![b' '; crate::document::MAX_METADATA_BYTES + 1],
+            None,
+        );
         let result = refresh(&world).await;
         assert_eq!(result.reason, Some("metadata_fetch_failed"), "oversized");
     }

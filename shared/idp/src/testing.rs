@@ -125,6 +125,7 @@ impl World {
             manual: None,
             settings: IdpSettings::default(),
             metadata_signing_certificates: Vec::new(),
+            ..NewIdp::default()
         }
     }
 
@@ -138,6 +139,7 @@ impl World {
             clock: &self.clock,
             urls: &self.urls,
             allow_loopback_http: false,
+            aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
         }
     }
 
@@ -161,6 +163,7 @@ impl World {
             clock: &self.clock,
             caller,
             allow_loopback_http: false,
+            aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
         }
     }
 

@@ -89,6 +89,7 @@ impl Acs {
             clock: &clock,
             urls: &urls,
             allow_loopback_http: false,
+            aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
         };
         let caller = Caller {
             actor: "test".into(),
@@ -106,6 +107,7 @@ impl Acs {
                     manual: None,
                     settings,
                     metadata_signing_certificates: Vec::new(),
+                    ..NewIdp::default()
                 },
             )
             .await
