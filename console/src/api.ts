@@ -98,6 +98,8 @@ export interface Idp {
   created_at: string;
   updated_at: string;
   refresh?: {
+    /** document: the IdP's own metadata; aggregate: a federation's; mdq: an MDQ service's answer. */
+    source?: 'document' | 'aggregate' | 'mdq';
     checked_at?: string | null;
     valid_until?: string | null;
     signing_certificates?: string[];

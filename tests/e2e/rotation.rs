@@ -506,6 +506,10 @@ struct MetadataServer {
 #[derive(Default)]
 struct ServerState {
     body: Vec<u8>,
+    /// Bodies by request path (an MDQ responder's `/entities/{id}`); other paths get `body`.
+    paths: BTreeMap<String, Vec<u8>>,
+    /// Request paths in the order they arrived.
+    seen: Vec<String>,
     delay_ms: u64,
     requests: usize,
     not_modified: usize,
@@ -534,11 +538,18 @@ impl MetadataServer {
                             Ok(n) => request.extend_from_slice(&buf[..n]),
                         }
                     }
+                    let path = String::from_utf8_lossy(&request)
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
                     let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
                     let (body, delay) = {
                         let mut s = state.lock().expect("state");
                         s.requests += 1;
-                        (s.body.clone(), s.delay_ms)
+                        s.seen.push(path.clone());
+                        let body = s.paths.get(&path).unwrap_or(&s.body).clone();
+                        (body, s.delay_ms)
                     };
                     let etag = format!("\"{}\"", samlgate_domain::ids::sha256_hex(&body));
                     let matches = head.lines().any(|l| {
@@ -567,6 +578,142 @@ impl MetadataServer {
 
     fn serve(&self, body: &str) {
         self.state.lock().expect("state").body = body.as_bytes().to_vec();
+    }
+
+    fn serve_at(&self, path: &str, body: &[u8]) {
+        self.state
+            .lock()
+            .expect("state")
+            .paths
+            .insert(path.to_owned(), body.to_vec());
+    }
+}
+
+/// Federation metadata (issue 15 §3), made by python-xmlsec: an IdP registered by entity ID
+/// from a signed aggregate larger than one IdP's metadata limit, and one from an MDQ responder
+/// (`/entities/{sha1}…`, per-entity signed answers). The daily refresh applies a signed
+/// certificate addition to both, and for the aggregate refuses one that no longer holds the
+/// entity, one signed by another key, and one over the aggregate limit, keeping the stored
+/// configuration each time.
+#[tokio::test]
+async fn federation_aggregates_and_mdq_register_and_refresh() {
+    let h = Harness::new("rotation-federation").await;
+    let mut py = XmlsecIdp::start();
+    let certs = py.ok(json!({"op": "keys"}))["certs"].clone();
+    let cert = |name: &str| certs[name].as_str().expect("cert").to_owned();
+    h.onboard("acme", &[]).await;
+    let (server, url) = MetadataServer::start().await;
+    let base = url.trim_end_matches("/metadata.xml").to_owned();
+    let aggregate = |py: &mut XmlsecIdp, signing: &[&str], sign_with: &str, others: usize| {
+        let members = if signing.is_empty() {
+            json!([])
+        } else {
+            json!([{"entity_id": IDP_ENTITY, "sso_url": IDP_SSO, "signing": signing}])
+        };
+        py.ok(json!({"op": "aggregate", "members": members, "others": others, "sign_with": sign_with}))["xml"]
+            .as_str()
+            .expect("xml")
+            .as_bytes()
+            .to_vec()
+    };
+    let entity = |py: &mut XmlsecIdp, signing: &[&str]| {
+        py.ok(json!({"op": "metadata", "entity_id": IDP_ENTITY, "sso_url": IDP_SSO, "signing": signing, "sign_with": "m"}))["xml"]
+            .as_str()
+            .expect("xml")
+            .as_bytes()
+            .to_vec()
+    };
+    // More than one IdP's 512 KiB, less than the aggregate limit.
+    let first = aggregate(&mut py, &["a"], "m", 700);
+    assert!(
+        first.len() > 512 * 1024 && first.len() < AGGREGATE_MAX_BYTES,
+        "{}",
+        first.len()
+    );
+    server.serve_at("/federation.xml", &first);
+    // `printf %s https://idp.rotation.test/saml | sha1sum` (Metadata Query Protocol's {sha1}).
+    let mdq_path = "/mdq/entities/%7Bsha1%7Db901b83899a588ae4e37a889c04ce540eb34e1b3".to_owned();
+    server.serve_at(&mdq_path, &entity(&mut py, &["a"]));
+    for (idp, body) in [
+        (
+            "fed",
+            json!({"idp": "fed", "metadata_url": format!("{base}/federation.xml"), "entity_id": IDP_ENTITY,
+                   "metadata_signing_certificates": [cert("m")]}),
+        ),
+        (
+            "mdq",
+            json!({"idp": "mdq", "mdq_url": format!("{base}/mdq"), "mdq_identifier": "sha1",
+                   "entity_id": IDP_ENTITY, "metadata_signing_certificates": [cert("m")]}),
+        ),
+    ] {
+        let reply = h.call("POST", "/admin/orgs/acme/idps", body).await;
+        assert_eq!(reply.status, 201, "{idp}: {}", reply.body);
+        assert_eq!(reply.body["entity_id"], IDP_ENTITY);
+        let source = if idp == "fed" { "aggregate" } else { "mdq" };
+        assert_eq!(reply.body["refresh"]["source"], source, "{}", reply.body);
+    }
+    assert!(server.state.lock().expect("s").seen.contains(&mdq_path));
+
+    let clock = SimClock(Arc::new(Mutex::new(OffsetDateTime::now_utc())));
+    let app = rotate_app(&h, &clock, h.table.clone());
+    let org = OrgId::parse("acme").expect("org");
+    let certificates = |idp: &'static str| {
+        let table = h.table.clone();
+        let org = org.clone();
+        async move {
+            table
+                .idp(&org, &IdpId::parse(idp).expect("idp"))
+                .await
+                .expect("idp")
+                .expect("stored")
+                .signing_certificates
+        }
+    };
+    let outcome = |out: &samlgate_rotate::RunOutput, idp: &str| {
+        let r = out
+            .refresh
+            .idps
+            .iter()
+            .find(|r| r.idp.as_str() == idp)
+            .expect("refreshed");
+        (serde_json::to_value(&r.outcome).expect("outcome"), r.reason)
+    };
+    let out = run_rotate(&app).await;
+    assert_eq!(outcome(&out, "fed").0, "unchanged");
+    assert_eq!(outcome(&out, "mdq").0, "unchanged");
+
+    // A signed rollover: key "b" added by the federation and by the MDQ service.
+    server.serve_at(
+        "/federation.xml",
+        &aggregate(&mut py, &["a", "b"], "m", 700),
+    );
+    server.serve_at(&mdq_path, &entity(&mut py, &["a", "b"]));
+    let out = run_rotate(&app).await;
+    assert_eq!(
+        (outcome(&out, "fed").0, outcome(&out, "mdq").0),
+        (json!("applied"), json!("applied"))
+    );
+    assert_eq!(certificates("fed").await, vec![cert("a"), cert("b")]);
+    assert_eq!(certificates("mdq").await, vec![cert("a"), cert("b")]);
+
+    // Refused, the stored configuration kept: the entity left the aggregate, another key
+    // signed it, it grew past the aggregate limit.
+    let refusals: [(Vec<u8>, &str); 3] = [
+        (aggregate(&mut py, &[], "m", 10), "metadata_invalid"),
+        (
+            aggregate(&mut py, &["a"], "x", 10),
+            "metadata_signature_invalid",
+        ),
+        (vec![b' '; AGGREGATE_MAX_BYTES + 1], "metadata_fetch_failed"),
+    ];
+    for (body, reason) in refusals {
+        server.serve_at("/federation.xml", &body);
+        let out = run_rotate(&app).await;
+        assert_eq!(
+            (outcome(&out, "fed").0, outcome(&out, "fed").1),
+            (json!("failed"), Some(reason)),
+        );
+        assert_eq!(certificates("fed").await, vec![cert("a"), cert("b")]);
     }
 }
 

@@ -27,7 +27,7 @@ export async function idps(page: HTMLElement, route: Route): Promise<void> {
         h('a', { href: link(route.org, 'idps', idp.idp) }, idp.idp),
         h('code', {}, idp.entity_id),
         idp.metadata_url
-          ? `metadata URL (${idp.metadata_url}), ${onUnsignedMetadata(idp) ? 'unsigned' : 'signed'}`
+          ? `${sourceName(idp)} (${idp.metadata_url}), ${onUnsignedMetadata(idp) ? 'unsigned' : 'signed'}`
           : 'uploaded or manual',
         `${idp.signing_certificates.length}${(idp.refresh?.pending_certificates ?? []).length ? `, ${idp.refresh?.pending_certificates?.length} waiting for approval` : ''}`,
         date(idp.updated_at),
@@ -35,6 +35,18 @@ export async function idps(page: HTMLElement, route: Route): Promise<void> {
     ),
     addForm(route),
   );
+}
+
+/** How the IdP's metadata URL is read. */
+function sourceName(idp: Idp): string {
+  switch (idp.refresh?.source) {
+    case 'aggregate':
+      return 'federation aggregate';
+    case 'mdq':
+      return 'MDQ service';
+    default:
+      return 'metadata URL';
+  }
 }
 
 function addForm(route: Route): HTMLElement {
@@ -57,10 +69,19 @@ function addForm(route: Route): HTMLElement {
       h('legend', {}, 'Source'),
       source('url', 'From a metadata URL', true),
       source('xml', 'From a metadata XML file'),
+      source('federation', 'From a federation (signed aggregate or MDQ service)'),
       source('manual', 'From manual fields'),
     ),
     h('div', { class: 'source source-url' }, field('Metadata URL', input('metadata-url', { type: 'url' }), 'https only (plain http to loopback in local mode); fetched by samlgate with size and time limits, and refreshed daily.')),
     h('div', { class: 'source source-xml', hidden: true }, field('Metadata file', input('metadata-file', { type: 'file', accept: '.xml,application/samlmetadata+xml,text/xml' }))),
+    h(
+      'div',
+      { class: 'source source-federation', hidden: true },
+      field('Federation metadata', select('federation-kind', [['aggregate', 'Aggregate URL (an EntitiesDescriptor of many entities)'], ['mdq', 'MDQ service base URL (Metadata Query Protocol)']])),
+      field('URL', input('federation-url', { type: 'url' }), 'The aggregate, or the MDQ service (samlgate asks it for {URL}/entities/{entity ID}). Refreshed daily.'),
+      field('IdP entity ID', input('federation-entity-id', { autocomplete: 'off' }), 'Which entity of the federation this IdP is.'),
+      field('Federation metadata signing certificate (PEM)', textarea('federation-signer', '', { rows: 6 }), 'The federation publishes it; the aggregate or MDQ answer must be signed with it.'),
+    ),
     h(
       'div',
       { class: 'source source-manual', hidden: true },
@@ -85,6 +106,13 @@ function addForm(route: Route): HTMLElement {
       const body: Record<string, unknown> = { idp: formValue(form, 'idp-id') };
       try {
         if (chosen === 'url') body.metadata_url = formValue(form, 'metadata-url');
+        if (chosen === 'federation') {
+          const url = formValue(form, 'federation-url');
+          if (formValue(form, 'federation-kind') === 'mdq') body.mdq_url = url;
+          else body.metadata_url = url;
+          body.entity_id = formValue(form, 'federation-entity-id');
+          body.metadata_signing_certificates = [formValue(form, 'federation-signer')];
+        }
         if (chosen === 'xml') {
           const file = (form.elements.namedItem('metadata-file') as HTMLInputElement).files?.[0];
           if (!file) throw new Error('choose a metadata file');
@@ -123,6 +151,7 @@ export async function idpDetail(page: HTMLElement, route: Route, id: string): Pr
     facts([
       ['Entity ID', h('code', {}, idp.entity_id)],
       ['Metadata URL', idp.metadata_url ? h('code', {}, idp.metadata_url) : 'none (uploaded or manual)'],
+      ['Metadata source', idp.metadata_url ? sourceName(idp) : 'not refreshed'],
       [
         'Metadata signature',
         !idp.metadata_url

@@ -395,6 +395,91 @@ mod mutations {
             }
         }
     }
+
+    /// The cases whose identity is in an EncryptedID or a NameID-valued attribute, with the
+    /// element the mutations aim at (issue 15 §3).
+    fn structured_cases() -> &'static Vec<(Case, &'static str)> {
+        static CASES: OnceLock<Vec<(Case, &'static str)>> = OnceLock::new();
+        CASES.get_or_init(|| {
+            let aimed = [
+                ("encrypted_id", "EncryptedID"),
+                ("encrypted_id_aes128cbc", "EncryptedID"),
+                ("attribute_name_id", "AttributeValue"),
+            ];
+            valid_cases()
+                .iter()
+                .filter_map(|c| {
+                    aimed
+                        .iter()
+                        .find(|(name, _)| *name == c.name)
+                        .map(|(_, element)| (c.clone(), *element))
+                })
+                .collect()
+        })
+    }
+
+    /// The byte range of the first `<…:{local}` element through its end tag, if the input
+    /// holds one (the fixtures are raw XML).
+    fn element_range(input: &[u8], local: &str) -> Option<(usize, usize)> {
+        let text = std::str::from_utf8(input).ok()?;
+        let open = text.find(&format!(":{local}"))?;
+        let start = text[..open].rfind('<')?;
+        let close = format!(":{local}>");
+        let end = text[open + 1..].find(&close)? + open + 1 + close.len();
+        Some((start, end))
+    }
+
+    /// Who an assertion says the user is: the subject and every NameID-valued attribute.
+    fn identity(assertion: &saml::VerifiedAssertion) -> (String, Vec<saml::NameId>) {
+        (
+            assertion.name_id().value.clone(),
+            assertion
+                .attributes()
+                .iter()
+                .flat_map(|a| a.name_ids.iter().cloned())
+                .collect(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Mutations aimed inside an EncryptedID or a NameID-valued AttributeValue never panic,
+        /// and whatever is still accepted names the same subject and the same structured values
+        /// (Format, NameQualifier, SPNameQualifier included) as the untouched Response.
+        #[test]
+        fn mutated_encrypted_ids_and_name_id_attributes_never_change_identity(
+            pick in any::<prop::sample::Index>(),
+            mutations in prop::collection::vec((any::<prop::sample::Index>(), mutation()), 1..4),
+        ) {
+            let cases = structured_cases();
+            prop_assume!(cases.len() == 3);
+            let (case, element) = pick.get(cases);
+            let (verifier, input, clock) = verifier_for(case);
+            let expected = identity(
+                &verifier
+                    .verify(&input, case.request_id.as_deref(), &clock)
+                    .expect("the untouched case verifies"),
+            );
+            let mut mutated = input.clone();
+            for (at, m) in &mutations {
+                // Aim the mutation's position into the element (still inside it after earlier
+                // mutations, if it survived them).
+                let (start, end) = element_range(&mutated, element).unwrap_or((0, mutated.len()));
+                let offset = start + at.index(end.saturating_sub(start).max(1));
+                let m = match m.clone() {
+                    Mutation::Truncate(_) => Mutation::Truncate(offset),
+                    Mutation::Flip(_, b) => Mutation::Flip(offset, b),
+                    Mutation::Delete(_, n) => Mutation::Delete(offset, n),
+                    Mutation::Insert(_, s) => Mutation::Insert(offset, s),
+                    Mutation::Duplicate(_, n) => Mutation::Duplicate(offset, n),
+                };
+                mutated = apply(&mutated, &m);
+            }
+            if let Ok(assertion) = verifier.verify(&mutated, case.request_id.as_deref(), &clock) {
+                prop_assert_eq!(identity(&assertion), expected.clone());
+            }
+        }
+    }
 }
 
 mod codes {
