@@ -42,17 +42,22 @@ fn free_port() -> u16 {
 pub fn moto() -> &'static str {
     static MOTO: OnceLock<String> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let server = repo_root().join(".venv/bin/moto_server");
+        // moto's server with DynamoDB's write atomicity (tests/fixtures/moto_atomic.py: moto
+        // checks a condition and writes without a lock; the races below need DynamoDB's
+        // exactly-one-winner).
+        let python = repo_root().join(".venv/bin/python");
         assert!(
-            server.exists(),
+            python.exists(),
             "{} is missing: run scripts/setup first",
-            server.display()
+            python.display()
         );
+        let server = repo_root().join("tests/fixtures/moto_atomic.py");
         let port = free_port();
         // The watchdog ends moto when this test process is gone, even if it is killed.
         let script = format!(
-            "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+            "'{}' '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
              while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $m",
+            python.display(),
             server.display(),
             pid = std::process::id()
         );
