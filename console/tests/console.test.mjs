@@ -19,7 +19,7 @@ import { chromium } from 'playwright-core';
 
 const BASE = process.env.SAMLGATE_URL;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOTS ?? path.resolve('docs/console');
+const SHOTS = process.env.SCREENSHOTS ?? path.resolve('target/console');
 const ORG = 'demo';
 assert.ok(BASE, 'SAMLGATE_URL is not set: run scripts/dev --browser');
 
