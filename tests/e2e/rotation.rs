@@ -496,6 +496,18 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .expect("base64")
 }
 
+/// The IdP as stored.
+async fn stored_idp(h: &Harness, org: &str, idp: &str) -> Idp {
+    h.table
+        .idp(
+            &OrgId::parse(org).expect("org"),
+            &IdpId::parse(idp).expect("idp"),
+        )
+        .await
+        .expect("idp")
+        .expect("stored")
+}
+
 /// A metadata server with ETags: serves whatever the test last set, answers 304 to a
 /// matching `If-None-Match`, and can be made slow.
 #[derive(Clone, Default)]
@@ -656,19 +668,9 @@ async fn federation_aggregates_and_mdq_register_and_refresh() {
 
     let clock = SimClock(Arc::new(Mutex::new(OffsetDateTime::now_utc())));
     let app = rotate_app(&h, &clock, h.table.clone());
-    let org = OrgId::parse("acme").expect("org");
-    let certificates = |idp: &'static str| {
-        let table = h.table.clone();
-        let org = org.clone();
-        async move {
-            table
-                .idp(&org, &IdpId::parse(idp).expect("idp"))
-                .await
-                .expect("idp")
-                .expect("stored")
-                .signing_certificates
-        }
-    };
+    let h = &h;
+    let certificates =
+        |idp: &'static str| async move { stored_idp(h, "acme", idp).await.signing_certificates };
     let outcome = |out: &samlgate_rotate::RunOutput, idp: &str| {
         let r = out
             .refresh
@@ -769,18 +771,7 @@ async fn metadata_refresh_applies_safe_changes_and_refuses_the_rest() {
 
     let clock = SimClock(Arc::new(Mutex::new(OffsetDateTime::now_utc())));
     let app = rotate_app(&h, &clock, h.table.clone());
-    let org = OrgId::parse("acme").expect("org");
-    let stored = |idp: &'static str| {
-        let table = h.table.clone();
-        let org = org.clone();
-        async move {
-            table
-                .idp(&org, &IdpId::parse(idp).expect("idp"))
-                .await
-                .expect("idp")
-                .expect("stored")
-        }
-    };
+    let stored = |idp: &'static str| stored_idp(&h, "acme", idp);
     let fingerprint = |name: &str| samlgate_domain::ids::sha256_hex(&base64_decode(&cert(name)));
     let outcome_of = |output: &samlgate_rotate::RunOutput, idp: &str| -> (String, Option<String>) {
         let r = output

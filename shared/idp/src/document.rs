@@ -212,17 +212,15 @@ mod tests {
 
     const NOW: OffsetDateTime = time::macros::datetime!(2026-01-01 0:00 UTC);
 
+    /// [`apply_document`] as registration reads one IdP's own document, outside local mode.
+    fn apply(idp: &mut Idp, bytes: &[u8]) -> Result<(), DocumentRejection> {
+        apply_document(idp, bytes, false, NOW, MAX_METADATA_BYTES)
+    }
+
     #[test]
     fn a_document_is_read_into_the_idp() {
         let mut idp = blank();
-        apply_document(
-            &mut idp,
-            &metadata("idp.xml"),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap();
+        apply(&mut idp, &metadata("idp.xml")).unwrap();
         assert_eq!(idp.entity_id, "https://idp.example.com/saml");
         assert!(!idp.signing_certificates.is_empty());
         assert!(idp.sso_url().is_some());
@@ -235,14 +233,7 @@ mod tests {
     #[test]
     fn the_declared_scopes_are_kept_with_the_idp() {
         let mut idp = blank();
-        apply_document(
-            &mut idp,
-            &metadata("idp-scoped.xml"),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap();
+        apply(&mut idp, &metadata("idp-scoped.xml")).unwrap();
         assert_eq!(
             idp.scopes,
             [
@@ -261,9 +252,7 @@ mod tests {
     #[test]
     fn each_rejection_has_its_code() {
         let mut idp = blank();
-        let unreadable =
-            apply_document(&mut idp, b"<not-metadata/>", false, NOW, MAX_METADATA_BYTES)
-                .unwrap_err();
+        let unreadable = apply(&mut idp, b"<not-metadata/>").unwrap_err();
         assert_eq!(unreadable.code(), "metadata_invalid");
         assert!(matches!(
             VaultError::from(unreadable),
@@ -271,28 +260,14 @@ mod tests {
         ));
 
         idp.refresh.signing_certificates = vec!["%%%".into()];
-        let signer = apply_document(
-            &mut idp,
-            &metadata("idp.xml"),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap_err();
+        let signer = apply(&mut idp, &metadata("idp.xml")).unwrap_err();
         assert!(matches!(signer, DocumentRejection::SignerUnreadable));
         assert_eq!(signer.code(), "metadata_invalid");
 
         // An unsigned document where a signer is configured.
         let mut signed = blank();
         signed.refresh.signing_certificates = blank_signer();
-        let unsigned = apply_document(
-            &mut signed,
-            &metadata("idp.xml"),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap_err();
+        let unsigned = apply(&mut signed, &metadata("idp.xml")).unwrap_err();
         assert_eq!(unsigned.code(), "metadata_signature_invalid");
 
         let text = String::from_utf8(metadata("idp.xml")).unwrap();
@@ -302,14 +277,7 @@ mod tests {
             1,
         );
         assert_ne!(expired, text, "the fixture's root is md:EntityDescriptor");
-        let rejection = apply_document(
-            &mut blank(),
-            expired.as_bytes(),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap_err();
+        let rejection = apply(&mut blank(), expired.as_bytes()).unwrap_err();
         assert_eq!(rejection.code(), "metadata_expired");
     }
 
@@ -318,14 +286,7 @@ mod tests {
         let text = String::from_utf8(metadata("idp.xml")).unwrap();
         let http = text.replace("https://idp.example.com/sso", "http://127.0.0.1:9/sso");
         assert_ne!(http, text);
-        let rejection = apply_document(
-            &mut blank(),
-            http.as_bytes(),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap_err();
+        let rejection = apply(&mut blank(), http.as_bytes()).unwrap_err();
         assert_eq!(rejection.code(), "metadata_invalid");
         assert!(matches!(
             VaultError::from(rejection),
@@ -339,14 +300,7 @@ mod tests {
     /// Some certificate that signed nothing here: the IdP's own signing certificate.
     fn blank_signer() -> Vec<String> {
         let mut idp = blank();
-        apply_document(
-            &mut idp,
-            &metadata("idp.xml"),
-            false,
-            NOW,
-            MAX_METADATA_BYTES,
-        )
-        .unwrap();
+        apply(&mut idp, &metadata("idp.xml")).unwrap();
         idp.signing_certificates
     }
 }
