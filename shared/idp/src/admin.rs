@@ -69,8 +69,7 @@ pub fn mdq_url(base: &str, entity_id: &str, identifier: MdqIdentifier) -> String
                 &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
                 entity_id.as_bytes(),
             );
-            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-            format!("{{sha1}}{hex}")
+            format!("{{sha1}}{}", samlgate_domain::ids::hex(digest.as_ref()))
         }
     };
     format!(

@@ -8,11 +8,10 @@
 //! no other `EncryptedData` can be substituted.
 
 use crate::error::Error;
-use crate::xml::{self, attr, child_elements, is, DSIG, XENC};
+use crate::xml::{self, attr, child_elements, is, DSIG, XENC, XENC11};
 use crate::xmlsec::Decrypter;
 use uppsala::{Document, NodeId};
 
-const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
 const ELEMENT_TYPE: &str = "http://www.w3.org/2001/04/xmlenc#Element";
 
 const AES_GCM: [&str; 2] = [
@@ -23,10 +22,7 @@ const AES_CBC: [&str; 2] = [
     "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
     "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
 ];
-const KEY_TRANSPORT: [&str; 2] = [
-    "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
-    "http://www.w3.org/2009/xmlenc11#rsa-oaep",
-];
+const KEY_TRANSPORT: [&str; 2] = [xml::RSA_OAEP_MGF1P, xml::RSA_OAEP11];
 /// The OAEP hash (SHA-1 is the xmlenc default and is sound inside OAEP).
 const OAEP_DIGESTS: [&str; 4] = [
     "http://www.w3.org/2000/09/xmldsig#sha1",
@@ -213,19 +209,14 @@ fn check_algorithms(
 /// same hash: aws-lc, our one RSA implementation, has no OAEP with two different ones. Such a
 /// key (SHA-256 with the default MGF, say) is refused by name rather than failing to decrypt.
 fn check_oaep11_hashes(doc: &Document<'_>, method: NodeId) -> Result<(), Error> {
-    let hash_of = |uri: &str| {
-        uri.rsplit(['#', '-'])
-            .next()
-            .map(|h| h.trim_start_matches("mgf1").to_owned())
-    };
-    let mut digest = "sha1".to_owned();
-    let mut mgf = "sha1".to_owned();
+    let mut digest = "sha1";
+    let mut mgf = "sha1";
     for parameter in child_elements(doc, method) {
         let algorithm = attr(doc, parameter, "Algorithm").unwrap_or("");
         if is(doc, parameter, DSIG, "DigestMethod") {
-            digest = hash_of(algorithm).unwrap_or_default();
+            digest = xml::oaep_hash_name(algorithm).unwrap_or_default();
         } else if is(doc, parameter, XENC11, "MGF") {
-            mgf = hash_of(algorithm).unwrap_or_default();
+            mgf = xml::oaep_hash_name(algorithm).unwrap_or_default();
         }
     }
     if digest != mgf {

@@ -258,14 +258,16 @@ fn certificates(
         for data in child_elements(doc, key_info).filter(|n| is(doc, *n, DSIG, "X509Data")) {
             for cert in xml::children_named(doc, data, DSIG, "X509Certificate") {
                 let text = doc.text_content_deep(cert);
-                match decode_certificate(&text) {
-                    Some(der) if bergshamra::keys::loader::load_x509_cert_der(&der).is_ok() => {
-                        match weak_rsa_key(&der) {
-                            Some(message) => warnings.push(format!("{message}; ignored")),
-                            None => out.push(der),
-                        }
-                    }
-                    _ => warnings.push("an X509Certificate could not be parsed; ignored".into()),
+                let loaded = decode_certificate(&text).and_then(|der| {
+                    let key = bergshamra::keys::loader::load_x509_cert_der(&der).ok()?;
+                    Some((der, key))
+                });
+                match loaded {
+                    Some((der, key)) => match weak_rsa_key(&key) {
+                        Some(message) => warnings.push(format!("{message}; ignored")),
+                        None => out.push(der),
+                    },
+                    None => warnings.push("an X509Certificate could not be parsed; ignored".into()),
                 }
             }
         }
@@ -275,8 +277,8 @@ fn certificates(
 
 /// Why a certificate's RSA key is too short to verify anything (aws-lc's 2048-bit floor:
 /// a 1024-bit key is within reach of a well-funded attacker, NIST SP 800-131A).
-fn weak_rsa_key(der: &[u8]) -> Option<String> {
-    crate::xmlsec::certificate_rsa_bits(der)
+fn weak_rsa_key(key: &bergshamra::Key) -> Option<String> {
+    crate::xmlsec::certificate_rsa_bits(key)
         .filter(|bits| *bits < crate::xmlsec::MIN_RSA_BITS)
         .map(|bits| {
             format!(
@@ -289,9 +291,9 @@ fn weak_rsa_key(der: &[u8]) -> Option<String> {
 impl IdpMetadata {
     /// Whether `der` is an X.509 certificate whose key can verify signatures here.
     pub fn signing_key_usable(der: &[u8]) -> Result<(), ConfigError> {
-        bergshamra::keys::loader::load_x509_cert_der(der)
+        let key = bergshamra::keys::loader::load_x509_cert_der(der)
             .map_err(|e| ConfigError::Metadata(format!("certificate: {e}")))?;
-        match weak_rsa_key(der) {
+        match weak_rsa_key(&key) {
             Some(message) => Err(ConfigError::Metadata(message)),
             None => Ok(()),
         }

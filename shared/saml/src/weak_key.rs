@@ -10,7 +10,9 @@
 //! is why no network-facing function links it.
 
 use crate::error::{ConfigError, Error};
-use crate::xml::{self, attr, child_elements, is, DSIG, XENC};
+use crate::xml::{
+    self, attr, child_elements, is, oaep_hash_name, DSIG, RSA_OAEP11, RSA_OAEP_MGF1P, XENC, XENC11,
+};
 use crate::Limits;
 use base64::Engine as _;
 use bergshamra::{EncContext, KeysManager};
@@ -18,9 +20,6 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use std::sync::Arc;
 
-const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
-const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
-const RSA_OAEP11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 /// Below this, not even a diagnosis.
 const MIN_WEAK_BITS: usize = 1024;
 
@@ -52,7 +51,7 @@ enum Hash {
 
 impl Hash {
     fn from_uri(uri: &str) -> Option<Self> {
-        match uri.rsplit(['#', '-']).next()?.trim_start_matches("mgf1") {
+        match oaep_hash_name(uri)? {
             "sha1" => Some(Self::Sha1),
             "sha256" => Some(Self::Sha256),
             "sha384" => Some(Self::Sha384),

@@ -12,6 +12,18 @@ pub(crate) const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub(crate) const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub(crate) const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
 pub(crate) const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub(crate) const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
+/// RSA-OAEP key transport, the two URIs samlgate accepts (`crate::encrypted`).
+pub(crate) const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
+pub(crate) const RSA_OAEP11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
+
+/// The hash an OAEP DigestMethod or MGF URI names (`…#sha256`, `…xmlenc11#mgf1sha256` →
+/// `sha256`).
+pub(crate) fn oaep_hash_name(uri: &str) -> Option<&str> {
+    uri.rsplit(['#', '-'])
+        .next()
+        .map(|h| h.trim_start_matches("mgf1"))
+}
 pub const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 

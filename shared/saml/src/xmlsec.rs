@@ -246,7 +246,7 @@ fn rsa_private_key(pem: &[u8]) -> Result<bergshamra::Key, ConfigError> {
             return Err(ConfigError::WeakSpKey { bits });
         }
     }
-    let pkcs8 = to_pkcs8_pem(pem).ok_or_else(not_a_key)?;
+    let pkcs8 = pkcs8_pem(&der).ok_or_else(not_a_key)?;
     bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes()).map_err(|_| not_a_key())
 }
 
@@ -257,11 +257,11 @@ pub(crate) fn rsa_modulus_bits(pkcs8_der: &[u8]) -> Option<usize> {
     modulus_bits(info.private_key, true)
 }
 
-/// The RSA modulus size of an X.509 certificate's key; `None` when it is not an RSA key.
-pub(crate) fn certificate_rsa_bits(der: &[u8]) -> Option<usize> {
+/// The RSA modulus size of a certificate's key (as bergshamra loaded it); `None` when it is
+/// not an RSA key.
+pub(crate) fn certificate_rsa_bits(key: &bergshamra::Key) -> Option<usize> {
     const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
         pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-    let key = bergshamra::keys::loader::load_x509_cert_der(der).ok()?;
     let spki = key.to_spki_der()?;
     let info = pkcs8::spki::SubjectPublicKeyInfoRef::try_from(spki.as_slice()).ok()?;
     if info.algorithm.oid != RSA_ENCRYPTION {
@@ -288,12 +288,10 @@ fn modulus_bits(sequence: &[u8], has_version: bool) -> Option<usize> {
     Some(bytes.len() * 8 - first.leading_zeros() as usize)
 }
 
-/// bergshamra's aws-lc loader reads PKCS#8 only; IdP tooling often hands out PKCS#1
-/// (`BEGIN RSA PRIVATE KEY`). Wrap it in a PrivateKeyInfo (RFC 5208) without touching the key.
-fn to_pkcs8_pem(pem: &[u8]) -> Option<zeroize::Zeroizing<String>> {
+/// PKCS#8 DER ([`to_pkcs8_der`]) as the PEM bergshamra's aws-lc loader reads.
+fn pkcs8_pem(der: &[u8]) -> Option<zeroize::Zeroizing<String>> {
     use pkcs8::der::pem::LineEnding;
-    let der = to_pkcs8_der(pem)?;
-    pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &der)
+    pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, der)
         .ok()
         .map(zeroize::Zeroizing::new)
 }
