@@ -31,7 +31,9 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      // Every change is JSON, even without a body: the dev server's admin API refuses
+      // anything else (a cross-site form or a text/plain fetch could send the rest).
+      headers: method === 'GET' ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {

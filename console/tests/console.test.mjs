@@ -471,6 +471,13 @@ test('a client page of another origin reads discovery, JWKS, token and userinfo 
         // A Bearer header: the browser sends a preflight first.
         userinfo: await read(`${base}/o/demo/userinfo`, { headers: { authorization: 'Bearer nope' } }),
         admin: await read(`${base}/admin/orgs/demo`),
+        // What any page can send without a preflight: a text/plain "simple" request.
+        forged: await read(`${base}/admin/orgs/demo/clients`, {
+          method: 'POST',
+          mode: 'no-cors',
+          headers: { 'content-type': 'text/plain' },
+          body: JSON.stringify({ name: 'forged by another origin', redirect_uris: ['https://evil.example/cb'] }),
+        }),
       };
     }, BASE);
     assert.equal(results.discovery.status, 200, JSON.stringify(results.discovery));
@@ -482,6 +489,17 @@ test('a client page of another origin reads discovery, JWKS, token and userinfo 
     assert.equal(results.userinfo.status, 401, JSON.stringify(results.userinfo));
     assert.match(results.userinfo.challenge, /^Bearer/);
     assert.ok(results.admin.blocked, `admin must not be readable from another origin: ${JSON.stringify(results.admin)}`);
+    // The dev server's admin API has no authorizer: the forged request reached it and was
+    // refused (loopback Origin and application/json only), so no client was registered.
+    const clients = await (await fetch(`${BASE}/admin/orgs/demo/clients`)).json();
+    assert.ok(!clients.clients.some((c) => c.name === 'forged by another origin'), JSON.stringify(clients));
+    const direct = await fetch(`${BASE}/admin/orgs/demo/clients`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'http://127.0.0.1:1' },
+      body: '{}',
+    });
+    assert.equal(direct.status, 403);
+    assert.equal((await direct.json()).error, 'forbidden');
   } finally {
     await other.close();
     server.close();

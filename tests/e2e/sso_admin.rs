@@ -136,6 +136,54 @@ async fn bad_registrations_are_refused_with_codes_and_write_nothing() {
         "{}",
         reply.body
     );
+    // PATCH changes only what it names (against the stored item in DynamoDB); a bad enum
+    // value is refused naming the field and the allowed values, never the value.
+    let settings = "/admin/orgs/acme/idps/okta/settings";
+    let reply = h
+        .call(
+            "PUT",
+            settings,
+            json!({"mapping": {"email": "mail", "groups": "memberOf"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = h
+        .call("PATCH", settings, json!({"request_binding": "post"}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["settings"]["request_binding"], "post");
+    assert_eq!(reply.body["settings"]["mapping"]["email"], "mail");
+    let stored = h
+        .call("GET", "/admin/orgs/acme/idps/okta", Value::Null)
+        .await;
+    assert_eq!(stored.body["settings"], reply.body["settings"]);
+    let reply = h
+        .call(
+            "PATCH",
+            settings,
+            json!({"request_binding": "HTTP-POST-CANARY"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["message"].as_str()),
+        (
+            400,
+            Some("invalid request: request_binding: unknown value, expected `redirect` or `post`")
+        ),
+        "{}",
+        reply.body
+    );
+    let reply = h
+        .call("PATCH", settings, json!({"allow_idp_initated": true}))
+        .await;
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown field `allow_idp_initated`, expected one of"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]

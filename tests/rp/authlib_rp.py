@@ -11,9 +11,11 @@ onboarded with `samlgate org create` as an operator would, is its own issuer: it
 handed to a relying party configured for the demo organisation, fails Authlib's validation
 (its keys are not in the demo organisation's JWKS, and its iss differs).
 """
+import html
 import http.server
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -186,6 +188,38 @@ def other_organisation(py, demo_jwks):
     print(f"    organisation {org}'s ID token is refused by Authlib configured for demo (keys and iss differ)")
 
 
+def demo_app_signs_out_at_the_idp_it_signed_in_with(py, idp):
+    """The dev server's demo app, signed in through pysaml2 (not the demo IdP): its Sign out is
+    RP-initiated logout, which sends pysaml2 a signed LogoutRequest, and pysaml2's
+    LogoutResponse brings the browser back to the demo app."""
+    browser = requests.Session()
+    answer = browser.get(f"{BASE}/app/login?idp={idp}", allow_redirects=False, timeout=30)
+    answer = browser.get(answer.headers["location"], allow_redirects=False, timeout=30)
+    assert answer.status_code == 302, (answer.status_code, answer.text)
+    idp_answer = py.ok(op="authn", binding="redirect", url=answer.headers["location"],
+                       user={"name_id": "bob@example.com",
+                             "attributes": {"email": ["bob@example.com"]}},
+                       encrypt=False, sign_response=True, sign_assertion=True)
+    answer = browser.post(f"{BASE}/o/demo/idp/{idp}/acs", allow_redirects=False, timeout=30,
+                          data={"SAMLResponse": idp_answer["saml_response"],
+                                "RelayState": idp_answer["relay_state"]})
+    assert answer.status_code == 302, (answer.status_code, answer.text)
+    page = browser.get(answer.headers["location"], timeout=30)
+    assert page.status_code == 200 and f"{idp}:bob@example.com" in page.text, page.text
+    link = re.search(r'<a href="([^"]*/logout\?[^"]*)">Sign out</a>', page.text)
+    answer = browser.get(BASE + html.unescape(link.group(1)), allow_redirects=False, timeout=30)
+    location = answer.headers.get("location", "")
+    assert answer.status_code == 302 and location.startswith(
+        f"https://idp-{idp}.pysaml2.test/slo/redirect?"), (answer.status_code, location)
+    logout = py.ok(op="sp_logout_request", url=location)
+    assert logout["name_id"] == "bob@example.com", logout
+    answer = browser.get(logout["url"], allow_redirects=False, timeout=30)
+    assert answer.status_code == 302 and answer.headers["location"] == f"{BASE}/?state=signed-out", (
+        answer.status_code, answer.headers)
+    print(f"    the demo app signed in through {idp} and its Sign out went to {idp}'s SLO (pysaml2 "
+          "checked the signed LogoutRequest) and back")
+
+
 def main():
     discovery = requests.get(f"{ISSUER}/.well-known/openid-configuration", timeout=30).json()
     assert discovery["issuer"] == ISSUER, discovery
@@ -198,6 +232,8 @@ def main():
         sp = requests.get(f"{BASE}/o/demo/idp/{idp}/metadata", timeout=30)
         py.ok(op="trust_sp", xml=sp.text)
         print(f"    pysaml2 registered as IdP {idp} of the demo organisation; it trusts samlgate's SP metadata")
+
+        demo_app_signs_out_at_the_idp_it_signed_in_with(py, idp)
 
         client = admin("POST", "/admin/orgs/demo/clients", {
             "name": "Authlib confidential", "redirect_uris": [REDIRECT],

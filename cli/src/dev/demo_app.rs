@@ -124,8 +124,12 @@ pub fn redirect_uri(dev: &Dev) -> String {
     format!("{}/app/callback", dev.base)
 }
 
-/// `GET /app/login`: a fresh state, nonce and PKCE pair, then samlgate's authorize endpoint.
-pub fn login(dev: &Dev) -> Result<String, String> {
+/// `GET /app/login[?idp=…]`: a fresh state, nonce and PKCE pair, then samlgate's authorize
+/// endpoint (at the IdP named, else the organisation's default).
+pub fn login(dev: &Dev, query: &str) -> Result<String, String> {
+    let idp = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "idp")
+        .map(|(_, v)| v.into_owned());
     let (client_id, _) = dev
         .app
         .client()
@@ -144,6 +148,9 @@ pub fn login(dev: &Dev) -> Result<String, String> {
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    if let Some(idp) = &idp {
+        query.append_pair("idp", idp);
+    }
     Ok(format!(
         "{}/o/{DEMO_ORG}/authorize?{}",
         dev.base,
@@ -279,7 +286,7 @@ fn page(
             .append_pair("state", "signed-out")
             .finish();
         format!(
-            r#"<p><a href="/o/{DEMO_ORG}/logout?{}">Sign out</a> (RP-initiated logout: samlgate ends the session; the demo IdP has no logout endpoint, so it returns here at once)</p>"#,
+            r#"<p><a href="/o/{DEMO_ORG}/logout?{}">Sign out</a> (RP-initiated logout: samlgate ends the session and, when the IdP you signed in with has a single-logout endpoint, sends it a signed LogoutRequest before returning here; the demo IdP has none, so it returns at once)</p>"#,
             escape_html(&query)
         )
     });

@@ -7,6 +7,7 @@
 
 mod demo_app;
 mod demo_idp;
+mod request_log;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ use serde_json::{json, Value};
 
 use demo_app::DemoApp;
 use demo_idp::{DemoIdp, USERS};
+use request_log::{local_admin_guard, log_requests, NotingAudit, RequestNote};
 
 pub const DEMO_ORG: &str = "demo";
 pub const DEMO_IDP: &str = "demo";
@@ -58,6 +60,7 @@ pub struct Args {
 
 struct Dev {
     base: String,
+    port: u16,
     admin: AdminApp,
     acs: samlgate_acs::App,
     metadata: samlgate_metadata::App,
@@ -97,13 +100,15 @@ async fn serve(args: &Args) -> Result<(), String> {
     let urls = PublicUrls::new(&base, true).map_err(|e| e.to_string())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets = Arc::new(Secrets::new(&config));
+    // Every handler audits through this, so each request's log line can name its reason.
+    let audit = Arc::new(NotingAudit::new(table.clone()));
     // The console's "Provision" button: the provision handler in-process, for the demo
     // organisation only, allowed to reach plain-HTTP targets on loopback (local mode).
     let provision = samlgate_provision::App {
         keys: kms.clone(),
         secrets: secrets.clone(),
         config: table.clone(),
-        audit: table.clone(),
+        audit: audit.clone(),
         clock: clock.clone(),
         esdk: Arc::new(samlgate_vault::esdk::EsdkDecrypter),
         egress: Arc::new(samlgate_provision::HttpEgress::new()?),
@@ -118,7 +123,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         secrets,
         config: table.clone(),
         writer: table.clone(),
-        audit: table.clone(),
+        audit: audit.clone(),
         audit_reader: table.clone(),
         clock: clock.clone(),
         fle: None,
@@ -143,7 +148,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         backchannel: Arc::new(samlgate_aws::http::HttpBackChannel::new(
             Destinations::PublicAndLoopback,
         )?),
-        audit: table.clone(),
+        audit: audit.clone(),
         metrics: Arc::new(samlgate_aws::emf::EmfMetrics),
         kms: kms.clone(),
         keys: Arc::new(KeyCache::default()),
@@ -158,6 +163,7 @@ async fn serve(args: &Args) -> Result<(), String> {
     let idp = DemoIdp::load_or_create(&args.state_dir, &base)?;
     let dev = Arc::new(Dev {
         base: base.clone(),
+        port: args.port,
         admin,
         acs,
         metadata,
@@ -200,7 +206,10 @@ async fn serve(args: &Args) -> Result<(), String> {
     let app = axum::Router::new()
         .merge(console)
         .fallback(dispatch)
-        .with_state(dev);
+        .with_state(dev)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            log_requests(audit.clone(), request, next)
+        }));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -386,7 +395,7 @@ async fn dispatch(
             return out;
         }
         ("GET", "/app/login") => {
-            return match demo_app::login(&dev) {
+            return match demo_app::login(&dev, &query) {
                 Ok(location) => redirect(&location),
                 Err(e) => html(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -458,6 +467,27 @@ async fn dispatch(
     let Some(function) = resolve(&method, &path) else {
         return html(StatusCode::NOT_FOUND, "no such route".into());
     };
+    if function == Function::Admin {
+        if let Err(message) = local_admin_guard(&parts.headers, &method, &path, dev.port) {
+            let mut out = HttpResponse::new(AxumBody::from(
+                json!({"error": "forbidden", "message": message}).to_string(),
+            ));
+            *out.status_mut() = StatusCode::FORBIDDEN;
+            out.extensions_mut().insert(RequestNote {
+                correlation_id: "-".into(),
+                error: Some("forbidden".into()),
+            });
+            out.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            return out;
+        }
+    }
+    let correlation_id = match samlgate_domain::ids::random_hex(8) {
+        Ok(id) => format!("dev-{id}"),
+        Err(_) => return html(StatusCode::INTERNAL_SERVER_ERROR, "no randomness".into()),
+    };
     let mut lambda_request = lambda_http::http::Request::builder()
         .method(parts.method.as_str())
         .uri(parts.uri.to_string());
@@ -475,12 +505,11 @@ async fn dispatch(
     let Ok(lambda_request) = lambda_request.body(lambda_body) else {
         return html(StatusCode::BAD_REQUEST, "unreadable request".into());
     };
+    let lambda_request = with_request_id(lambda_request, &correlation_id);
     let response = match function {
         Function::Acs => samlgate_acs::handle(&dev.acs, lambda_request).await,
         Function::Metadata => samlgate_metadata::handle(&dev.metadata, lambda_request).await,
-        Function::Admin => {
-            samlgate_admin::handle(&dev.admin, with_request_id(lambda_request)).await
-        }
+        Function::Admin => samlgate_admin::handle(&dev.admin, lambda_request).await,
     };
     let (parts, body) = response.into_parts();
     let body = match body {
@@ -489,7 +518,19 @@ async fn dispatch(
         lambda_http::Body::Binary(b) => b,
         _ => Vec::new(),
     };
+    let json = parts
+        .headers
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let error = (json && parts.status.as_u16() >= 400)
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten()
+        .and_then(|v| v["error"].as_str().map(str::to_owned));
     let mut out = HttpResponse::new(AxumBody::from(body));
+    out.extensions_mut().insert(RequestNote {
+        correlation_id,
+        error,
+    });
     *out.status_mut() =
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in &parts.headers {
@@ -503,16 +544,15 @@ async fn dispatch(
     out
 }
 
-/// API Gateway gives every request an ID, which admin uses as the correlation ID of its audit
-/// items; the dev server does the same (without an authorizer identity: local mode).
-fn with_request_id(request: lambda_http::Request) -> lambda_http::Request {
+/// API Gateway gives every request an ID, which the functions use as the correlation ID of
+/// their audit items and error pages; the dev server does the same (without an authorizer
+/// identity: local mode).
+fn with_request_id(request: lambda_http::Request, id: &str) -> lambda_http::Request {
     use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt as _;
     let mut context = ApiGatewayV2httpRequestContext::default();
-    context.request_id = samlgate_domain::ids::random_hex(8)
-        .ok()
-        .map(|id| format!("dev-{id}"));
+    context.request_id = Some(id.to_owned());
     request.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 

@@ -13,11 +13,12 @@
 //! | GET | `/admin/orgs/{org}/credentials/{id}` | one credential's metadata |
 //! | PUT | `/admin/orgs/{org}/credentials/{id}` | a new version |
 //! | DELETE | `/admin/orgs/{org}/credentials/{id}` | schedule deletion |
-//! | GET, PUT | `/admin/orgs/{org}/sso` | SSO settings: IdP routing, verified email domains, session lifetime, rotation |
+//! | GET, PUT, PATCH | `/admin/orgs/{org}/sso` | SSO settings: IdP routing, verified email domains, session lifetime, rotation (PATCH: an RFC 7396 merge patch) |
 //! | POST | `/admin/orgs/{org}/idps` | register an IdP (metadata XML, metadata URL or manual) |
 //! | GET | `/admin/orgs/{org}/idps` | list IdPs |
 //! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
-//! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings |
+//! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings (an absent field takes its default) |
+//! | PATCH | `/admin/orgs/{org}/idps/{idp}/settings` | change only the fields named (RFC 7396 merge patch; `null` resets one); answers the IdP with its resulting settings |
 //! | POST | `/admin/orgs/{org}/idps/{idp}/pending-certificates/{sha256}/approve` | trust a signing certificate that unsigned metadata added |
 //! | DELETE | `/admin/orgs/{org}/idps/{idp}/pending-certificates/{sha256}` | drop it |
 //! | POST | `/admin/orgs/{org}/clients` | register an OIDC client (its secret, if any, is in this answer only) |
@@ -171,42 +172,15 @@ fn ok(status: u16, value: impl serde::Serialize, caller: &Caller) -> Reply {
     }
 }
 
-/// Fields of earlier versions that a request may still carry: named in the refusal (they are
-/// ours, not the client's text).
-const REMOVED_FIELDS: &[&str] = &["return_urls", "app_audience"];
-
+/// A JSON body into one of our request types: a refusal names the field and what it
+/// accepts, never the value ([`samlgate_domain::schema`]).
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, VaultError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(VaultError::InvalidRequest(format!(
             "body is larger than {MAX_BODY_BYTES} bytes"
         )));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        // serde's messages for a wrong type or an unknown variant quote the value, and a
-        // client may have pasted a secret into the wrong field: only messages that name our
-        // own fields are passed on; everything else is reduced to its position.
-        let text = e.to_string();
-        let removed = REMOVED_FIELDS
-            .iter()
-            .find(|field| text.starts_with(&format!("unknown field `{field}`")));
-        let message = if let Some(field) = removed {
-            format!(
-                "{field} was removed: applications sign in as OIDC clients (POST /admin/orgs/{{org}}/clients)"
-            )
-        } else if text.starts_with("missing field `") {
-            text.split(" at line")
-                .next()
-                .unwrap_or("missing field")
-                .to_owned()
-        } else {
-            format!(
-                "body does not match the request schema (line {}, column {})",
-                e.line(),
-                e.column()
-            )
-        };
-        VaultError::InvalidRequest(message)
-    })
+    samlgate_domain::schema::from_json(body)
 }
 
 /// The credential intake form (`application/x-www-form-urlencoded`, fields `name`,
@@ -352,6 +326,12 @@ async fn route_inner(
                 .await?,
             caller,
         ),
+        ("PATCH", ["admin", "orgs", o, "sso"]) => ok(
+            200,
+            idps.patch_sso_settings(caller, &org(o)?, &parse_body(body)?)
+                .await?,
+            caller,
+        ),
         ("POST", ["admin", "orgs", o, "idps"]) => ok(
             201,
             idps.register_idp(caller, &org(o)?, parse_body(body)?)
@@ -405,6 +385,12 @@ async fn route_inner(
         ("POST", ["admin", "orgs", o, "clients", id, "secret"]) => {
             ok(200, clients.new_secret(caller, &org(o)?, id).await?, caller)
         }
+        ("PATCH", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
+            200,
+            idps.patch_settings(caller, &org(o)?, &idp(i)?, &parse_body(body)?)
+                .await?,
+            caller,
+        ),
         ("PUT", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
             200,
             idps.update_settings(caller, &org(o)?, &idp(i)?, parse_body(body)?)

@@ -39,6 +39,7 @@ pub mod one_time;
 pub mod org;
 pub mod ports;
 pub mod rules;
+pub mod schema;
 pub mod sealing;
 pub mod session;
 pub mod sp_key;

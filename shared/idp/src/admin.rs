@@ -213,15 +213,44 @@ impl IdpAdmin<'_> {
         }
     }
 
-    /// `PUT /admin/orgs/{org}/sso`.
+    /// `PUT /admin/orgs/{org}/sso`: replaces the whole object.
     pub async fn put_sso_settings(
         &self,
         caller: &Caller,
         org: &OrgId,
         settings: SsoSettings,
     ) -> Result<SsoSettings> {
+        self.change_sso_settings(caller, org, |_| Ok(settings))
+            .await
+    }
+
+    /// `PATCH /admin/orgs/{org}/sso`: an RFC 7396 merge patch over the stored settings (or the
+    /// defaults, if there are none yet); `{"domain_hints": {"old.example": null}}` drops one
+    /// domain.
+    pub async fn patch_sso_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        patch: &serde_json::Value,
+    ) -> Result<SsoSettings> {
+        use samlgate_domain::schema::{from_value, patched};
+        self.change_sso_settings(caller, org, |current| match current {
+            Some(current) => patched(current, patch),
+            None => patched(&from_value::<SsoSettings>(serde_json::json!({}))?, patch),
+        })
+        .await
+    }
+
+    async fn change_sso_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        new_settings: impl FnOnce(Option<&SsoSettings>) -> Result<SsoSettings>,
+    ) -> Result<SsoSettings> {
         let result = async {
             self.org(org).await?;
+            let current = self.config.sso_settings(org).await?;
+            let settings = new_settings(current.as_ref())?;
             settings.validate()?;
             let referenced = settings
                 .domain_hints
@@ -469,7 +498,8 @@ impl IdpAdmin<'_> {
         Ok(())
     }
 
-    /// `PUT /admin/orgs/{org}/idps/{idp}/settings`.
+    /// `PUT …/idps/{idp}/settings`: replaces the whole settings object (an absent field takes
+    /// its default).
     pub async fn update_settings(
         &self,
         caller: &Caller,
@@ -477,15 +507,43 @@ impl IdpAdmin<'_> {
         idp_id: &IdpId,
         settings: IdpSettings,
     ) -> Result<IdpView> {
+        self.change_settings(caller, org, idp_id, |_| Ok(settings))
+            .await
+    }
+
+    /// `PATCH …/idps/{idp}/settings`: an RFC 7396 merge patch over the stored settings (only
+    /// the fields it names change; `null` resets one to its default). The answer holds the
+    /// resulting settings.
+    pub async fn patch_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp_id: &IdpId,
+        patch: &serde_json::Value,
+    ) -> Result<IdpView> {
+        self.change_settings(caller, org, idp_id, |current| {
+            samlgate_domain::schema::patched(current, patch)
+        })
+        .await
+    }
+
+    async fn change_settings(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp_id: &IdpId,
+        new_settings: impl FnOnce(&IdpSettings) -> Result<IdpSettings>,
+    ) -> Result<IdpView> {
         let mut facts = BTreeMap::from([("idp".to_owned(), idp_id.to_string())]);
         let result = async {
             self.org(org).await?;
-            settings.validate()?;
             let mut idp = self
                 .config
                 .idp(org, idp_id)
                 .await?
                 .ok_or(VaultError::IdpNotFound)?;
+            let settings = new_settings(&idp.settings)?;
+            settings.validate()?;
             if settings.algorithm_exceptions != idp.settings.algorithm_exceptions {
                 facts.insert(
                     "algorithm_exceptions".into(),
@@ -935,5 +993,72 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), "invalid_request");
         assert_eq!(world.idp().version, 1);
+    }
+
+    /// A user sent `{"request_binding": "post"}` with PUT and lost the mapping: PATCH changes
+    /// only what it names, answers the result, and is refused as a whole like PUT.
+    #[tokio::test]
+    async fn a_settings_patch_keeps_every_field_it_does_not_name() {
+        use serde_json::json;
+        let world = World::new().await;
+        let admin = world.admin();
+        let mut settings = world.idp().settings;
+        settings.mapping.email = Some("mail".into());
+        settings.rules.required_group = Some("staff".into());
+        admin
+            .update_settings(&caller(), &acme(), &okta(), settings.clone())
+            .await
+            .unwrap();
+        let view = admin
+            .patch_settings(
+                &caller(),
+                &acme(),
+                &okta(),
+                &json!({"request_binding": "post"}),
+            )
+            .await
+            .unwrap();
+        let mut expected = settings.clone();
+        expected.request_binding = samlgate_domain::idp::RequestBinding::Post;
+        assert_eq!(view.idp.settings, expected);
+        assert_eq!(world.idp().settings, expected);
+        let version = world.idp().version;
+        for bad in [
+            json!({"request_binding": "HTTP-POST"}),
+            json!({"clock_skew_secs": 601}),
+            json!({"algorithm_exceptions": ["md5"]}),
+            json!("post"),
+        ] {
+            let e = admin
+                .patch_settings(&caller(), &acme(), &okta(), &bad)
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), "invalid_request", "{bad}");
+        }
+        assert_eq!(world.idp().version, version, "nothing written");
+        assert_eq!(world.idp().settings, expected);
+
+        // SSO settings: a domain added and one removed, the rest kept.
+        let mut sso = admin.get_sso_settings(&acme()).await.unwrap();
+        sso.domain_hints.insert("old.example".into(), okta());
+        sso.session_ttl_secs = 3600;
+        admin
+            .put_sso_settings(&caller(), &acme(), sso)
+            .await
+            .unwrap();
+        let after = admin
+            .patch_sso_settings(
+                &caller(),
+                &acme(),
+                &json!({"domain_hints": {"old.example": null, "new.example": "okta"}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(after.session_ttl_secs, 3600);
+        assert_eq!(
+            after.domain_hints.keys().collect::<Vec<_>>(),
+            ["new.example"]
+        );
+        assert_eq!(admin.get_sso_settings(&acme()).await.unwrap(), after);
     }
 }
