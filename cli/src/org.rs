@@ -61,6 +61,10 @@ pub struct CreateArgs {
     /// The account the platform roles live in (moto's is 123456789012).
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// The organisation's provisioning function (org-template.yaml's `ProvisionFunctionArn`
+    /// output), which admin invokes for `POST …/credentials/{id}/provision`.
+    #[arg(long, value_name = "ARN")]
+    provision_function_arn: Option<String>,
     /// A host the organisation's provisioning function may reach (repeatable).
     #[arg(long = "egress-host", value_name = "HOST")]
     egress_hosts: Vec<String>,
@@ -152,7 +156,7 @@ async fn create(args: &CreateArgs) -> ExitCode {
         name: args.name.clone(),
         key_arn: key_arn.clone(),
         byok: !created,
-        provision_function_arn: None,
+        provision_function_arn: args.provision_function_arn.clone(),
         provision_role_arn: Some(principals.provision_role_arn.clone()),
         egress_allowlist: args.egress_hosts.clone(),
     };

@@ -115,7 +115,14 @@ async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
     // 2. The CloudFront FLE path: the deployment's FLE key, accepted by admin, opened by provision.
     let (fle_private, fle_public) = rsa_key_pair();
     let fle_secret = "python-esdk-to-fle-key";
-    let fle_ct = encrypt_with_python(&fle_public, "samlgate-fle", "fle-key-1", fle_secret);
+    // What the page writes into the form's `secret` field, which CloudFront then encrypts.
+    let fle_field = |org: &str, secret: &str| format!("samlgate-org:{org}\n{secret}");
+    let fle_ct = encrypt_with_python(
+        &fle_public,
+        "samlgate-fle",
+        "fle-key-1",
+        &fle_field("interop", fle_secret),
+    );
     let refused = h.store("interop", &target.url(), &fle_ct).await;
     assert_eq!(
         refused.body["error"], "ciphertext_wrong_key",
@@ -141,15 +148,55 @@ async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
         key_name: "fle-key-1".into(),
         private_key_pem: zeroize::Zeroizing::new(fle_private.into_bytes()),
     };
+    let fle_key = || samlgate_vault::provision::FleKey {
+        provider_id: "samlgate-fle".into(),
+        key_name: "fle-key-1".into(),
+        private_key_pem: zeroize::Zeroizing::new(fle.private_key_pem.to_vec()),
+    };
     let out = h
         .provision(
-            &h.provision_app("interop", Some(fle)),
+            &h.provision_app("interop", Some(fle_key())),
             "interop",
             &id_of(&stored),
         )
         .await;
     assert_eq!(out["ok"], true, "{out}");
     assert!(target.requests()[1].contains(&format!("SSWS {fle_secret}\r\n")));
+
+    // 3. The same deployment-wide FLE key serves every organisation: a message made for
+    // interop's form, stored under another organisation, and one whose field names no
+    // organisation are refused by provision and reach no target.
+    h.onboard("interop-b", &["127.0.0.1"]).await;
+    for (label, ciphertext) in [
+        ("another organisation's", fle_ct.clone()),
+        (
+            "no organisation's",
+            encrypt_with_python(&fle_public, "samlgate-fle", "fle-key-1", fle_secret),
+        ),
+    ] {
+        let stored = h
+            .call_raw(
+                &admin,
+                "POST",
+                "/admin/orgs/interop-b/credentials/form",
+                &h.credential_form(&target.url(), &ciphertext),
+            )
+            .await;
+        assert_eq!(stored.status, 201, "{}", stored.body);
+        let out = h
+            .provision(
+                &h.provision_app("interop-b", Some(fle_key())),
+                "interop-b",
+                &id_of(&stored),
+            )
+            .await;
+        assert_eq!(out["ok"], false, "{label}: {out}");
+        assert_eq!(
+            out["error"], "ciphertext_wrong_organisation",
+            "{label}: {out}"
+        );
+    }
+    assert_eq!(target.requests().len(), 2, "nothing sent for interop-b");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -309,6 +309,7 @@ impl Harness {
                     "name": format!("{org} Ltd"),
                     "key_arn": key_arn,
                     "provision_role_arn": PolicyInputs::platform_defaults(ACCOUNT, &OrgId::parse(org).expect("org id")).provision_role_arn,
+                    "provision_function_arn": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:samlgate-provision-{org}"),
                     "egress_allowlist": hosts,
                 }),
             )

@@ -278,6 +278,9 @@ async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(),
             "/admin/orgs",
             json!({"org": DEMO_ORG, "name": "Demo organisation", "key_arn": key_arn,
                    "provision_role_arn": principals.provision_role_arn,
+                   // Not invoked: the dev server runs the provision handler in-process.
+                   "provision_function_arn": format!(
+                       "arn:aws:lambda:us-east-1:{account}:function:samlgate-provision-{DEMO_ORG}"),
                    // Provisioning from the console may reach targets on this machine only.
                    "egress_allowlist": ["127.0.0.1"]}),
         )

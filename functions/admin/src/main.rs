@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
 use samlgate_admin::{handle, App, HttpFetcher};
+use samlgate_aws::lambda::ProvisionFunctions;
 use samlgate_aws::{sdk_config, Kms, Secrets, Table};
 use samlgate_domain::clock::SystemClock;
 use samlgate_domain::config::Config;
@@ -27,9 +28,9 @@ async fn main() -> Result<(), Error> {
         audit_reader: table,
         clock: Arc::new(SystemClock),
         fle: settings.fle.clone(),
-        // Starting an organisation's provision function from admin (lambda:InvokeFunction on
-        // each organisation's function) is not wired in AWS yet.
-        provisioner: None,
+        // lambda:InvokeFunction of the function onboarding recorded for the organisation; the
+        // role allows only `samlgate-provision-*` functions of this account.
+        provisioner: Some(Arc::new(ProvisionFunctions::new(&config, settings.local))),
         fetcher: Arc::new(HttpFetcher::new(samlgate_aws::http::Destinations::Public)?),
         urls: settings.public_urls()?,
         local: settings.local,

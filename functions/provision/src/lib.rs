@@ -87,6 +87,7 @@ pub struct InProcess(pub App);
 impl ProvisionInvoker for InProcess {
     async fn invoke(
         &self,
+        _function: &str,
         org: &OrgId,
         credential_id: &str,
         correlation_id: &str,

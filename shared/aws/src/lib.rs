@@ -1,13 +1,14 @@
 //! The kernel's ports over the AWS SDK (DESIGN.md §2 `shared/aws`). Every adapter talks to the
 //! real service API, so tests run them against moto (`AWS_ENDPOINT_URL`) rather than a mock.
 //!
-//! Two capabilities are features, so that a function that must never have them cannot link
+//! Three capabilities are features, so that a function that must never have them cannot link
 //! them (`scripts/check-deps` proves it from `cargo tree`):
 //!
 //! | feature | adapter | enabled by |
 //! |---|---|---|
 //! | `decrypt` | `Kms` as `DecryptDataKey` (`kms:Decrypt`) | acs, provision |
 //! | `secret-read` | `Secrets` as `SecretReader` (`secretsmanager:GetSecretValue`) | provision |
+//! | `invoke` | `lambda::ProvisionFunctions` as `ProvisionInvoker` (`lambda:InvokeFunction`) | admin |
 //!
 //! The table's items: one module per record (`orgs`, `credentials`, `clients`, `idps`, `sp_keys`,
 //! `logins`, `replay`, `sessions`, `audit`), every key named in `keys`.
@@ -23,6 +24,8 @@ pub mod http;
 mod idps;
 pub mod keys;
 pub mod kms;
+#[cfg(feature = "invoke")]
+pub mod lambda;
 mod logins;
 mod orgs;
 mod replay;

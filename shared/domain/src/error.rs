@@ -164,6 +164,10 @@ pub enum VaultError {
     CiphertextAlgorithm(u16),
     #[error("ciphertext is not encrypted to a key this organisation accepts")]
     CiphertextWrongKey,
+    /// A field-level-encrypted secret whose plaintext names another organisation (or none):
+    /// the deployment's one FLE key does not say whose a ciphertext is, its plaintext does.
+    #[error("ciphertext was made for another organisation")]
+    CiphertextWrongOrganisation,
     #[error("request is for another organisation")]
     WrongOrganisation,
     #[error("stored envelope does not belong to this credential")]
@@ -215,6 +219,7 @@ codes! {
         CiphertextMalformed(&'static str) => "ciphertext_malformed", 400;
         CiphertextAlgorithm(u16) => "ciphertext_algorithm", 400;
         CiphertextWrongKey => "ciphertext_wrong_key", 400;
+        CiphertextWrongOrganisation => "ciphertext_wrong_organisation", 400;
         WrongOrganisation => "wrong_organisation", 403;
         EnvelopeMismatch => "envelope_mismatch", 502;
         EnvelopeInvalid => "envelope_invalid", 502;

@@ -1186,7 +1186,8 @@ impl MessageDecrypter for MemoryMessages {
 /// admin's provisioning invoker stand-in: answers every call with `answer` and records it.
 pub struct MemoryInvoker {
     pub answer: Value,
-    pub calls: Mutex<Vec<(OrgId, String, String)>>,
+    /// (function, org, credential, correlation ID) of every call.
+    pub calls: Mutex<Vec<(String, OrgId, String, String)>>,
     pub faults: Faults,
 }
 
@@ -1204,6 +1205,7 @@ impl MemoryInvoker {
 impl ProvisionInvoker for MemoryInvoker {
     async fn invoke(
         &self,
+        function: &str,
         org: &OrgId,
         credential_id: &str,
         correlation_id: &str,
@@ -1211,6 +1213,7 @@ impl ProvisionInvoker for MemoryInvoker {
         const OP: &str = "invoke";
         self.faults.check(OP)?;
         lock!(self.calls, OP).push((
+            function.to_owned(),
             org.clone(),
             credential_id.to_owned(),
             correlation_id.to_owned(),

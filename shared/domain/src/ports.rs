@@ -182,13 +182,15 @@ pub trait AuditReader: Send + Sync {
     ) -> Result<AuditPage, PortError>;
 }
 
-/// Runs the organisation's provisioning function for one credential and returns its answer
-/// (`{"ok": …, "outcome" | "error", "correlation_id"}`, never a secret). admin; locally the dev
-/// server runs the provision handler in-process.
+/// `lambda:InvokeFunction`: runs the organisation's provisioning function (`function`, the
+/// ARN onboarding recorded) for one credential and returns its answer (`{"ok": …, "outcome" |
+/// "error", "correlation_id"}`, never a secret). admin; locally the dev server runs the
+/// provision handler in-process.
 #[async_trait]
 pub trait ProvisionInvoker: Send + Sync {
     async fn invoke(
         &self,
+        function: &str,
         org: &OrgId,
         credential_id: &str,
         correlation_id: &str,

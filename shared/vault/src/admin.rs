@@ -192,6 +192,24 @@ impl Admin<'_> {
                 ));
             }
         }
+        // admin invokes this ARN (POST …/provision); its role may invoke only
+        // `samlgate-provision-*` functions of its own account.
+        if let Some(arn) = &input.provision_function_arn {
+            let function = arn
+                .split_once(":lambda:")
+                .and_then(|(_, rest)| rest.split_once(":function:"))
+                .map(|(_, name)| name);
+            if !function.is_some_and(|name| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }) {
+                return Err(VaultError::InvalidRequest(
+                    "provision_function_arn must be a Lambda function ARN (org-template.yaml's ProvisionFunctionArn output)".into(),
+                ));
+            }
+        }
         if self.config.get_org(&org).await?.is_some() {
             return Err(VaultError::OrgExists);
         }
@@ -504,8 +522,13 @@ impl Admin<'_> {
         if self.get_credential(org, id).await?.state != CredentialState::Active {
             return Err(VaultError::CredentialInactive);
         }
-        let invoker = invoker.ok_or(VaultError::ProvisioningUnavailable)?;
-        let answer = invoker.invoke(org, id, &caller.correlation_id).await?;
+        let record = self.get_org(org).await?;
+        let (Some(invoker), Some(function)) = (invoker, &record.provision_function_arn) else {
+            return Err(VaultError::ProvisioningUnavailable);
+        };
+        let answer = invoker
+            .invoke(function, org, id, &caller.correlation_id)
+            .await?;
         if answer["ok"] == true {
             return Ok(ProvisionStarted {
                 ok: true,
@@ -548,7 +571,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::testing::{acme, caller, esdk_message, Vault, KEY_ARN, TARGET};
+    use crate::testing::{acme, caller, esdk_message, Vault, KEY_ARN, PROVISION_FUNCTION, TARGET};
 
     fn new_org(org: &str) -> NewOrg {
         NewOrg {
@@ -595,6 +618,15 @@ mod tests {
                 },
                 "invalid_request",
             ),
+            (
+                NewOrg {
+                    provision_function_arn: Some(
+                        "arn:aws:iam::123456789012:role/samlgate-provision-beta".into(),
+                    ),
+                    ..new_org("beta")
+                },
+                "invalid_request",
+            ),
             (new_org("acme"), "org_exists"),
         ];
         for (input, code) in cases {
@@ -604,7 +636,7 @@ mod tests {
         assert_eq!(v.store.orgs.lock().unwrap().len(), 1);
         assert_eq!(
             v.reasons("org.register").len(),
-            5,
+            6,
             "every refusal is audited"
         );
     }
@@ -871,6 +903,29 @@ mod tests {
         let v = Vault::new().await;
         let id = v.stored("x").await;
         let admin = v.admin();
+        // An organisation onboarded without its function's ARN cannot be provisioned from
+        // admin, whatever the deployment can invoke.
+        let unused = MemoryInvoker::answering(json!({"ok": true}));
+        let function = v
+            .store
+            .orgs
+            .lock()
+            .unwrap()
+            .get_mut(&acme())
+            .and_then(|o| o.provision_function_arn.take());
+        let e = admin
+            .request_provisioning(&caller(), &acme(), &id, Some(&unused))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "provisioning_unavailable");
+        assert!(unused.calls.lock().unwrap().is_empty());
+        v.store
+            .orgs
+            .lock()
+            .unwrap()
+            .get_mut(&acme())
+            .unwrap()
+            .provision_function_arn = function;
         let e = admin
             .request_provisioning(&caller(), &acme(), &id, None)
             .await
@@ -893,8 +948,13 @@ mod tests {
         assert_eq!(started.outcome["status"], 204);
         assert_eq!(
             ok.calls.lock().unwrap()[0],
-            (acme(), id.clone(), "corr-1".to_owned()),
-            "provision hears the caller's correlation ID"
+            (
+                PROVISION_FUNCTION.to_owned(),
+                acme(),
+                id.clone(),
+                "corr-1".to_owned()
+            ),
+            "the organisation's own function, with the caller's correlation ID"
         );
         ok.faults.fail("invoke", Throttled);
         let e = admin
@@ -923,7 +983,7 @@ mod tests {
             .into_iter()
             .filter(|e| e.action == "credential.provision_request")
             .collect();
-        assert_eq!(events.len(), 5);
+        assert_eq!(events.len(), 6);
         assert!(events.iter().all(|e| e.actor == "test"));
         let _ = TARGET;
     }

@@ -203,7 +203,7 @@ impl Provisioner<'_> {
         };
         if let Some(fle) = &self.settings.fle {
             if edk.provider_id == fle.provider_id && edk.provider_info == fle.key_name {
-                return self
+                let field = self
                     .esdk
                     .decrypt(
                         message,
@@ -211,7 +211,8 @@ impl Provisioner<'_> {
                         &fle.provider_id,
                         &fle.key_name,
                     )
-                    .await;
+                    .await?;
+                return fle_secret_of(org, &field);
             }
         }
         let kid = edk
@@ -241,6 +242,32 @@ impl Provisioner<'_> {
             )
             .await
     }
+}
+
+/// What the credential form's `secret` field holds before CloudFront encrypts it:
+/// `samlgate-org:{org}` and a line feed, then the secret. CloudFront encrypts every
+/// organisation's form with the deployment's one FLE key, so the ciphertext alone does not say
+/// whose it is; the console (or the operator's form) writes the organisation inside the
+/// encrypted field, and provision refuses a message stored under another one.
+pub fn fle_field(org: &OrgId, secret: &[u8]) -> Zeroizing<Vec<u8>> {
+    let prefix = fle_prefix(org);
+    let mut field = Zeroizing::new(Vec::with_capacity(prefix.len() + secret.len()));
+    field.extend_from_slice(prefix.as_bytes());
+    field.extend_from_slice(secret);
+    field
+}
+
+fn fle_prefix(org: &OrgId) -> String {
+    format!("samlgate-org:{org}\n")
+}
+
+/// The secret inside a decrypted FLE field, if the field was made for `org`.
+fn fle_secret_of(org: &OrgId, field: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    field
+        .strip_prefix(fle_prefix(org).as_bytes())
+        .filter(|secret| !secret.is_empty())
+        .map(|secret| Zeroizing::new(secret.to_vec()))
+        .ok_or(VaultError::CiphertextWrongOrganisation)
 }
 
 /// Puts the secret where the action says. Everything that holds it is zeroized on drop.
@@ -318,6 +345,31 @@ mod tests {
 
     use super::*;
     use crate::testing::{acme, caller, Vault};
+
+    #[test]
+    fn an_fle_field_opens_only_for_the_organisation_it_names() {
+        let other = OrgId::parse("acme-b").unwrap();
+        let field = fle_field(&acme(), b"s3cret\nwith a line feed");
+        assert_eq!(
+            field.as_slice(),
+            b"samlgate-org:acme\ns3cret\nwith a line feed"
+        );
+        assert_eq!(
+            fle_secret_of(&acme(), &field).unwrap().as_slice(),
+            b"s3cret\nwith a line feed"
+        );
+        for refused in [
+            fle_field(&other, b"s3cret").to_vec(),
+            // acme-b's prefix starts with acme's name: the line feed ends the name.
+            b"samlgate-org:acme-b\ns3cret".to_vec(),
+            b"samlgate-org:acmes3cret".to_vec(),
+            b"s3cret".to_vec(),
+            fle_field(&acme(), b"").to_vec(),
+        ] {
+            let e = fle_secret_of(&acme(), &refused).unwrap_err();
+            assert_eq!(e.code(), "ciphertext_wrong_organisation");
+        }
+    }
 
     struct Run<'a> {
         vault: &'a Vault,

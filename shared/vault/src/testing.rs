@@ -15,6 +15,8 @@ use crate::admin::{Admin, NewCredential, NewOrg};
 use crate::intake_key::KEY_NAMESPACE;
 
 pub const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/acme";
+pub const PROVISION_FUNCTION: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:samlgate-provision-acme";
 pub const TARGET: &str = "https://api.example.com/v1/token";
 
 pub struct Vault {
@@ -86,7 +88,7 @@ impl Vault {
                     name: "Acme".into(),
                     key_arn: KEY_ARN.into(),
                     byok: false,
-                    provision_function_arn: None,
+                    provision_function_arn: Some(PROVISION_FUNCTION.into()),
                     provision_role_arn: None,
                     egress_allowlist: vec!["api.example.com".into(), "127.0.0.1".into()],
                 },
