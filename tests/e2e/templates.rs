@@ -232,6 +232,9 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 "secretsmanager:PutSecretValue",
                 "secretsmanager:DeleteSecret",
                 "secretsmanager:TagResource",
+                // Beyond DESIGN.md §3 (issue 14): the organisations' provision functions,
+                // synchronously, for POST …/credentials/{id}/provision.
+                "lambda:InvokeFunction",
             ],
         ),
         (
@@ -284,6 +287,17 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 // "*" only where EC2 has no resource-level permissions.
                 if s["Resource"] == "*" && !action.starts_with("ec2:Describe") {
                     problems.push(format!("{file} {role} {sid}: {action} on Resource *"));
+                }
+            }
+            // Lambda: only the organisations' provision functions of this account and region.
+            if strings(&s["Action"]).iter().any(|a| a.starts_with("lambda:")) {
+                let resource = s["Resource"].to_string();
+                if !resource.contains(
+                    ":lambda:${AWS::Region}:${AWS::AccountId}:function:samlgate-provision-*",
+                ) {
+                    problems.push(format!(
+                        "{file} {role} {sid}: Lambda beyond the provision functions: {s}"
+                    ));
                 }
             }
             // Every KMS permission is pinned to a purpose (or to Secrets Manager's use of the
