@@ -17,6 +17,7 @@ mod flows;
 mod isolation;
 mod oidc;
 mod rotation;
+mod setup_links;
 mod sso;
 mod sso_admin;
 mod sso_support;

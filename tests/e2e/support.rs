@@ -255,6 +255,7 @@ impl Harness {
             urls: samlgate_domain::urls::PublicUrls::new(BASE_URL, false).expect("base URL"),
             local: true,
             aggregate_max_bytes: crate::rotation::AGGREGATE_MAX_BYTES,
+            setup: table.clone(),
         };
         Self {
             table,

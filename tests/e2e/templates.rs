@@ -290,7 +290,10 @@ fn every_role_grants_only_what_design_section_3_allows() {
                 }
             }
             // Lambda: only the organisations' provision functions of this account and region.
-            if strings(&s["Action"]).iter().any(|a| a.starts_with("lambda:")) {
+            if strings(&s["Action"])
+                .iter()
+                .any(|a| a.starts_with("lambda:"))
+            {
                 let resource = s["Resource"].to_string();
                 if !resource.contains(
                     ":lambda:${AWS::Region}:${AWS::AccountId}:function:samlgate-provision-*",

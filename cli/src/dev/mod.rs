@@ -136,6 +136,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         urls: urls.clone(),
         local: true,
         aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
+        setup: table.clone(),
     };
     let acs = samlgate_acs::App {
         config: table.clone(),

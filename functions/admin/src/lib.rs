@@ -26,6 +26,10 @@
 //! | GET, DELETE | `/admin/orgs/{org}/clients/{id}` | one client; remove it |
 //! | POST | `/admin/orgs/{org}/clients/{id}/secret` | a new secret; the previous one works 24 h more |
 //! | POST | `/admin/orgs/{org}/credentials/{id}/provision` | run the organisation's provisioning for one credential |
+//! | POST, GET | `/admin/orgs/{org}/setup-links` | a setup link for the organisation's IT admin (operators only; its URL is in this answer only); list them |
+//! | DELETE | `/admin/orgs/{org}/setup-links/{id}` | revoke one |
+//! | POST | `/console-api/orgs/{org}/setup/exchange` | a setup link exchanged, once, for a console session (no authorizer) |
+//! | any | `/console-api/orgs/{org}/…` | the routes above under `/admin/orgs/{org}/…`, with the console session's bearer token, within its scopes |
 //! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `idp`, `fact`, `from`, `until`, `limit`; `next_until` pages back) |
 //!
 //! The authorizer decides who may call admin at all; the handler decides which organisations
@@ -43,8 +47,9 @@ use samlgate_domain::config::FleNames;
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
     AuditLog, AuditReader, ClientReader, ClientWriter, ConfigReader, ConfigWriter, GenerateDataKey,
-    MetadataFetcher, ProvisionInvoker, SecretWriter, SsoConfigReader, SsoConfigWriter,
+    MetadataFetcher, ProvisionInvoker, SecretWriter, SetupStore, SsoConfigReader, SsoConfigWriter,
 };
+use samlgate_domain::setup::SetupScope;
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::VaultError;
 use samlgate_idp::admin::IdpAdmin;
@@ -52,6 +57,7 @@ use samlgate_idp::clients::Clients;
 use samlgate_vault::admin::Admin;
 use samlgate_vault::audit_query::{self, AuditFilter};
 use samlgate_vault::intake_key;
+use samlgate_vault::setup::Setup;
 use serde_json::{json, Value};
 
 /// Largest request body admin reads (a 64 KiB ciphertext in base64, plus metadata).
@@ -83,6 +89,8 @@ pub struct App {
     pub local: bool,
     /// The size limit of a federation aggregate (`SAMLGATE_METADATA_AGGREGATE_MAX_BYTES`).
     pub aggregate_max_bytes: usize,
+    /// Setup links and the console sessions they become.
+    pub setup: Arc<dyn SetupStore>,
 }
 
 /// Which organisations a caller may act on.
@@ -94,15 +102,33 @@ pub enum Scope {
     Org(OrgId),
     /// An authenticated caller that names no organisation: may act on none.
     None,
+    /// A console session made from a setup link: one organisation, the link's scopes.
+    Session(OrgId, Vec<SetupScope>),
 }
 
 impl Scope {
     fn allows(&self, org: &OrgId) -> bool {
         match self {
             Self::All => true,
-            Self::Org(own) => own == org,
+            Self::Org(own) | Self::Session(own, _) => own == org,
             Self::None => false,
         }
+    }
+
+    /// Whether a console session may use the route under `/admin/orgs/{org}/` (`rest`): the
+    /// overview and the audit log with any scope, the SSO routes with `sso`, the credential
+    /// routes with `credentials`, nothing else (setup links are the operators').
+    fn permits(&self, method: &str, rest: &[&str]) -> bool {
+        let Self::Session(_, scopes) = self else {
+            return true;
+        };
+        let needs = match rest {
+            [] | ["audit"] => return method == "GET",
+            ["sso" | "token-keys"] | ["idps" | "clients", ..] => SetupScope::Sso,
+            ["credentials", ..] | ["intake-key"] => SetupScope::Credentials,
+            _ => return false,
+        };
+        scopes.contains(&needs)
     }
 }
 
@@ -127,6 +153,16 @@ impl App {
             audit: self.audit.as_ref(),
             clock: self.clock.as_ref(),
             allow_loopback_http: self.local,
+        }
+    }
+
+    fn setup(&self) -> Setup<'_> {
+        Setup {
+            store: self.setup.as_ref(),
+            orgs: self.config.as_ref(),
+            audit: self.audit.as_ref(),
+            clock: self.clock.as_ref(),
+            urls: &self.urls,
         }
     }
 
@@ -252,9 +288,12 @@ async fn route_inner(
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     // Every organisation in a path is checked against the caller's scope first.
-    if let ["admin", "orgs", o, ..] = segments.as_slice() {
+    if let ["admin", "orgs", o, rest @ ..] = segments.as_slice() {
         if !scope.allows(&OrgId::parse(o)?) {
             return Err(VaultError::WrongOrganisation);
+        }
+        if !scope.permits(method, rest) {
+            return Err(VaultError::ScopeNotGranted);
         }
     }
     let org = |s: &str| OrgId::parse(s);
@@ -262,6 +301,25 @@ async fn route_inner(
     Ok(match (method, segments.as_slice()) {
         ("POST", ["admin", "orgs"]) if *scope != Scope::All => {
             return Err(VaultError::WrongOrganisation)
+        }
+        // Setup links are handed out by operators only.
+        (_, ["admin", "orgs", _, "setup-links", ..]) if *scope != Scope::All => {
+            return Err(VaultError::WrongOrganisation)
+        }
+        ("POST", ["admin", "orgs", o, "setup-links"]) => ok(
+            201,
+            app.setup()
+                .create(caller, &org(o)?, parse_body(body)?)
+                .await?,
+            caller,
+        ),
+        ("GET", ["admin", "orgs", o, "setup-links"]) => ok(
+            200,
+            json!({"setup_links": app.setup().list(&org(o)?).await?}),
+            caller,
+        ),
+        ("DELETE", ["admin", "orgs", o, "setup-links", id]) => {
+            ok(200, app.setup().revoke(caller, &org(o)?, id).await?, caller)
         }
         ("POST", ["admin", "orgs"]) => ok(
             201,
@@ -452,20 +510,99 @@ fn caller_of(request: &Request, local: bool) -> Option<(Caller, Scope)> {
     ))
 }
 
+/// `POST /console-api/orgs/{org}/setup/exchange`'s body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Exchange {
+    token: String,
+}
+
+/// The console's API: `/console-api/orgs/{org}/…`, with no API Gateway authorizer in front,
+/// so this function authenticates before any handler logic. The setup-link exchange is
+/// anonymous; everything else needs `Authorization: Bearer {session token}`, looked up in the
+/// path's organisation only (a session of another organisation is not found there), and is
+/// then routed as `/admin/orgs/{org}/…` within the session's scopes.
+pub async fn console_api(
+    app: &App,
+    correlation_id: &str,
+    authorization: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    let anonymous = Caller {
+        actor: "anonymous".into(),
+        correlation_id: correlation_id.to_owned(),
+    };
+    let result = async {
+        let rest = path
+            .strip_prefix("/console-api/orgs/")
+            .ok_or(VaultError::InvalidRequest("no such route".into()))?;
+        let (o, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let org = OrgId::parse(o)?;
+        if (method, tail) == ("POST", "setup/exchange") {
+            let exchange: Exchange = parse_body(body)?;
+            return Ok(ok(
+                200,
+                app.setup()
+                    .exchange(&anonymous, &org, &exchange.token)
+                    .await?,
+                &anonymous,
+            ));
+        }
+        let token = authorization
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .ok_or(VaultError::Unauthenticated)?;
+        let session = app.setup().session(&org, token.trim()).await?;
+        let caller = Caller {
+            actor: session.actor.clone(),
+            correlation_id: correlation_id.to_owned(),
+        };
+        let scope = Scope::Session(org.clone(), session.scopes);
+        let admin_path = format!("/admin/orgs/{org}/{tail}");
+        Ok(route(
+            app,
+            &caller,
+            &scope,
+            method,
+            admin_path.trim_end_matches('/'),
+            body,
+        )
+        .await)
+    }
+    .await;
+    result.unwrap_or_else(|e| error_reply(&e, &anonymous))
+}
+
 /// The Lambda entry point.
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    if request.uri().path().starts_with("/console-api/") {
+        let correlation_id = request_id(&request);
+        let authorization = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or(request.uri().path(), |p| p.as_str());
+        let reply = console_api(
+            app,
+            &correlation_id,
+            authorization,
+            request.method().as_str(),
+            path,
+            body_of(&request),
+        )
+        .await;
+        return respond(reply);
+    }
     let reply = match caller_of(&request, app.local) {
         None => Reply {
             status: 401,
             body: json!({"error": "unauthenticated", "message": "no authorizer identity"}),
         },
         Some((caller, scope)) => {
-            let body: &[u8] = match request.body() {
-                Body::Empty => &[],
-                Body::Text(t) => t.as_bytes(),
-                Body::Binary(b) => b,
-                _ => &[],
-            };
             route(
                 app,
                 &caller,
@@ -475,11 +612,34 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
                     .uri()
                     .path_and_query()
                     .map_or(request.uri().path(), |p| p.as_str()),
-                body,
+                body_of(&request),
             )
             .await
         }
     };
+    respond(reply)
+}
+
+fn body_of(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// API Gateway's request ID, else Lambda's.
+fn request_id(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_else(|| "local".to_owned())
+}
+
+fn respond(reply: Reply) -> Response<Body> {
     let mut response = Response::new(Body::Text(reply.body.to_string()));
     *response.status_mut() = lambda_http::http::StatusCode::from_u16(reply.status)
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         clients: table.clone(),
         client_writer: table.clone(),
         audit: table.clone(),
-        audit_reader: table,
+        audit_reader: table.clone(),
         clock: Arc::new(SystemClock),
         fle: settings.fle.clone(),
         // lambda:InvokeFunction of the function onboarding recorded for the organisation; the
@@ -35,6 +35,7 @@ async fn main() -> Result<(), Error> {
         urls: settings.public_urls()?,
         local: settings.local,
         aggregate_max_bytes: settings.metadata_aggregate_max_bytes,
+        setup: table,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

@@ -30,6 +30,17 @@ pub fn client_sk(client_id: &str) -> String {
     format!("{CLIENT_PREFIX}{client_id}")
 }
 
+/// `ORG#{org}` / `SETUP#{id}`: a setup link.
+pub const SETUP_PREFIX: &str = "SETUP#";
+pub fn setup_sk(id: &str) -> String {
+    format!("{SETUP_PREFIX}{id}")
+}
+
+/// `ORG#{org}` / `CONSOLE#{sha256 of the token}`: a console session.
+pub fn console_sk(token_sha256: &str) -> String {
+    format!("CONSOLE#{token_sha256}")
+}
+
 /// `ORG#{org}` / `SSO`: the organisation's SSO settings.
 pub const SSO_SK: &str = "SSO";
 

@@ -11,7 +11,7 @@
 //! | `invoke` | `lambda::ProvisionFunctions` as `ProvisionInvoker` (`lambda:InvokeFunction`) | admin |
 //!
 //! The table's items: one module per record (`orgs`, `credentials`, `clients`, `idps`, `sp_keys`,
-//! `logins`, `replay`, `sessions`, `audit`), every key named in `keys`.
+//! `logins`, `replay`, `sessions`, `setup`, `audit`), every key named in `keys`.
 
 mod audit;
 mod clients;
@@ -31,6 +31,7 @@ mod orgs;
 mod replay;
 pub mod secrets;
 mod sessions;
+mod setup;
 mod sp_keys;
 pub mod table;
 

@@ -134,6 +134,24 @@ impl Table {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A transaction's replacement of an item whose stored `version` is `expected`.
+    pub(crate) fn put_if_version_in_transaction(
+        &self,
+        op: &'static str,
+        item: Item,
+        expected: u32,
+    ) -> Result<TransactWriteItem, PortError> {
+        let put = Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", AttributeValue::N(expected.to_string()))
+            .build()
+            .map_err(|e| build_err(op, e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Writes an item that must not exist yet.
     pub(crate) async fn put_new(&self, op: &'static str, item: Item) -> Result<(), PortError> {
         self.client

@@ -82,6 +82,8 @@ pub const ROUTES: &[Route] = &[
         Auth::Jwt,
     ),
     route("ANY", "/admin/{proxy+}", Function::Admin, Auth::Iam),
+    // The console's API: admin authenticates the console session itself.
+    route("ANY", "/console-api/{proxy+}", Function::Admin, Auth::None),
 ];
 
 /// The function serving `method` `path`, if any route matches.

@@ -198,6 +198,18 @@ pub enum VaultError {
     MetadataFetch(String),
     #[error("this deployment cannot start provisioning from the admin API")]
     ProvisioningUnavailable,
+    #[error("this setup link is not valid")]
+    SetupLinkInvalid,
+    #[error("this setup link has expired: ask your samlgate operator for a new one")]
+    SetupLinkExpired,
+    #[error("this setup link has already been used: ask your samlgate operator for a new one")]
+    SetupLinkUsed,
+    #[error("this setup link was revoked: ask your samlgate operator for a new one")]
+    SetupLinkRevoked,
+    #[error("no valid console session: open your setup link again or sign in")]
+    Unauthenticated,
+    #[error("this session may not do that: its setup link did not grant the scope")]
+    ScopeNotGranted,
     /// Our own machinery failed (random generator, key generation, serialisation): never the
     /// caller's fault, never a detail worth showing.
     #[error("internal error: {0} failed")]
@@ -234,6 +246,12 @@ codes! {
         MetadataInvalid(String) => "metadata_invalid", 400;
         MetadataFetch(String) => "metadata_fetch_failed", 502;
         ProvisioningUnavailable => "provisioning_unavailable", 501;
+        SetupLinkInvalid => "setup_link_invalid", 404;
+        SetupLinkExpired => "setup_link_expired", 410;
+        SetupLinkUsed => "setup_link_used", 410;
+        SetupLinkRevoked => "setup_link_revoked", 410;
+        Unauthenticated => "unauthenticated", 401;
+        ScopeNotGranted => "scope_not_granted", 403;
         Internal(&'static str) => "internal_error", 500;
     }
     delegate {

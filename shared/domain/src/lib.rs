@@ -19,6 +19,7 @@
 //! | [`session::LoginState`], [`session::Session`] | [`session`] | `REQ#…`, `SESS#…` |
 //! | [`grant::AuthCode`], [`grant::AccessToken`] | [`grant`] | `CODE#…`, `ACCESS#…` |
 //! | [`audit::AuditEvent`] | [`audit`] | `AUDIT#{org}` / `{time}#…` |
+//! | [`setup::SetupLink`], [`setup::ConsoleSession`] | [`setup`] | `ORG#{org}` / `SETUP#{id}`, `CONSOLE#{sha256}` |
 //! | [`envelope::Envelope`] | [`envelope`] | inside keys and secrets |
 
 pub mod audit;
@@ -42,6 +43,7 @@ pub mod rules;
 pub mod schema;
 pub mod sealing;
 pub mod session;
+pub mod setup;
 pub mod sp_key;
 pub mod urls;
 

@@ -31,10 +31,11 @@ use crate::ports::{
     ClientWriter, CodeStore, ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey,
     Egress, Fetched, GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter,
     MetadataFetcher, Metrics, OrgDirectory, OrgReader, OutboundRequest, ProvisionInvoker,
-    ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore, SpKeyStore,
+    ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore, SetupStore, SpKeyStore,
     SsoConfigReader, SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
+use crate::setup::{ConsoleSession, SetupLink};
 use crate::sp_key::{KeyState, SpKey};
 
 fn conflict(op: &'static str) -> PortError {
@@ -357,6 +358,9 @@ pub struct MemoryStore {
     /// Authorization codes and access tokens, by the hash of their value.
     pub codes: Mutex<BTreeMap<String, AuthCode>>,
     pub access_tokens: Mutex<BTreeMap<String, AccessToken>>,
+    pub setup_links: Mutex<BTreeMap<(OrgId, String), SetupLink>>,
+    /// By (organisation, token hash).
+    pub console_sessions: Mutex<BTreeMap<(OrgId, String), ConsoleSession>>,
     pub faults: Faults,
 }
 
@@ -682,6 +686,80 @@ impl ClientReader for MemoryStore {
             .filter(|c| &c.org == org)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl SetupStore for MemoryStore {
+    async fn insert_link(&self, link: &SetupLink) -> Result<(), PortError> {
+        const OP: &str = "insert_link";
+        self.faults.check(OP)?;
+        let mut links = lock!(self.setup_links, OP);
+        let key = (link.org.clone(), link.id.clone());
+        if links.contains_key(&key) {
+            return Err(conflict(OP));
+        }
+        links.insert(key, link.clone());
+        Ok(())
+    }
+    async fn link(&self, org: &OrgId, id: &str) -> Result<Option<SetupLink>, PortError> {
+        const OP: &str = "link";
+        self.faults.check(OP)?;
+        Ok(lock!(self.setup_links, OP)
+            .get(&(org.clone(), id.to_owned()))
+            .cloned())
+    }
+    async fn list_links(&self, org: &OrgId) -> Result<Vec<SetupLink>, PortError> {
+        const OP: &str = "list_links";
+        self.faults.check(OP)?;
+        Ok(lock!(self.setup_links, OP)
+            .values()
+            .filter(|l| &l.org == org)
+            .cloned()
+            .collect())
+    }
+    async fn replace_link(&self, link: &SetupLink, expected_version: u32) -> Result<(), PortError> {
+        const OP: &str = "replace_link";
+        self.faults.check(OP)?;
+        let mut links = lock!(self.setup_links, OP);
+        match links.get_mut(&(link.org.clone(), link.id.clone())) {
+            Some(stored) if stored.version == expected_version => {
+                *stored = link.clone();
+                Ok(())
+            }
+            _ => Err(conflict(OP)),
+        }
+    }
+    async fn use_link(
+        &self,
+        used: &SetupLink,
+        expected_version: u32,
+        session: &ConsoleSession,
+    ) -> Result<(), PortError> {
+        const OP: &str = "use_link";
+        self.faults.check(OP)?;
+        let mut links = lock!(self.setup_links, OP);
+        let mut sessions = lock!(self.console_sessions, OP);
+        let key = (session.org.clone(), session.token_sha256.clone());
+        match links.get_mut(&(used.org.clone(), used.id.clone())) {
+            Some(stored) if stored.version == expected_version && !sessions.contains_key(&key) => {
+                *stored = used.clone();
+                sessions.insert(key, session.clone());
+                Ok(())
+            }
+            _ => Err(conflict(OP)),
+        }
+    }
+    async fn console_session(
+        &self,
+        org: &OrgId,
+        token_sha256: &str,
+    ) -> Result<Option<ConsoleSession>, PortError> {
+        const OP: &str = "console_session";
+        self.faults.check(OP)?;
+        Ok(lock!(self.console_sessions, OP)
+            .get(&(org.clone(), token_sha256.to_owned()))
+            .cloned())
     }
 }
 

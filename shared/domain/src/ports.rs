@@ -17,6 +17,7 @@ use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org, OrgStatus};
 use crate::session::{LoginState, Session};
+use crate::setup::{ConsoleSession, SetupLink};
 use crate::sp_key::SpKey;
 
 /// A fresh data key: plaintext (zeroized on drop) and the same key wrapped by KMS.
@@ -195,6 +196,32 @@ pub trait ProvisionInvoker: Send + Sync {
         credential_id: &str,
         correlation_id: &str,
     ) -> Result<serde_json::Value, PortError>;
+}
+
+/// Setup links (`ORG#{org}` / `SETUP#{id}`) and console sessions (`ORG#{org}` /
+/// `CONSOLE#{sha256}`): `dynamodb:GetItem`, `Query`, `PutItem` inside the organisation's
+/// partition. admin.
+#[async_trait]
+pub trait SetupStore: Send + Sync {
+    /// Conflict when the ID exists.
+    async fn insert_link(&self, link: &SetupLink) -> Result<(), PortError>;
+    async fn link(&self, org: &OrgId, id: &str) -> Result<Option<SetupLink>, PortError>;
+    async fn list_links(&self, org: &OrgId) -> Result<Vec<SetupLink>, PortError>;
+    /// Conflict when the stored version is not `expected_version` (a revocation).
+    async fn replace_link(&self, link: &SetupLink, expected_version: u32) -> Result<(), PortError>;
+    /// One transaction: the link marked used (Conflict when its version moved: another use won)
+    /// and the session it becomes.
+    async fn use_link(
+        &self,
+        used: &SetupLink,
+        expected_version: u32,
+        session: &ConsoleSession,
+    ) -> Result<(), PortError>;
+    async fn console_session(
+        &self,
+        org: &OrgId,
+        token_sha256: &str,
+    ) -> Result<Option<ConsoleSession>, PortError>;
 }
 
 /// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`admin`] | admin | `GenerateDataKey`, `SecretWriter`, `ConfigReader`, `ConfigWriter`, `AuditLog`, `ProvisionInvoker` |
 //! | [`audit_query`] | admin | `AuditReader` |
+//! | [`setup`] | admin | `SetupStore`, `OrgReader`, `AuditLog`: setup links and console sessions |
 //! | `provision` (feature `provision`) | provision | `DecryptDataKey`, `SecretReader`, `ConfigReader`, `AuditLog`, `MessageDecrypter`, `Egress` |
 //! | `esdk` (feature `esdk`) | provision (decrypt), the CLI (encrypt) | the AWS Encryption SDK |
 //!
@@ -20,5 +21,6 @@ pub mod esdk_header;
 pub mod intake_key;
 #[cfg(feature = "provision")]
 pub mod provision;
+pub mod setup;
 #[cfg(test)]
 mod testing;
