@@ -24,16 +24,33 @@ export function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+// A console session (from a setup link) per organisation, for this tab only: sessionStorage
+// is not shared with other tabs or kept after the tab closes.
+const SESSION_KEY = (org: string) => `samlgate-session:${org}`;
+
+export function sessionFor(org: string): string | null {
+  return sessionStorage.getItem(SESSION_KEY(org));
+}
+
+export function keepSession(org: string, token: string): void {
+  sessionStorage.setItem(SESSION_KEY(org), token);
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  // Every change is JSON, even without a body: the dev server's admin API refuses anything
+  // else (a cross-site form or a text/plain fetch could send the rest).
+  if (method !== 'GET') headers['content-type'] = 'application/json';
+  const org = /^\/console-api\/orgs\/([a-z][a-z0-9-]{0,31})\//.exec(path)?.[1];
+  const session = org ? sessionFor(org) : null;
+  if (session) headers.authorization = `Bearer ${session}`;
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      // Every change is JSON, even without a body: the dev server's admin API refuses
-      // anything else (a cross-site form or a text/plain fetch could send the rest).
-      headers: method === 'GET' ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -56,8 +73,12 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return json as T;
 }
 
+/** An organisation's admin route: through the console API with this tab's session for that
+ * organisation (a setup link's), else the admin API itself (operators; the dev server). */
 export const orgPath = (org: string, rest = ''): string =>
-  `/admin/orgs/${encodeURIComponent(org)}${rest}`;
+  sessionFor(org)
+    ? `/console-api/orgs/${encodeURIComponent(org)}${rest === '' ? '/' : rest}`
+    : `/admin/orgs/${encodeURIComponent(org)}${rest}`;
 
 export interface Org {
   org: string;

@@ -9,6 +9,7 @@ import { idps, idpDetail } from './pages/idps';
 import { credentials } from './pages/credentials';
 import { rotation } from './pages/rotation';
 import { audit } from './pages/audit';
+import { setup } from './pages/setup';
 import { link, ORG_ID, parse } from './route';
 
 const SECTIONS: [string, string][] = [
@@ -94,6 +95,9 @@ async function render(moveFocus: boolean): Promise<void> {
         break;
       case 'audit':
         await audit(page, route);
+        break;
+      case 'setup':
+        await setup(page, route, route.item ?? '');
         break;
       default:
         page.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, 'There is no such section.'));

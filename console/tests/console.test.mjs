@@ -443,6 +443,67 @@ test('the console works end to end, and the canary never leaves the page in the 
 // A browser-based (public) OIDC client runs on its own origin: Chromium's CORS enforcement,
 // not ours, decides what its scripts may read. A blank page served from another port stands in
 // for the client's origin.
+async function setupLink(scopes) {
+  const answer = await fetch(`${BASE}/admin/orgs/${ORG}/setup-links`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ scopes, ttl_secs: 600 }),
+  });
+  assert.equal(answer.status, 201);
+  return answer.json();
+}
+
+// The customer's IT admin: an operator's setup link opens the console once, with a session for
+// the link's organisation and scopes, kept in that tab only.
+test('a setup link opens the console once, for its organisation and scopes only', async () => {
+  const created = await setupLink(['sso']);
+  assert.ok(created.url.startsWith(`${BASE}/console/#/o/${ORG}/setup/sl-`), created.url);
+  const secret = created.url.split('.').pop();
+  const ctx = await browser.newContext();
+  try {
+    const seen = [];
+    ctx.on('request', (r) => seen.push(r));
+    const p = await ctx.newPage();
+    await p.goto(created.url);
+    await p.waitForFunction(() => location.hash === '#/o/demo/idps' && document.body.dataset.rendered === location.hash);
+    assert.ok(!(await p.evaluate(() => location.href)).includes(secret), 'the link left the address bar');
+    await p.getByRole('link', { name: 'demo', exact: true }).first().waitFor();
+    // Everything went through the console API with the session, nothing to the admin API.
+    const paths = seen.map((r) => new URL(r.url()).pathname);
+    assert.ok(!paths.some((path) => path.startsWith('/admin/')), paths.join(' '));
+    const idpCalls = seen.filter((r) => new URL(r.url()).pathname === '/console-api/orgs/demo/idps');
+    assert.ok(idpCalls.length > 0, paths.join(' '));
+    for (const call of idpCalls) assert.match((await call.allHeaders()).authorization ?? '', /^Bearer [0-9a-f]{64}$/);
+    // The session reaches neither another scope nor another organisation.
+    const statuses = await p.evaluate(async () => {
+      const token = sessionStorage.getItem('samlgate-session:demo');
+      const get = async (url) => (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status;
+      return { credentials: await get('/console-api/orgs/demo/credentials'), other: await get('/console-api/orgs/other/idps') };
+    });
+    assert.deepEqual(statuses, { credentials: 403, other: 401 });
+    // Once only: a second opening says so.
+    const again = await ctx.newPage();
+    await again.goto(created.url);
+    await again.locator('#setup-refused').waitFor();
+    assert.equal(await again.locator('#setup-refused').getAttribute('data-code'), 'setup_link_used');
+    assert.equal(await again.locator('main h1').textContent(), 'This setup link has already been used.');
+    // A revoked link.
+    const revoked = await setupLink(['sso', 'credentials']);
+    const gone = await fetch(`${BASE}/admin/orgs/${ORG}/setup-links/${revoked.id}`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal((await gone.json()).state, 'revoked');
+    const third = await ctx.newPage();
+    await third.goto(revoked.url);
+    await third.locator('#setup-refused').waitFor();
+    assert.equal(await third.locator('#setup-refused').getAttribute('data-code'), 'setup_link_revoked');
+    await third.screenshot({ path: path.join(SHOTS, 'setup-link-revoked.png'), fullPage: true });
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('a client page of another origin reads discovery, JWKS, token and userinfo answers, never admin', async () => {
   const server = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><title>client</title>'));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

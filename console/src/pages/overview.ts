@@ -7,7 +7,8 @@ export async function overview(page: HTMLElement, route: Route): Promise<void> {
     api<Org>('GET', orgPath(route.org)),
     api<SsoSettings>('GET', orgPath(route.org, '/sso')).catch(() => null),
     api<{ idps: Idp[] }>('GET', orgPath(route.org, '/idps')),
-    api<{ credentials: Credential[] }>('GET', orgPath(route.org, '/credentials')),
+    // A setup link's session may hold the sso scope only.
+    api<{ credentials: Credential[] }>('GET', orgPath(route.org, '/credentials')).catch(() => ({ credentials: [] })),
   ]);
   const live = creds.credentials.filter((c) => c.state !== 'deleted');
   page.append(
