@@ -256,6 +256,7 @@ impl Harness {
             local: true,
             aggregate_max_bytes: crate::rotation::AGGREGATE_MAX_BYTES,
             setup: table.clone(),
+            operators: None,
         };
         Self {
             table,

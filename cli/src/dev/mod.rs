@@ -137,6 +137,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         local: true,
         aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
         setup: table.clone(),
+        operators: None,
     };
     let acs = samlgate_acs::App {
         config: table.clone(),

@@ -34,7 +34,9 @@
 //!
 //! The authorizer decides who may call admin at all; the handler decides which organisations
 //! a caller may act on ([`Scope`]): a JWT caller only on the organisation its `org` claim
-//! names, an IAM caller (the platform operator) on any. Every answer carries
+//! names, an IAM caller on any if it is one of the operators (`SAMLGATE_OPERATOR_ARNS`; any
+//! other IAM principal of the account is `not_an_operator`), a console session on its own
+//! organisation within its scopes. Every answer carries
 //! `Cache-Control: no-store` (some hold a client secret or an audit trail).
 
 use std::sync::Arc;
@@ -43,7 +45,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use samlgate_domain::audit::Caller;
 use samlgate_domain::clock::Clock;
-use samlgate_domain::config::FleNames;
+use samlgate_domain::config::{FleNames, Operators};
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
     AuditLog, AuditReader, ClientReader, ClientWriter, ConfigReader, ConfigWriter, GenerateDataKey,
@@ -91,6 +93,9 @@ pub struct App {
     pub aggregate_max_bytes: usize,
     /// Setup links and the console sessions they become.
     pub setup: Arc<dyn SetupStore>,
+    /// The IAM principals taken as operators (`SAMLGATE_OPERATOR_ARNS`); `None` only in local
+    /// mode, where every SigV4 caller is one.
+    pub operators: Option<Operators>,
 }
 
 /// Which organisations a caller may act on.
@@ -474,16 +479,24 @@ async fn route_inner(
     })
 }
 
-/// Who is calling, from the API Gateway authorizer: the IAM principal (the platform operator,
-/// any organisation) or the JWT subject (the organisation its `org` claim names).
-fn caller_of(request: &Request, local: bool) -> Option<(Caller, Scope)> {
+/// Who is calling, from the API Gateway authorizer: an IAM principal that is one of the
+/// deployment's operators (any organisation; another IAM principal of the account is refused,
+/// `not_an_operator`), or the JWT subject (the organisation its `org` claim names).
+fn caller_of(
+    request: &Request,
+    local: bool,
+    operators: Option<&Operators>,
+) -> Result<(Caller, Scope), (Caller, VaultError)> {
     let (who, correlation_id) = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
             let auth = ctx.authorizer.as_ref();
             let iam = auth
                 .and_then(|a| a.iam.as_ref())
                 .and_then(|iam| iam.user_arn.clone())
-                .map(|arn| (arn, Scope::All));
+                .map(|arn| {
+                    let admitted = operators.is_none_or(|ops| ops.admits(&arn));
+                    (arn, admitted.then_some(Scope::All))
+                });
             let jwt = auth.and_then(|a| a.jwt.as_ref()).and_then(|jwt| {
                 let sub = jwt.claims.get("sub")?;
                 let scope = jwt
@@ -491,23 +504,24 @@ fn caller_of(request: &Request, local: bool) -> Option<(Caller, Scope)> {
                     .get("org")
                     .and_then(|o| OrgId::parse(o).ok())
                     .map_or(Scope::None, Scope::Org);
-                Some((format!("jwt:{sub}"), scope))
+                Some((format!("jwt:{sub}"), Some(scope)))
             });
             (iam.or(jwt), ctx.request_id.clone())
         }
         _ => (None, None),
     };
-    let (actor, scope) = who.or_else(|| local.then(|| ("local-dev".to_owned(), Scope::All)))?;
     let correlation_id = correlation_id
         .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
         .unwrap_or_else(|| "local".to_owned());
-    Some((
-        Caller {
-            actor,
-            correlation_id,
-        },
-        scope,
-    ))
+    let caller = |actor: String| Caller {
+        actor,
+        correlation_id: correlation_id.clone(),
+    };
+    match who.or_else(|| local.then(|| ("local-dev".to_owned(), Some(Scope::All)))) {
+        Some((actor, Some(scope))) => Ok((caller(actor), scope)),
+        Some((actor, None)) => Err((caller(actor), VaultError::NotAnOperator)),
+        None => Err((caller("anonymous".into()), VaultError::Unauthenticated)),
+    }
 }
 
 /// `POST /console-api/orgs/{org}/setup/exchange`'s body.
@@ -597,12 +611,9 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         .await;
         return respond(reply);
     }
-    let reply = match caller_of(&request, app.local) {
-        None => Reply {
-            status: 401,
-            body: json!({"error": "unauthenticated", "message": "no authorizer identity"}),
-        },
-        Some((caller, scope)) => {
+    let reply = match caller_of(&request, app.local, app.operators.as_ref()) {
+        Err((caller, refusal)) => error_reply(&refusal, &caller),
+        Ok((caller, scope)) => {
             route(
                 app,
                 &caller,

@@ -36,6 +36,7 @@ async fn main() -> Result<(), Error> {
         local: settings.local,
         aggregate_max_bytes: settings.metadata_aggregate_max_bytes,
         setup: table,
+        operators: settings.operators()?,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

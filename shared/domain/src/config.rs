@@ -37,6 +37,9 @@ pub struct Config {
     /// `SAMLGATE_METADATA_AGGREGATE_MAX_BYTES`: the largest federation aggregate admin and
     /// rotate read (default 64 MiB; reading one takes about 4.5 times its size in memory).
     pub metadata_aggregate_max_bytes: usize,
+    /// `SAMLGATE_OPERATOR_ARNS`: the IAM roles (and users) admin takes as the platform's
+    /// operators, comma-separated ([`Config::operators`]).
+    pub operator_arns: Vec<String>,
 }
 
 /// The FLE key provider's ID and key name, as ESDK messages name them.
@@ -78,6 +81,7 @@ impl Config {
             "metadata_aggregate_max_bytes",
             &["SAMLGATE_METADATA_AGGREGATE_MAX_BYTES"],
         ),
+        ("operators", &["SAMLGATE_OPERATOR_ARNS"]),
     ];
 
     /// Reads the process environment.
@@ -131,8 +135,18 @@ impl Config {
                     )
                 })?,
         };
+        let operator_arns = get("SAMLGATE_OPERATOR_ARNS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             metadata_aggregate_max_bytes,
+            operator_arns,
             table,
             local,
             base_url: get("SAMLGATE_BASE_URL"),
@@ -154,6 +168,22 @@ impl Config {
             .map_err(|e| ConfigError(format!("SAMLGATE_BASE_URL: {e}")))
     }
 
+    /// The operators admin admits (`SAMLGATE_OPERATOR_ARNS`): required outside local mode, so
+    /// that a deployment never falls back to "any IAM principal of the account"; `None` in
+    /// local mode without a list (every SigV4 caller is an operator there).
+    pub fn operators(&self) -> Result<Option<Operators>, ConfigError> {
+        if self.operator_arns.is_empty() {
+            return if self.local {
+                Ok(None)
+            } else {
+                Err(ConfigError(
+                    "SAMLGATE_OPERATOR_ARNS is not set (the operators' IAM role ARNs)".into(),
+                ))
+            };
+        }
+        Operators::parse(&self.operator_arns).map(Some)
+    }
+
     /// The organisation a provision deployment serves: `SAMLGATE_ORG` is required.
     pub fn org(&self) -> Result<OrgId, ConfigError> {
         let org = self
@@ -164,10 +194,124 @@ impl Config {
     }
 }
 
+/// The platform's operators: IAM roles (`arn:aws:iam::{account}:role/[path/]{name}`, admitted
+/// as any session of that role: API Gateway names a caller
+/// `arn:aws:sts::{account}:assumed-role/{name}/{session}`) and IAM users (exactly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operators {
+    /// (partition, account, role name) of each role.
+    roles: Vec<(String, String, String)>,
+    users: Vec<String>,
+}
+
+impl Operators {
+    pub fn parse(arns: &[String]) -> Result<Self, ConfigError> {
+        let mut roles = Vec::new();
+        let mut users = Vec::new();
+        for arn in arns {
+            let bad = || {
+                ConfigError(format!(
+                    "SAMLGATE_OPERATOR_ARNS: {arn} is not an IAM role or user ARN"
+                ))
+            };
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let [_, partition, "iam", "", account, resource] = parts.as_slice() else {
+                return Err(bad());
+            };
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            if let Some(role) = resource.strip_prefix("role/") {
+                let name = role
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(bad)?;
+                roles.push((
+                    (*partition).to_owned(),
+                    (*account).to_owned(),
+                    name.to_owned(),
+                ));
+            } else if resource.starts_with("user/") {
+                users.push(arn.clone());
+            } else {
+                return Err(bad());
+            }
+        }
+        Ok(Self { roles, users })
+    }
+
+    /// Whether the caller API Gateway's IAM authorizer names is one of the operators.
+    pub fn admits(&self, caller_arn: &str) -> bool {
+        if self.users.iter().any(|u| u == caller_arn) {
+            return true;
+        }
+        let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+        let [_, partition, "sts", "", account, resource] = parts.as_slice() else {
+            return false;
+        };
+        let Some(role) = resource
+            .strip_prefix("assumed-role/")
+            .and_then(|r| r.split('/').next())
+        else {
+            return false;
+        };
+        self.roles
+            .iter()
+            .any(|(p, a, r)| p == partition && a == account && r == role)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn operators_are_the_listed_roles_and_users_only() {
+        let ops = Operators::parse(&[
+            "arn:aws:iam::123456789012:role/ops/samlgate-operator".into(),
+            "arn:aws:iam::123456789012:user/alice".into(),
+        ])
+        .unwrap();
+        assert!(ops.admits("arn:aws:sts::123456789012:assumed-role/samlgate-operator/bob"));
+        assert!(ops.admits("arn:aws:iam::123456789012:user/alice"));
+        for refused in [
+            "arn:aws:sts::123456789012:assumed-role/samlgate-admin/x",
+            "arn:aws:sts::210987654321:assumed-role/samlgate-operator/bob",
+            "arn:aws-cn:sts::123456789012:assumed-role/samlgate-operator/bob",
+            "arn:aws:iam::123456789012:user/mallory",
+            "arn:aws:iam::123456789012:role/samlgate-operator",
+            "",
+        ] {
+            assert!(!ops.admits(refused), "{refused}");
+        }
+        for bad in [
+            "role/x",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:group/x",
+        ] {
+            assert!(Operators::parse(&[bad.into()]).is_err(), "{bad}");
+        }
+        let required = config(&[("SAMLGATE_TABLE", "t")]).unwrap();
+        assert!(required.operators().is_err(), "required outside local mode");
+        let local = config(&[("SAMLGATE_TABLE", "t"), ("SAMLGATE_LOCAL", "1")]).unwrap();
+        assert_eq!(local.operators().unwrap(), None);
+        let listed = config(&[
+            ("SAMLGATE_TABLE", "t"),
+            (
+                "SAMLGATE_OPERATOR_ARNS",
+                " arn:aws:iam::123456789012:user/alice ,",
+            ),
+        ])
+        .unwrap();
+        assert!(listed
+            .operators()
+            .unwrap()
+            .unwrap()
+            .admits("arn:aws:iam::123456789012:user/alice"));
+    }
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: BTreeMap<String, String> = vars

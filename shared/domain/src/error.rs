@@ -210,6 +210,8 @@ pub enum VaultError {
     Unauthenticated,
     #[error("this session may not do that: its setup link did not grant the scope")]
     ScopeNotGranted,
+    #[error("this IAM principal is not one of the deployment's operators")]
+    NotAnOperator,
     /// Our own machinery failed (random generator, key generation, serialisation): never the
     /// caller's fault, never a detail worth showing.
     #[error("internal error: {0} failed")]
@@ -252,6 +254,7 @@ codes! {
         SetupLinkRevoked => "setup_link_revoked", 410;
         Unauthenticated => "unauthenticated", 401;
         ScopeNotGranted => "scope_not_granted", 403;
+        NotAnOperator => "not_an_operator", 403;
         Internal(&'static str) => "internal_error", 500;
     }
     delegate {
