@@ -279,6 +279,25 @@ test('the console works end to end, and the canary never leaves the page in the 
     await popup.close();
   });
 
+  await t.test('a test sign-in that fails shows the admin the reason, what arrived and what was expected', async () => {
+    await open(`#/o/${ORG}/idps/demo-metadata`);
+    const [popup] = await Promise.all([context.waitForEvent('page'), page.getByRole('button', { name: 'Test sign-in' }).click()]);
+    await popup.waitForLoadState();
+    // A deliberately wrong setting at the IdP: the audience it asserts.
+    await popup.evaluate(() => {
+      for (const input of document.querySelectorAll('input[name="sp_entity_id"]')) input.value = 'https://wrong.example/sp';
+    });
+    expectedFailures.add(`${BASE}/o/${ORG}/idp/demo-metadata/acs`);
+    await popup.getByRole('button', { name: /Sign in as Alice/ }).click();
+    await popup.getByRole('heading', { name: 'Test sign-in failed' }).waitFor();
+    assert.equal(await popup.locator('#reason').textContent(), 'audience_mismatch');
+    assert.match(await popup.locator('#received').textContent(), /https:\/\/wrong\.example\/sp/);
+    const expected = await popup.locator('#expected').textContent();
+    assert.ok(expected.includes(`${BASE}/o/${ORG}/idp/demo-metadata/metadata`), expected);
+    await popup.screenshot({ path: path.join(SHOTS, 'test-sign-in-failed.png'), fullPage: true });
+    await popup.close();
+  });
+
   let credentialId;
   await t.test('store a credential: only ciphertext leaves the page', async () => {
     await open(`#/o/${ORG}/credentials`);

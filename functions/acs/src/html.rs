@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
-use samlgate_sso::acs::TestResult;
+use samlgate_sso::acs::{TestFailure, TestResult};
 
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
 
@@ -171,6 +171,37 @@ impl Page {
             asserted = rows(&mut asserted.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         );
         let mut page = Self::error(200, "");
+        page.body = body;
+        page
+    }
+
+    /// A failed test sign-in, for the administrator whose browser started it: the reason
+    /// code, the check's message (what arrived) and what configuration expected, each value
+    /// escaped. End users never see this page: their failures show [`Page::error`].
+    pub fn test_failure(failure: &TestFailure, correlation_id: &str) -> Self {
+        let expected: String = failure
+            .expected
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                    escape(k),
+                    escape(v)
+                )
+            })
+            .collect();
+        let expected = if expected.is_empty() {
+            String::new()
+        } else {
+            format!(r#"<h2>What samlgate expected</h2><table id="expected">{expected}</table>"#)
+        };
+        let body = format!(
+            r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>Test sign-in failed</title></head><body><h1>Test sign-in failed</h1><p>Reason: <code id="reason">{code}</code></p><p id="received">{message}</p>{expected}<p>The audit log has this attempt under <code>{corr}</code>. Nothing was issued. People who sign in to an application see only a generic page with that reference.</p></body></html>"#,
+            code = escape(failure.code),
+            message = escape(&failure.message),
+            corr = escape(correlation_id),
+        );
+        let mut page = Self::error(400, correlation_id);
         page.body = body;
         page
     }

@@ -375,6 +375,7 @@ async fn consume(
     Ok(match delivery {
         Delivery::Redirect { location } => Page::redirect(&location),
         Delivery::Tested(result) => Page::test_result(&result),
+        Delivery::TestFailed(failure) => Page::test_failure(&failure, request.correlation_id),
     })
 }
 

@@ -358,15 +358,31 @@ pub(crate) fn check_and_read(
     }
     for restriction in restrictions {
         let mut named_us = false;
+        let mut named = Vec::new();
         for audience in xml::children_named(doc, restriction, SAML, "Audience") {
-            if simple_text(doc, audience, "Audience")? == expected.sp_entity_id {
-                named_us = true;
-            }
+            let text = simple_text(doc, audience, "Audience")?;
+            named_us |= text == expected.sp_entity_id;
+            named.push(format!("{text:?}"));
         }
         if !named_us {
+            // What arrived is quoted (at most a few, shortened): the admin compares it with
+            // the SP entity ID the IdP should have been given.
+            let mut arrived: Vec<String> = named
+                .iter()
+                .take(3)
+                .map(|a| a.chars().take(200).collect())
+                .collect();
+            if named.len() > 3 {
+                arrived.push(format!("and {} more", named.len() - 3));
+            }
             return Err(Error::AudienceMismatch(format!(
-                "an AudienceRestriction without {}",
-                expected.sp_entity_id
+                "an AudienceRestriction without {} (it names {})",
+                expected.sp_entity_id,
+                if arrived.is_empty() {
+                    "no Audience".to_owned()
+                } else {
+                    arrived.join(", ")
+                }
             )));
         }
     }

@@ -37,6 +37,20 @@ pub enum Delivery {
     Redirect { location: String },
     /// A test sign-in's result, for the browser that started it.
     Tested(Box<TestResult>),
+    /// A test sign-in that failed, for the browser that started it: why, and what samlgate
+    /// expected. Only a test sign-in (no client, the binding cookie of the browser that
+    /// started it) gets this; every other failed login shows the generic page.
+    TestFailed(Box<TestFailure>),
+}
+
+/// Why a test sign-in failed: the reason code, the check's message (which quotes what arrived:
+/// an Issuer, an Audience, a Destination, an algorithm) and what samlgate expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestFailure {
+    pub code: &'static str,
+    pub message: String,
+    /// What configuration expected, by name (`Audience`, `Issuer`, …).
+    pub expected: Vec<(&'static str, String)>,
 }
 
 /// What a test sign-in shows an administrator: the claims a client asking for every scope
@@ -210,6 +224,7 @@ impl Sso<'_> {
                 &mut facts,
             )
             .await;
+        let test = facts.get("test").is_some_and(|t| t == "true");
         match result.as_ref().err() {
             // Nothing verified yet: anyone can post this, so it is counted, not itemised.
             Some(error) if !facts.contains_key("assertion_id") => {
@@ -222,7 +237,72 @@ impl Sso<'_> {
             // Another browser's post never reaches the client, not even as an error.
             (Err(SsoError::BrowserMismatch), _) => Err(SsoError::BrowserMismatch),
             (Err(e), Some(request)) => Ok(refused_login(&request, e)),
+            // A test sign-in started in this browser: the admin sees why (our own failures
+            // stay a generic page with the correlation ID).
+            (Err(e), None) if test && e.http_status() < 500 => Ok(Delivery::TestFailed(Box::new(
+                self.test_failure(org, idp, &e).await,
+            ))),
             (result, _) => result,
+        }
+    }
+
+    /// What a failed test sign-in shows: the code, the message, and what was expected where
+    /// the check compares with configuration.
+    async fn test_failure(&self, org: &OrgId, idp_id: &IdpId, error: &SsoError) -> TestFailure {
+        let idp = self.config.idp(org, idp_id).await.ok().flatten();
+        let mut expected = Vec::new();
+        let saml = match error {
+            SsoError::Saml(e) => Some(e),
+            _ => None,
+        };
+        match saml {
+            Some(saml::Error::AudienceMismatch(_)) => {
+                expected.push(("Audience", self.urls.sp_entity_id(org, idp_id)));
+            }
+            Some(saml::Error::DestinationMismatch(_) | saml::Error::RecipientMismatch(_)) => {
+                expected.push(("ACS URL", self.urls.acs_url(org, idp_id)));
+            }
+            Some(saml::Error::IssuerMismatch(_)) => {
+                if let Some(idp) = &idp {
+                    expected.push(("Issuer", idp.entity_id.clone()));
+                }
+            }
+            Some(
+                saml::Error::UntrustedKey
+                | saml::Error::SignatureInvalid(_)
+                | saml::Error::NoTrustedKeys,
+            ) => {
+                for der in idp
+                    .iter()
+                    .filter_map(|i| i.signing_certificates_der())
+                    .flatten()
+                {
+                    expected.push(("Signing certificate (SHA-256)", sha256_hex(&der)));
+                }
+            }
+            Some(saml::Error::AlgorithmForbidden(_)) => {
+                let configured = idp
+                    .as_ref()
+                    .map(|i| i.settings.algorithm_exceptions.join(", "))
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| "none".into());
+                expected.push(("Algorithm exceptions of this IdP", configured));
+            }
+            Some(saml::Error::NotYetValid(_) | saml::Error::Expired(_)) => {
+                expected.push(("samlgate's clock", format_instant(self.clock.now())));
+                if let Some(idp) = &idp {
+                    expected.push((
+                        "Allowed clock difference",
+                        format!("{} s", idp.settings.clock_skew_secs),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        TestFailure {
+            code: error.code(),
+            message: error.to_string(),
+            expected,
         }
     }
 
