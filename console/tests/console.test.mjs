@@ -296,6 +296,17 @@ test('the console works end to end, and the canary never leaves the page in the 
     assert.ok(expected.includes(`${BASE}/o/${ORG}/idp/demo-metadata/metadata`), expected);
     await popup.screenshot({ path: path.join(SHOTS, 'test-sign-in-failed.png'), fullPage: true });
     await popup.close();
+    // The same failure without admin's diagnostic ticket (a forged one here): anyone can start
+    // a test sign-in, and they get the generic page, the reason only in the audit log.
+    const stranger = await context.newPage();
+    await stranger.goto(`${BASE}/o/${ORG}/login?idp=demo-metadata&diagnostics=${'0'.repeat(64)}`);
+    await stranger.evaluate(() => {
+      for (const input of document.querySelectorAll('input[name="sp_entity_id"]')) input.value = 'https://wrong.example/sp';
+    });
+    await stranger.getByRole('button', { name: /Sign in as Alice/ }).click();
+    await stranger.getByRole('heading', { name: 'Sign-in failed' }).waitFor();
+    assert.ok(!(await stranger.content()).includes('audience_mismatch'));
+    await stranger.close();
   });
 
   let credentialId;

@@ -153,6 +153,13 @@ impl SsoConfigReader for StaleKeys {
         let id = format!("{org}/{}", idp.map_or("-", IdpId::as_str));
         Ok(self.keys.get(&id).cloned().unwrap_or_default())
     }
+    async fn diagnostic_ticket(
+        &self,
+        org: &OrgId,
+        ticket_sha256: &str,
+    ) -> Result<Option<samlgate_domain::setup::DiagnosticTicket>, PortError> {
+        self.inner.diagnostic_ticket(org, ticket_sha256).await
+    }
 }
 
 /// Fails every write on the days it is told to (a run that stops half-way).

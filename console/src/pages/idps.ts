@@ -172,7 +172,7 @@ export async function idpDetail(page: HTMLElement, route: Route, id: string): Pr
     copyable('SP metadata URL', 'sp-metadata-url', idp.sp_metadata_url),
     exceptionsWarning(idp, lastUse?.events[0] ?? null),
     pendingCertificates(route, idp) ?? '',
-    testSignIn(idp, sso),
+    testSignIn(route.org, idp, sso),
     settingsForm(route, idp),
   );
 }
@@ -244,15 +244,22 @@ function copyable(label: string, id: string, value: string): HTMLElement {
   return field(label, el);
 }
 
-function testSignIn(idp: IdpView, sso: SsoSettings | null): HTMLElement {
+function testSignIn(org: string, idp: IdpView, sso: SsoSettings | null): HTMLElement {
   if (!sso) {
     return h('section', {}, h('h2', {}, 'Test sign-in'), h('p', {}, 'Save the organisation\'s SSO settings to test a sign-in.'));
   }
   const go = h('button', { type: 'button', id: 'test-sign-in' }, 'Test sign-in');
+  const note = h('p', { class: 'result', role: 'status' });
   go.addEventListener('click', () => {
-    const url = new URL(idp.login_url, location.origin);
-    url.searchParams.set('idp', idp.idp);
-    window.open(url.toString(), '_blank', 'noopener');
+    // A diagnostic ticket (5 minutes) lets this browser see why a failed test sign-in failed.
+    void api<{ url: string }>('POST', orgPath(org, `/idps/${encodeURIComponent(idp.idp)}/test-sign-in`))
+      .then(({ url }) => {
+        note.textContent = '';
+        window.open(url, '_blank', 'noopener');
+      })
+      .catch((e) => {
+        note.textContent = `Could not start a test sign-in: ${describeError(e)}`;
+      });
   });
   return h(
     'section',
@@ -261,9 +268,10 @@ function testSignIn(idp: IdpView, sso: SsoSettings | null): HTMLElement {
     h(
       'p',
       {},
-      'Opens a sign-in through this IdP in a new tab and shows the identity an application would receive, and what the IdP asserted. Nothing is issued: no session, no code, no token.',
+      'Opens a sign-in through this IdP in a new tab and shows the identity an application would receive, and what the IdP asserted; if it fails, the reason, what arrived and what samlgate expected. Nothing is issued: no session, no code, no token.',
     ),
     go,
+    note,
   );
 }
 

@@ -321,6 +321,7 @@ async fn login(app: &App, request: &HttpRequest<'_>, org: &str) -> Result<Page, 
         let slot = match name.as_ref() {
             "idp" => &mut parsed.idp,
             "login_hint" => &mut parsed.login_hint,
+            "diagnostics" => &mut parsed.diagnostics,
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {

@@ -558,6 +558,41 @@ async fn every_refused_login_gets_the_same_page_and_status_whatever_the_reason()
     }
 }
 
+/// Issue 14 §2: a test sign-in started with admin's diagnostic ticket shows its failure's
+/// reason and what was expected, to the browser that started it; the same failure without
+/// the ticket is the generic page above.
+#[tokio::test]
+async fn a_diagnostic_test_sign_in_shows_why_it_failed() {
+    let acs = Acs::new(IdpSettings {
+        rules: MatchRules {
+            required_group: Some("finance".into()),
+            ..MatchRules::default()
+        },
+        ..settings()
+    })
+    .await;
+    acs.expect_diagnostic_login(&state('a'), "okta", LATER);
+    let page = acs.post(&response("xsw1"), Some(&state('a'))).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("Test sign-in failed"), "{}", page.body);
+    let reason = acs.last_reason().unwrap();
+    assert!(
+        page.body
+            .contains(&format!("<code id=\"reason\">{reason}</code>")),
+        "{}",
+        page.body
+    );
+    acs.expect_diagnostic_login(&state('b'), "okta", LATER);
+    let page = acs
+        .post(&response("samlgate_sp_entity_id"), Some(&state('b')))
+        .await;
+    assert!(page.body.contains("group_required"), "{}", page.body);
+    assert!(
+        acs.store.sessions.lock().unwrap().is_empty(),
+        "nothing issued"
+    );
+}
+
 #[tokio::test]
 async fn unknown_routes_and_oversized_bodies_get_the_generic_page() {
     let acs = Acs::new(settings()).await;

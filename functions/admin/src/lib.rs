@@ -18,6 +18,7 @@
 //! | GET | `/admin/orgs/{org}/idps` | list IdPs |
 //! | GET | `/admin/orgs/{org}/idps/{idp}` | one IdP, with its SP URLs and certificates |
 //! | PUT | `/admin/orgs/{org}/idps/{idp}/settings` | replace the IdP's settings (an absent field takes its default) |
+//! | POST | `/admin/orgs/{org}/idps/{idp}/test-sign-in` | a test sign-in URL whose failure shows its reason (a diagnostic ticket, 5 minutes) |
 //! | PATCH | `/admin/orgs/{org}/idps/{idp}/settings` | change only the fields named (RFC 7396 merge patch; `null` resets one); answers the IdP with its resulting settings |
 //! | POST | `/admin/orgs/{org}/idps/{idp}/pending-certificates/{sha256}/approve` | trust a signing certificate that unsigned metadata added |
 //! | DELETE | `/admin/orgs/{org}/idps/{idp}/pending-certificates/{sha256}` | drop it |
@@ -447,6 +448,17 @@ async fn route_inner(
         }
         ("POST", ["admin", "orgs", o, "clients", id, "secret"]) => {
             ok(200, clients.new_secret(caller, &org(o)?, id).await?, caller)
+        }
+        ("POST", ["admin", "orgs", o, "idps", i, "test-sign-in"]) => {
+            let (org, idp) = (org(o)?, idp(i)?);
+            let known = app.sso_config.idp(&org, &idp).await?.is_some();
+            ok(
+                200,
+                app.setup()
+                    .diagnostic_login(caller, &org, &idp, known)
+                    .await?,
+                caller,
+            )
         }
         ("PATCH", ["admin", "orgs", o, "idps", i, "settings"]) => ok(
             200,

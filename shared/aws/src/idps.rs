@@ -29,6 +29,18 @@ impl SsoConfigReader for Table {
     async fn sp_keys(&self, org: &OrgId, idp: Option<&IdpId>) -> Result<Vec<SpKey>, PortError> {
         self.query_prefix(org_pk(org), &sp_key_prefix(idp)).await
     }
+
+    async fn diagnostic_ticket(
+        &self,
+        org: &OrgId,
+        ticket_sha256: &str,
+    ) -> Result<Option<samlgate_domain::setup::DiagnosticTicket>, PortError> {
+        self.get(
+            org_pk(org),
+            crate::keys::diagnostic_ticket_sk(ticket_sha256),
+        )
+        .await
+    }
 }
 
 #[async_trait]

@@ -41,6 +41,11 @@ pub fn console_sk(token_sha256: &str) -> String {
     format!("CONSOLE#{token_sha256}")
 }
 
+/// `ORG#{org}` / `TESTSIGNIN#{sha256 of the ticket}`: a test sign-in's diagnostic ticket.
+pub fn diagnostic_ticket_sk(ticket_sha256: &str) -> String {
+    format!("TESTSIGNIN#{ticket_sha256}")
+}
+
 /// `ORG#{org}` / `SSO`: the organisation's SSO settings.
 pub const SSO_SK: &str = "SSO";
 

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use samlgate_domain::ids::OrgId;
 use samlgate_domain::ports::SetupStore;
-use samlgate_domain::setup::{ConsoleSession, SetupLink};
+use samlgate_domain::setup::{ConsoleSession, DiagnosticTicket, SetupLink};
 use samlgate_domain::PortError;
 
 use crate::errors::map;
-use crate::keys::{console_sk, org_pk, setup_sk, SETUP_PREFIX};
+use crate::keys::{console_sk, diagnostic_ticket_sk, org_pk, setup_sk, SETUP_PREFIX};
 use crate::table::{encode, Item, Table};
 
 fn link_item(op: &'static str, link: &SetupLink) -> Result<Item, PortError> {
@@ -69,5 +69,19 @@ impl SetupStore for Table {
         token_sha256: &str,
     ) -> Result<Option<ConsoleSession>, PortError> {
         self.get(org_pk(org), console_sk(token_sha256)).await
+    }
+
+    async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        self.put_new(
+            OP,
+            encode(
+                OP,
+                org_pk(&ticket.org),
+                diagnostic_ticket_sk(&ticket.ticket_sha256),
+                ticket,
+            )?,
+        )
+        .await
     }
 }

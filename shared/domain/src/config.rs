@@ -30,6 +30,9 @@ pub struct Config {
     /// `SAMLGATE_FLE_PROVIDER_ID` and `SAMLGATE_FLE_KEY_NAME`: CloudFront field-level
     /// encryption's key provider, when the deployment uses it (both or neither).
     pub fle: Option<FleNames>,
+    /// `SAMLGATE_FLE_ORIGIN_SECRET`: the value of the `x-samlgate-edge` header the intake
+    /// distribution adds (admin: [`Config::fle_origin_secret`]).
+    fle_origin_secret: Option<String>,
     /// `SAMLGATE_FLE_PRIVATE_KEY_SECRET`: the secret holding the FLE private key (provision).
     pub fle_private_key_secret: Option<String>,
     /// `SAMLGATE_SECRETS_KMS_KEY`: the key new secrets are encrypted with at rest (admin).
@@ -72,6 +75,7 @@ impl Config {
             "fle",
             &["SAMLGATE_FLE_PROVIDER_ID", "SAMLGATE_FLE_KEY_NAME"],
         ),
+        ("fle_origin_secret", &["SAMLGATE_FLE_ORIGIN_SECRET"]),
         (
             "fle_private_key_secret",
             &["SAMLGATE_FLE_PRIVATE_KEY_SECRET"],
@@ -122,6 +126,7 @@ impl Config {
                 ))
             }
         };
+        let fle_origin_secret = get("SAMLGATE_FLE_ORIGIN_SECRET");
         let metadata_aggregate_max_bytes = match get("SAMLGATE_METADATA_AGGREGATE_MAX_BYTES") {
             None => DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
             Some(text) => text
@@ -153,6 +158,7 @@ impl Config {
             org: get("SAMLGATE_ORG"),
             sp_key_cache,
             fle,
+            fle_origin_secret,
             fle_private_key_secret: get("SAMLGATE_FLE_PRIVATE_KEY_SECRET"),
             secrets_kms_key: get("SAMLGATE_SECRETS_KMS_KEY"),
         })
@@ -166,6 +172,20 @@ impl Config {
             .ok_or_else(|| ConfigError("SAMLGATE_BASE_URL is not set".into()))?;
         PublicUrls::new(base, self.local)
             .map_err(|e| ConfigError(format!("SAMLGATE_BASE_URL: {e}")))
+    }
+
+    /// What admin requires of the credential form's requests with field-level encryption:
+    /// the intake distribution's `x-samlgate-edge` header value, at least 32 characters.
+    /// `None` without FLE; an error when FLE is configured without it.
+    pub fn fle_origin_secret(&self) -> Result<Option<String>, ConfigError> {
+        match (&self.fle, &self.fle_origin_secret) {
+            (None, _) => Ok(None),
+            (Some(_), Some(secret)) if secret.len() >= 32 => Ok(Some(secret.clone())),
+            (Some(_), _) => Err(ConfigError(
+                "with field-level encryption, SAMLGATE_FLE_ORIGIN_SECRET (at least 32 characters) is required"
+                    .into(),
+            )),
+        }
     }
 
     /// The operators admin admits (`SAMLGATE_OPERATOR_ARNS`): required outside local mode, so
@@ -266,6 +286,30 @@ impl Operators {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn fle_needs_the_edge_header_value_for_admin() {
+        let fle = [
+            ("SAMLGATE_TABLE", "t"),
+            ("SAMLGATE_FLE_PROVIDER_ID", "samlgate"),
+            ("SAMLGATE_FLE_KEY_NAME", "k"),
+        ];
+        assert!(config(&fle).unwrap().fle_origin_secret().is_err());
+        let short = [fle.as_slice(), &[("SAMLGATE_FLE_ORIGIN_SECRET", "short")]].concat();
+        assert!(config(&short).unwrap().fle_origin_secret().is_err());
+        let secret = "e".repeat(32);
+        let good = [
+            fle.as_slice(),
+            &[("SAMLGATE_FLE_ORIGIN_SECRET", secret.as_str())],
+        ]
+        .concat();
+        assert_eq!(
+            config(&good).unwrap().fle_origin_secret().unwrap(),
+            Some(secret)
+        );
+        let none = config(&[("SAMLGATE_TABLE", "t")]).unwrap();
+        assert_eq!(none.fle_origin_secret().unwrap(), None);
+    }
 
     #[test]
     fn operators_are_the_listed_roles_and_users_only() {

@@ -35,7 +35,7 @@ use crate::ports::{
     SsoConfigReader, SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
-use crate::setup::{ConsoleSession, SetupLink};
+use crate::setup::{ConsoleSession, DiagnosticTicket, SetupLink};
 use crate::sp_key::{KeyState, SpKey};
 
 fn conflict(op: &'static str) -> PortError {
@@ -361,6 +361,8 @@ pub struct MemoryStore {
     pub setup_links: Mutex<BTreeMap<(OrgId, String), SetupLink>>,
     /// By (organisation, token hash).
     pub console_sessions: Mutex<BTreeMap<(OrgId, String), ConsoleSession>>,
+    /// By (organisation, ticket hash).
+    pub diagnostic_tickets: Mutex<BTreeMap<(OrgId, String), DiagnosticTicket>>,
     pub faults: Faults,
 }
 
@@ -616,6 +618,17 @@ impl SsoConfigReader for MemoryStore {
             .cloned()
             .collect())
     }
+    async fn diagnostic_ticket(
+        &self,
+        org: &OrgId,
+        ticket_sha256: &str,
+    ) -> Result<Option<DiagnosticTicket>, PortError> {
+        const OP: &str = "diagnostic_ticket";
+        self.faults.check(OP)?;
+        Ok(lock!(self.diagnostic_tickets, OP)
+            .get(&(org.clone(), ticket_sha256.to_owned()))
+            .cloned())
+    }
 }
 
 #[async_trait]
@@ -760,6 +773,15 @@ impl SetupStore for MemoryStore {
         Ok(lock!(self.console_sessions, OP)
             .get(&(org.clone(), token_sha256.to_owned()))
             .cloned())
+    }
+    async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError> {
+        const OP: &str = "put_diagnostic_ticket";
+        self.faults.check(OP)?;
+        lock!(self.diagnostic_tickets, OP).insert(
+            (ticket.org.clone(), ticket.ticket_sha256.clone()),
+            ticket.clone(),
+        );
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::idp::{Idp, SsoSettings};
 use crate::ids::{IdpId, OrgId};
 use crate::org::{IntakeKey, Org, OrgStatus};
 use crate::session::{LoginState, Session};
-use crate::setup::{ConsoleSession, SetupLink};
+use crate::setup::{ConsoleSession, DiagnosticTicket, SetupLink};
 use crate::sp_key::SpKey;
 
 /// A fresh data key: plaintext (zeroized on drop) and the same key wrapped by KMS.
@@ -222,6 +222,7 @@ pub trait SetupStore: Send + Sync {
         org: &OrgId,
         token_sha256: &str,
     ) -> Result<Option<ConsoleSession>, PortError>;
+    async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError>;
 }
 
 /// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.
@@ -232,6 +233,12 @@ pub trait SsoConfigReader: OrgReader {
     async fn list_idps(&self, org: &OrgId) -> Result<Vec<Idp>, PortError>;
     /// The SP keys of one IdP (`Some`) or the organisation's token keys (`None`).
     async fn sp_keys(&self, org: &OrgId, idp: Option<&IdpId>) -> Result<Vec<SpKey>, PortError>;
+    /// A test sign-in's diagnostic ticket, by the hash of its value (acs).
+    async fn diagnostic_ticket(
+        &self,
+        org: &OrgId,
+        ticket_sha256: &str,
+    ) -> Result<Option<DiagnosticTicket>, PortError>;
 }
 
 /// Conditional writes of SSO configuration. admin (and rotate, later).

@@ -37,6 +37,10 @@ pub struct LoginState {
     /// login (login CSRF).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<String>,
+    /// A test sign-in started with a diagnostic ticket: its failure may show its reason to
+    /// the browser that started it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diagnostics: bool,
 }
 
 /// What a client asked `authorize` for, kept with the login until the ACS issues the code.

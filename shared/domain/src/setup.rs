@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{sha256_hex, OrgId};
+use crate::ids::{sha256_hex, IdpId, OrgId};
 
 /// What a setup link (and the session it becomes) may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,5 +82,19 @@ pub struct ConsoleSession {
     pub actor: String,
     pub created_at: String,
     /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// `ORG#{org}` / `TESTSIGNIN#{sha256}`: permission for one test sign-in's failure to be shown
+/// in detail (reason, what arrived, what was expected). admin makes it for an admin (operator
+/// or console session) who asks; acs honours it at `GET /o/{org}/login?idp=…&diagnostics=…`.
+/// Without it a failed test sign-in shows the generic page, like every other login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosticTicket {
+    pub org: OrgId,
+    pub idp: IdpId,
+    pub ticket_sha256: String,
+    pub created_by: String,
+    /// Unix seconds (TTL): a few minutes.
     pub expires_at: i64,
 }

@@ -38,8 +38,9 @@ pub enum Delivery {
     /// A test sign-in's result, for the browser that started it.
     Tested(Box<TestResult>),
     /// A test sign-in that failed, for the browser that started it: why, and what samlgate
-    /// expected. Only a test sign-in (no client, the binding cookie of the browser that
-    /// started it) gets this; every other failed login shows the generic page.
+    /// expected. Only a test sign-in started with admin's diagnostic ticket (and posted from
+    /// the browser that started it) gets this; every other failed login shows the generic
+    /// page, whatever the reason.
     TestFailed(Box<TestFailure>),
 }
 
@@ -76,6 +77,8 @@ enum InFlight {
         request_id: String,
         authorize: Option<AuthorizeRequest>,
         browser: Option<String>,
+        /// A test sign-in with a diagnostic ticket.
+        diagnostics: bool,
     },
     /// An unsolicited Response from an IdP that may send them; its RelayState names the
     /// client whose `initiate_login_uri` starts the login (OIDC Core §4).
@@ -224,7 +227,9 @@ impl Sso<'_> {
                 &mut facts,
             )
             .await;
-        let test = facts.get("test").is_some_and(|t| t == "true");
+        // Only a test sign-in started with a diagnostic ticket (in this browser: the binding
+        // check runs before anything else) learns why it failed.
+        let diagnostics = facts.get("diagnostics").is_some_and(|t| t == "true");
         match result.as_ref().err() {
             // Nothing verified yet: anyone can post this, so it is counted, not itemised.
             Some(error) if !facts.contains_key("assertion_id") => {
@@ -239,9 +244,9 @@ impl Sso<'_> {
             (Err(e), Some(request)) => Ok(refused_login(&request, e)),
             // A test sign-in started in this browser: the admin sees why (our own failures
             // stay a generic page with the correlation ID).
-            (Err(e), None) if test && e.http_status() < 500 => Ok(Delivery::TestFailed(Box::new(
-                self.test_failure(org, idp, &e).await,
-            ))),
+            (Err(e), None) if diagnostics && e.http_status() < 500 => Ok(Delivery::TestFailed(
+                Box::new(self.test_failure(org, idp, &e).await),
+            )),
             (result, _) => result,
         }
     }
@@ -332,8 +337,12 @@ impl Sso<'_> {
                 request_id,
                 authorize,
                 browser,
+                diagnostics,
             } => {
                 facts.insert("request_id".into(), request_id.clone());
+                if *diagnostics && authorize.is_none() {
+                    facts.insert("diagnostics".into(), "true".into());
+                }
                 match authorize {
                     Some(authorize) => {
                         facts.insert("client_id".into(), authorize.client_id.clone())
@@ -450,6 +459,7 @@ impl Sso<'_> {
                     request_id: state.request_id,
                     authorize: state.authorize,
                     browser: state.browser,
+                    diagnostics: state.diagnostics,
                 });
             }
         }

@@ -158,6 +158,7 @@ impl Sso<'_> {
             expires_at: self.clock.now().unix_timestamp() + LOGIN_TTL_SECS,
             authorize: None,
             browser: None,
+            diagnostics: false,
         }
     }
 

@@ -30,6 +30,10 @@ use crate::{new_message_id, Sso, SsoError};
 pub struct LoginQuery {
     pub idp: Option<String>,
     pub login_hint: Option<String>,
+    /// A diagnostic ticket from admin (`POST …/idps/{idp}/test-sign-in`): a failure of this
+    /// test sign-in shows its reason to this browser. Unknown, expired or for another IdP: the
+    /// sign-in goes on without (a failure then shows the generic page).
+    pub diagnostics: Option<String>,
 }
 
 /// A test sign-in on its way to the IdP, and the browser binding cookie to set.
@@ -82,15 +86,41 @@ impl Sso<'_> {
         let settings = self.settings(org).await?;
         let idp_id = choose_idp(&settings, query)?;
         let binding = browser_binding(binding)?;
+        let diagnostics = match &query.diagnostics {
+            Some(ticket) => self.diagnostics_allowed(org, &idp_id, ticket).await?,
+            None => false,
+        };
+        if diagnostics {
+            facts.insert("diagnostics".into(), "true".into());
+        }
         let login = SamlLogin {
             authorize: None,
             browser: Some(sha256_hex(binding.as_bytes())),
             force_authn: false,
+            diagnostics,
         };
         let delivery = self
             .start_saml_login(&org_record, &idp_id, login, facts)
             .await?;
         Ok(TestLogin { delivery, binding })
+    }
+
+    /// Whether `ticket` is a live diagnostic ticket of `idp` (looked up by its hash).
+    async fn diagnostics_allowed(
+        &self,
+        org: &OrgId,
+        idp: &IdpId,
+        ticket: &str,
+    ) -> Result<bool, SsoError> {
+        if ticket.len() != 64 || !ticket.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let found = self
+            .config
+            .diagnostic_ticket(org, &sha256_hex(ticket.as_bytes()))
+            .await?;
+        let now = self.clock.now().unix_timestamp();
+        Ok(found.is_some_and(|t| &t.idp == idp && now < t.expires_at))
     }
 
     /// Stores a login in flight under a fresh RelayState and builds the (signed) AuthnRequest
@@ -179,6 +209,7 @@ impl Sso<'_> {
         );
         state.authorize = login.authorize;
         state.browser = login.browser;
+        state.diagnostics = login.diagnostics;
         self.logins.put_login(&state).await?;
         facts.insert("request_id".into(), request_id);
         Ok(delivery)
@@ -202,6 +233,8 @@ pub(crate) struct SamlLogin {
     pub authorize: Option<AuthorizeRequest>,
     pub browser: Option<String>,
     pub force_authn: bool,
+    /// A test sign-in whose failure may show its reason ([`LoginQuery::diagnostics`]).
+    pub diagnostics: bool,
 }
 
 /// Explicit IdP, else the login hint's email domain, else the organisation's default.
@@ -237,6 +270,7 @@ mod tests {
         let q = |idp: Option<&str>, hint: Option<&str>| LoginQuery {
             idp: idp.map(Into::into),
             login_hint: hint.map(Into::into),
+            diagnostics: None,
         };
         assert_eq!(
             choose_idp(&settings, &q(Some("adfs"), Some("a@acme.example")))

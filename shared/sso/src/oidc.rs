@@ -465,6 +465,7 @@ impl Sso<'_> {
         let choice = LoginQuery {
             idp: query.idp.clone(),
             login_hint: query.login_hint.clone(),
+            diagnostics: None,
         };
         let idp: IdpId = match choose_idp(&settings, &choice) {
             Ok(idp) => idp,
@@ -489,6 +490,7 @@ impl Sso<'_> {
             authorize: Some(request.clone()),
             browser: Some(sha256_hex(value.as_bytes())),
             force_authn,
+            diagnostics: false,
         };
         match self.start_saml_login(org_record, &idp, login, facts).await {
             Ok(delivery) => Ok(AuthorizeDelivery::Login {

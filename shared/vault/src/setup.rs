@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::auditor::Auditor;
 use samlgate_domain::clock::{format_instant, Clock};
-use samlgate_domain::ids::{random_hex, sha256_hex, OrgId};
+use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
 use samlgate_domain::ports::{AuditLog, OrgReader, SetupStore};
-use samlgate_domain::setup::{ConsoleSession, LinkState, SetupLink, SetupScope};
+use samlgate_domain::setup::{ConsoleSession, DiagnosticTicket, LinkState, SetupLink, SetupScope};
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::{PortErrorKind, Result, VaultError};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,16 @@ pub const MAX_LINK_SECS: u32 = 7 * 24 * 3600;
 pub const MIN_LINK_SECS: u32 = 300;
 /// How long a console session made from a link lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
+/// How long a diagnostic ticket may start test sign-ins.
+pub const DIAGNOSTIC_SECS: i64 = 300;
+
+/// `POST /admin/orgs/{org}/idps/{idp}/test-sign-in`: where the admin's browser starts a test
+/// sign-in whose failure it may see in detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosticLogin {
+    pub url: String,
+    pub expires_at: String,
+}
 
 /// `POST /admin/orgs/{org}/setup-links`.
 #[derive(Debug, Clone, Deserialize)]
@@ -292,6 +302,46 @@ impl Setup<'_> {
         .await;
         self.auditor()
             .outcome_with_facts(org, caller, "setup_link.use", None, &result, facts)
+            .await;
+        result
+    }
+
+    /// A diagnostic ticket for test sign-ins at `idp` (an operator or a console session with
+    /// the `sso` scope asks; the route decides who may). Audited as `idp.test_sign_in`.
+    pub async fn diagnostic_login(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        idp: &IdpId,
+        known_idp: bool,
+    ) -> Result<DiagnosticLogin> {
+        let facts = BTreeMap::from([("idp".to_owned(), idp.to_string())]);
+        let result = async {
+            self.orgs.active_org(org).await?;
+            if !known_idp {
+                return Err(VaultError::IdpNotFound);
+            }
+            let now = self.clock.now();
+            let ticket = random_hex(32)?;
+            let record = DiagnosticTicket {
+                org: org.clone(),
+                idp: idp.clone(),
+                ticket_sha256: sha256_hex(ticket.as_bytes()),
+                created_by: caller.actor.clone(),
+                expires_at: now.unix_timestamp() + DIAGNOSTIC_SECS,
+            };
+            self.store.put_diagnostic_ticket(&record).await?;
+            Ok(DiagnosticLogin {
+                url: format!(
+                    "{}/o/{org}/login?idp={idp}&diagnostics={ticket}",
+                    self.urls.base()
+                ),
+                expires_at: instant(record.expires_at),
+            })
+        }
+        .await;
+        self.auditor()
+            .outcome_with_facts(org, caller, "idp.test_sign_in", None, &result, facts)
             .await;
         result
     }

@@ -162,6 +162,14 @@ impl Acs {
         );
     }
 
+    /// The same, started with a diagnostic ticket (its failure shows its reason).
+    pub fn expect_diagnostic_login(&self, relay_state: &str, idp: &str, expires_at: i64) {
+        self.expect_login(relay_state, idp, expires_at);
+        if let Some(state) = self.store.logins.lock().unwrap().get_mut(relay_state) {
+            state.diagnostics = true;
+        }
+    }
+
     /// A login in flight for `REQUEST_ID` at `idp`, bound to the browser whose binding cookie
     /// is `binding`; `authorize` is the OIDC request (none: a test sign-in).
     fn store_login(
@@ -184,6 +192,7 @@ impl Acs {
                 expires_at,
                 authorize,
                 browser: Some(samlgate_domain::ids::sha256_hex(binding.as_bytes())),
+                diagnostics: false,
             },
         );
     }
