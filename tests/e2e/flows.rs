@@ -133,16 +133,47 @@ async fn python_esdk_message_like_cloudfront_fle_decrypts_in_provision() {
         provider_id: "samlgate-fle".into(),
         key_name: "fle-key-1".into(),
     });
-    // As CloudFront delivers it: the form, its `secret` field replaced by the ESDK message.
-    let stored = h
-        .call_raw(
-            &admin,
-            "POST",
-            "/admin/orgs/interop/credentials/form",
-            &h.credential_form(&target.url(), &fle_ct),
-        )
-        .await;
-    assert_eq!(stored.status, 201, "{}", stored.body);
+    // As CloudFront delivers it: the form, its `secret` field replaced by the ESDK message,
+    // and the distribution's origin header; the same form without the header (posted to the
+    // execute-api endpoint around CloudFront) is refused before anything is read.
+    admin.fle_origin_secret = Some("e".repeat(64));
+    let form_request = |edge: Option<String>| {
+        let mut request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/admin/orgs/interop/credentials/form")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(edge) = edge {
+            request = request.header("x-samlgate-edge", edge);
+        }
+        request
+            .body(lambda_http::Body::Text(
+                String::from_utf8(h.credential_form(&target.url(), &fle_ct)).unwrap(),
+            ))
+            .unwrap()
+    };
+    let answer = |response: lambda_http::Response<lambda_http::Body>| {
+        let status = response.status().as_u16();
+        let body: Value = match response.body() {
+            lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+            _ => Value::Null,
+        };
+        (status, body)
+    };
+    for edge in [None, Some("f".repeat(64)), Some("e".repeat(63))] {
+        let (status, body) = answer(samlgate_admin::handle(&admin, form_request(edge)).await);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("edge_required")),
+            "{body}"
+        );
+    }
+    let (status, stored_body) =
+        answer(samlgate_admin::handle(&admin, form_request(Some("e".repeat(64)))).await);
+    assert_eq!(status, 201, "{stored_body}");
+    let stored = samlgate_admin::Reply {
+        status,
+        body: stored_body,
+    };
     let fle = samlgate_vault::provision::FleKey {
         provider_id: "samlgate-fle".into(),
         key_name: "fle-key-1".into(),

@@ -257,6 +257,7 @@ impl Harness {
             aggregate_max_bytes: crate::rotation::AGGREGATE_MAX_BYTES,
             setup: table.clone(),
             operators: None,
+            fle_origin_secret: None,
         };
         Self {
             table,

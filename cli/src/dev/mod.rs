@@ -138,6 +138,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         aggregate_max_bytes: samlgate_domain::config::DEFAULT_METADATA_AGGREGATE_MAX_BYTES,
         setup: table.clone(),
         operators: None,
+        fle_origin_secret: None,
     };
     let acs = samlgate_acs::App {
         config: table.clone(),

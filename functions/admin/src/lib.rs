@@ -97,6 +97,9 @@ pub struct App {
     /// The IAM principals taken as operators (`SAMLGATE_OPERATOR_ARNS`); `None` only in local
     /// mode, where every SigV4 caller is one.
     pub operators: Option<Operators>,
+    /// With field-level encryption, the `x-samlgate-edge` value the intake distribution adds
+    /// (`SAMLGATE_FLE_ORIGIN_SECRET`): the credential form is refused without it.
+    pub fle_origin_secret: Option<String>,
 }
 
 /// Which organisations a caller may act on.
@@ -625,6 +628,9 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     }
     let reply = match caller_of(&request, app.local, app.operators.as_ref()) {
         Err((caller, refusal)) => error_reply(&refusal, &caller),
+        Ok((caller, _)) if !through_edge(app, &request) => {
+            error_reply(&VaultError::EdgeRequired, &caller)
+        }
         Ok((caller, scope)) => {
             route(
                 app,
@@ -641,6 +647,26 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         }
     };
     respond(reply)
+}
+
+/// The credential form came through the intake distribution: with field-level encryption,
+/// its `x-samlgate-edge` header carries the value only CloudFront and admin know (compared in
+/// constant time). The execute-api endpoint stays reachable, and a form posted there directly
+/// would carry its secret unencrypted.
+fn through_edge(app: &App, request: &Request) -> bool {
+    if !request.uri().path().ends_with("/credentials/form") {
+        return true;
+    }
+    let Some(expected) = &app.fle_origin_secret else {
+        return true;
+    };
+    request
+        .headers()
+        .get("x-samlgate-edge")
+        .is_some_and(|sent| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), expected.as_bytes())
+                .is_ok()
+        })
 }
 
 fn body_of(request: &Request) -> &[u8] {

@@ -37,6 +37,7 @@ async fn main() -> Result<(), Error> {
         aggregate_max_bytes: settings.metadata_aggregate_max_bytes,
         setup: table,
         operators: settings.operators()?,
+        fle_origin_secret: settings.fle_origin_secret()?,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

@@ -212,6 +212,8 @@ pub enum VaultError {
     ScopeNotGranted,
     #[error("this IAM principal is not one of the deployment's operators")]
     NotAnOperator,
+    #[error("the credential form is accepted only through the intake distribution")]
+    EdgeRequired,
     /// Our own machinery failed (random generator, key generation, serialisation): never the
     /// caller's fault, never a detail worth showing.
     #[error("internal error: {0} failed")]
@@ -255,6 +257,7 @@ codes! {
         Unauthenticated => "unauthenticated", 401;
         ScopeNotGranted => "scope_not_granted", 403;
         NotAnOperator => "not_an_operator", 403;
+        EdgeRequired => "edge_required", 403;
         Internal(&'static str) => "internal_error", 500;
     }
     delegate {
