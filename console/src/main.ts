@@ -11,6 +11,7 @@ import { rotation } from './pages/rotation';
 import { audit } from './pages/audit';
 import { setup } from './pages/setup';
 import { link, ORG_ID, parse } from './route';
+import { completeSignIn, signedIn, signIn, signOut } from './signin';
 
 const SECTIONS: [string, string][] = [
   ['overview', 'Overview'],
@@ -23,10 +24,12 @@ const SECTIONS: [string, string][] = [
 const main = document.getElementById('main') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
 const orgLabel = document.getElementById('org-label') as HTMLElement;
+const accountSlot = document.getElementById('account') as HTMLElement;
 
 function chooseOrg(): void {
   nav.replaceChildren();
   orgLabel.textContent = '';
+  accountSlot.replaceChildren();
   const id = h('input', { id: 'org', name: 'org', required: true, pattern: '[a-z][a-z0-9\\-]{0,31}', maxlength: 32, autocomplete: 'off' });
   const form = h(
     'form',
@@ -62,6 +65,7 @@ async function render(moveFocus: boolean): Promise<void> {
     return;
   }
   orgLabel.textContent = `Organisation: ${route.org}`;
+  accountSlot.replaceChildren(account(route.org));
   nav.replaceChildren(
     h(
       'ul',
@@ -113,6 +117,13 @@ async function render(moveFocus: boolean): Promise<void> {
   document.body.dataset.rendered = hash;
 }
 
+/** Sign in through the organisation's own IdP, or sign out of this tab's session. */
+function account(org: string): HTMLElement {
+  return signedIn(org)
+    ? h('button', { type: 'button', id: 'sign-out', class: 'link', onclick: () => signOut(org) }, 'Sign out')
+    : h('button', { type: 'button', id: 'sign-in', class: 'link', onclick: () => void signIn(org) }, 'Sign in with your IdP');
+}
+
 // Only hashes of the router's own shape (`#/o/…`, or none) are pages; any other fragment is
 // an in-page anchor.
 window.addEventListener('hashchange', () => {
@@ -123,4 +134,14 @@ document.querySelector('.skip')?.addEventListener('click', (e) => {
   e.preventDefault();
   main.focus();
 });
-void render(false);
+// The end of a console sign-in comes back as /console/?code=…&state=…
+completeSignIn()
+  .then((org) => {
+    if (org) location.hash = link(org, 'overview');
+    void render(false);
+  })
+  .catch((e: unknown) => {
+    void render(false).then(() =>
+      main.prepend(h('p', { class: 'notice error', role: 'alert', id: 'sign-in-refused' }, `Sign-in failed: ${describeError(e)}`)),
+    );
+  });

@@ -534,6 +534,54 @@ test('a setup link opens the console once, for its organisation and scopes only'
   }
 });
 
+// Once the organisation's IdP works, its admins sign in to the console through samlgate: the
+// console is the public OIDC client samlgate-console (code + PKCE), and admin turns the ID token
+// of a member of the organisation's admin_group (the dev server sets "admins") into a session.
+test('an organisation admin signs in to the console through samlgate; others cannot', async () => {
+  const ctx = await browser.newContext();
+  try {
+    const p = await ctx.newPage();
+    const signInAs = async (user) => {
+      await p.goto(`${BASE}/console/#/o/${ORG}/overview`);
+      await p.waitForFunction(() => document.body.dataset.rendered === location.hash);
+      await p.getByRole('button', { name: 'Sign in with your IdP' }).click();
+      await p.waitForURL(/\/demo-idp\/sso/);
+      await p.getByRole('button', { name: new RegExp(`Sign in as ${user}`) }).click();
+    };
+    // Bob is staff, not admins: refused at admin, no session.
+    await signInAs('Bob');
+    await p.locator('#sign-in-refused').waitFor();
+    assert.match(await p.locator('#sign-in-refused').textContent(), /not_an_org_admin/);
+    assert.equal(await p.evaluate(() => sessionStorage.getItem('samlgate-session:demo')), null);
+    // Alice is in admins.
+    const seen = [];
+    ctx.on('request', (r) => seen.push(r));
+    await signInAs('Alice');
+    await p.waitForFunction(() => location.hash === '#/o/demo/overview' && document.body.dataset.rendered === location.hash);
+    assert.equal(new URL(p.url()).search, '', 'the code left the address bar');
+    await p.getByRole('button', { name: 'Sign out' }).waitFor();
+    const calls = seen.filter((r) => new URL(r.url()).pathname.startsWith('/console-api/orgs/demo/idps'));
+    assert.ok(calls.length > 0, seen.map((r) => r.url()).join(' '));
+    for (const call of calls) assert.match((await call.allHeaders()).authorization ?? '', /^Bearer [0-9a-f]{64}$/);
+    // The session is the organisation's only.
+    const other = await p.evaluate(async () => {
+      const token = sessionStorage.getItem('samlgate-session:demo');
+      return (await fetch('/console-api/orgs/other/idps', { headers: { authorization: `Bearer ${token}` } })).status;
+    });
+    assert.equal(other, 401);
+    // Sign out: the tab forgets the session, samlgate ends its own (RP-initiated logout), and
+    // the browser comes back to the console.
+    await p.getByRole('button', { name: 'Sign out' }).click();
+    await p.waitForURL(`${BASE}/console/`);
+    assert.equal(await p.evaluate(() => sessionStorage.getItem('samlgate-session:demo')), null);
+    const audit = await (await fetch(`${BASE}/admin/orgs/${ORG}/audit?action=console.sign_in`)).json();
+    const outcomes = audit.events.map((e) => e.reason ?? 'ok');
+    assert.ok(outcomes.includes('ok') && outcomes.includes('not_an_org_admin'), JSON.stringify(outcomes));
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('a client page of another origin reads discovery, JWKS, token and userinfo answers, never admin', async () => {
   const server = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><title>client</title>'));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -258,6 +258,7 @@ impl Harness {
             setup: table.clone(),
             operators: None,
             fle_origin_secret: None,
+            jwks: table.clone(),
         };
         Self {
             table,

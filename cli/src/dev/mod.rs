@@ -139,6 +139,7 @@ async fn serve(args: &Args) -> Result<(), String> {
         setup: table.clone(),
         operators: None,
         fle_origin_secret: None,
+        jwks: table.clone(),
     };
     let acs = samlgate_acs::App {
         config: table.clone(),
@@ -314,7 +315,8 @@ async fn setup(dev: &Dev, table: &Table, kms: &Kms, account: &str) -> Result<(),
         dev,
         "PUT",
         &format!("/admin/orgs/{DEMO_ORG}/sso"),
-        json!({"default_idp": DEMO_IDP}),
+        // The demo IdP's admins (Alice) may sign in to the console through samlgate.
+        json!({"default_idp": DEMO_IDP, "admin_group": "admins"}),
     )
     .await?;
     demo_client(dev).await

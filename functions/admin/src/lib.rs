@@ -30,6 +30,7 @@
 //! | POST, GET | `/admin/orgs/{org}/setup-links` | a setup link for the organisation's IT admin (operators only; its URL is in this answer only); list them |
 //! | DELETE | `/admin/orgs/{org}/setup-links/{id}` | revoke one |
 //! | POST | `/console-api/orgs/{org}/setup/exchange` | a setup link exchanged, once, for a console session (no authorizer) |
+//! | POST | `/console-api/orgs/{org}/session` | a console sign-in: the `samlgate-console` client's ID token, of a member of the organisation's `admin_group`, exchanged for a console session |
 //! | any | `/console-api/orgs/{org}/…` | the routes above under `/admin/orgs/{org}/…`, with the console session's bearer token, within its scopes |
 //! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `idp`, `fact`, `from`, `until`, `limit`; `next_until` pages back) |
 //!
@@ -50,7 +51,8 @@ use samlgate_domain::config::{FleNames, Operators};
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
     AuditLog, AuditReader, ClientReader, ClientWriter, ConfigReader, ConfigWriter, GenerateDataKey,
-    MetadataFetcher, ProvisionInvoker, SecretWriter, SetupStore, SsoConfigReader, SsoConfigWriter,
+    JwksReader, MetadataFetcher, ProvisionInvoker, SecretWriter, SetupStore, SsoConfigReader,
+    SsoConfigWriter,
 };
 use samlgate_domain::setup::SetupScope;
 use samlgate_domain::urls::PublicUrls;
@@ -100,6 +102,8 @@ pub struct App {
     /// With field-level encryption, the `x-samlgate-edge` value the intake distribution adds
     /// (`SAMLGATE_FLE_ORIGIN_SECRET`): the credential form is refused without it.
     pub fle_origin_secret: Option<String>,
+    /// The organisations' public token keys: a console sign-in's ID token is checked with them.
+    pub jwks: Arc<dyn JwksReader>,
 }
 
 /// Which organisations a caller may act on.
@@ -546,6 +550,13 @@ struct Exchange {
     token: String,
 }
 
+/// `POST /console-api/orgs/{org}/session`'s body: the console client's ID token.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    id_token: String,
+}
+
 /// The console's API: `/console-api/orgs/{org}/…`, with no API Gateway authorizer in front,
 /// so this function authenticates before any handler logic. The setup-link exchange is
 /// anonymous; everything else needs `Authorization: Bearer {session token}`, looked up in the
@@ -575,6 +586,28 @@ pub async fn console_api(
                 200,
                 app.setup()
                     .exchange(&anonymous, &org, &exchange.token)
+                    .await?,
+                &anonymous,
+            ));
+        }
+        if (method, tail) == ("POST", "session") {
+            let sign_in: SignIn = parse_body(body)?;
+            let jwks = app.jwks.jwks(&org).await?;
+            let admin_group = app
+                .sso_config
+                .sso_settings(&org)
+                .await?
+                .and_then(|s| s.admin_group);
+            return Ok(ok(
+                200,
+                app.setup()
+                    .oidc_session(
+                        &anonymous,
+                        &org,
+                        &sign_in.id_token,
+                        &jwks,
+                        admin_group.as_deref(),
+                    )
                     .await?,
                 &anonymous,
             ));

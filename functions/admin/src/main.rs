@@ -35,9 +35,10 @@ async fn main() -> Result<(), Error> {
         urls: settings.public_urls()?,
         local: settings.local,
         aggregate_max_bytes: settings.metadata_aggregate_max_bytes,
-        setup: table,
+        setup: table.clone(),
         operators: settings.operators()?,
         fle_origin_secret: settings.fle_origin_secret()?,
+        jwks: table,
     };
     lambda_http::run(service_fn(|request: Request| {
         let app = app.clone();

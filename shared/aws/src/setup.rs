@@ -71,6 +71,20 @@ impl SetupStore for Table {
         self.get(org_pk(org), console_sk(token_sha256)).await
     }
 
+    async fn insert_session(&self, session: &ConsoleSession) -> Result<(), PortError> {
+        const OP: &str = "dynamodb:PutItem";
+        self.put_new(
+            OP,
+            encode(
+                OP,
+                org_pk(&session.org),
+                console_sk(&session.token_sha256),
+                session,
+            )?,
+        )
+        .await
+    }
+
     async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError> {
         const OP: &str = "dynamodb:PutItem";
         self.put_new(

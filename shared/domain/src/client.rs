@@ -77,7 +77,32 @@ pub struct OidcClient {
     pub updated_at: String,
 }
 
+/// The admin console's client ID in every organisation: a public client (code + PKCE) whose
+/// only redirect URI is the console itself ([`OidcClient::console`]). Its ID tokens are what a
+/// console sign-in exchanges for a console session at admin.
+pub const CONSOLE_CLIENT_ID: &str = "samlgate-console";
+
 impl OidcClient {
+    /// The console's client of `org`, made from configuration (never stored): public, ES256,
+    /// redirecting only to `console_url`.
+    pub fn console(org: &OrgId, console_url: &str) -> Self {
+        Self {
+            org: org.clone(),
+            client_id: CONSOLE_CLIENT_ID.to_owned(),
+            name: "samlgate console".to_owned(),
+            redirect_uris: vec![console_url.to_owned()],
+            post_logout_redirect_uris: vec![console_url.to_owned()],
+            backchannel_logout_uri: None,
+            initiate_login_uri: None,
+            token_endpoint_auth_method: TokenAuthMethod::None,
+            id_token_signed_response_alg: SigningAlg::ES256,
+            secrets: Vec::new(),
+            version: 1,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
     /// A confidential client authenticates with a secret; a public one only with PKCE.
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == TokenAuthMethod::None

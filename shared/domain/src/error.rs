@@ -214,6 +214,8 @@ pub enum VaultError {
     NotAnOperator,
     #[error("the credential form is accepted only through the intake distribution")]
     EdgeRequired,
+    #[error("you are not in this organisation's admin group (or console sign-in is off)")]
+    NotAnOrgAdmin,
     /// Our own machinery failed (random generator, key generation, serialisation): never the
     /// caller's fault, never a detail worth showing.
     #[error("internal error: {0} failed")]
@@ -258,6 +260,7 @@ codes! {
         ScopeNotGranted => "scope_not_granted", 403;
         NotAnOperator => "not_an_operator", 403;
         EdgeRequired => "edge_required", 403;
+        NotAnOrgAdmin => "not_an_org_admin", 403;
         Internal(&'static str) => "internal_error", 500;
     }
     delegate {

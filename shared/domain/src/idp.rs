@@ -329,6 +329,11 @@ pub struct SsoSettings {
     /// ahead, the previous one kept 30 days).
     #[serde(default)]
     pub rotation: RotationPolicy,
+    /// The group (after the IdP's mapping) whose members may sign in to the admin console
+    /// through samlgate (`samlgate-admins`, say). Unset: console sign-in is off and only setup
+    /// links and operators get in.
+    #[serde(default)]
+    pub admin_group: Option<String>,
 }
 
 fn default_session_secs() -> u32 {
@@ -338,6 +343,11 @@ fn default_session_secs() -> u32 {
 impl SsoSettings {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(VaultError::InvalidRequest(m.to_owned()));
+        if let Some(group) = &self.admin_group {
+            if group.is_empty() || group.len() > 256 || group.chars().any(char::is_control) {
+                return bad("admin_group: 1 to 256 characters, no control characters");
+            }
+        }
         if self.domain_hints.len() > 256 {
             return bad("at most 256 domain_hints");
         }

@@ -774,6 +774,17 @@ impl SetupStore for MemoryStore {
             .get(&(org.clone(), token_sha256.to_owned()))
             .cloned())
     }
+    async fn insert_session(&self, session: &ConsoleSession) -> Result<(), PortError> {
+        const OP: &str = "insert_session";
+        self.faults.check(OP)?;
+        let mut sessions = lock!(self.console_sessions, OP);
+        let key = (session.org.clone(), session.token_sha256.clone());
+        if sessions.contains_key(&key) {
+            return Err(conflict(OP));
+        }
+        sessions.insert(key, session.clone());
+        Ok(())
+    }
     async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError> {
         const OP: &str = "put_diagnostic_ticket";
         self.faults.check(OP)?;

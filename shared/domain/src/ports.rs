@@ -223,6 +223,8 @@ pub trait SetupStore: Send + Sync {
         token_sha256: &str,
     ) -> Result<Option<ConsoleSession>, PortError>;
     async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError>;
+    /// A console session made by a sign-in (not from a link). Conflict when it exists.
+    async fn insert_session(&self, session: &ConsoleSession) -> Result<(), PortError>;
 }
 
 /// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.

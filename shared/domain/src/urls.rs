@@ -37,4 +37,8 @@ impl PublicUrls {
     pub fn login_url(&self, org: &OrgId) -> String {
         format!("{}/o/{org}/login", self.base)
     }
+    /// The admin console (its sign-in's redirect URI): served under the base URL.
+    pub fn console_url(&self) -> String {
+        format!("{}/console/", self.base)
+    }
 }

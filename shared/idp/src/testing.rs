@@ -109,6 +109,7 @@ impl World {
                     default_idp: Some(okta()),
                     session_ttl_secs: 3600,
                     rotation: Default::default(),
+                    admin_group: None,
                 },
             )
             .await

@@ -266,6 +266,7 @@ mod tests {
             default_idp: Some(IdpId::parse("entra").unwrap()),
             session_ttl_secs: 3600,
             rotation: Default::default(),
+            admin_group: None,
         };
         let q = |idp: Option<&str>, hint: Option<&str>| LoginQuery {
             idp: idp.map(Into::into),

@@ -389,6 +389,9 @@ impl Sso<'_> {
         if client_id.is_empty() || client_id.len() > 64 {
             return Err(Refusal::ClientUnknown.into());
         }
+        if client_id == samlgate_domain::client::CONSOLE_CLIENT_ID {
+            return Ok(OidcClient::console(org, &self.urls.console_url()));
+        }
         self.clients
             .client(org, client_id)
             .await

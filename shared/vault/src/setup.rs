@@ -346,6 +346,58 @@ impl Setup<'_> {
         result
     }
 
+    /// A console sign-in through samlgate itself: the ID token the console received as the
+    /// organisation's `samlgate-console` client (code + PKCE), exchanged for a console
+    /// session with both scopes if its holder is in the organisation's `admin_group`. The
+    /// token is verified here, before anything else: ES256 or RS256 under a key of the
+    /// organisation's JWKS, `iss` the organisation's issuer, `aud` the console client, not
+    /// expired (60 s leeway). Audited as `console.sign_in`.
+    pub async fn oidc_session(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        id_token: &str,
+        jwks: &[serde_json::Value],
+        admin_group: Option<&str>,
+    ) -> Result<StartedSession> {
+        let mut facts = BTreeMap::new();
+        let result = async {
+            self.orgs.active_org(org).await?;
+            let claims = verify_id_token(id_token, jwks, &self.urls.issuer(org))?;
+            let sub = claims["sub"].as_str().unwrap_or_default().to_owned();
+            facts.insert("sub".to_owned(), sub.clone());
+            let group = admin_group.ok_or(VaultError::NotAnOrgAdmin)?;
+            let member = claims["groups"]
+                .as_array()
+                .is_some_and(|groups| groups.iter().any(|g| g.as_str() == Some(group)));
+            if !member {
+                return Err(VaultError::NotAnOrgAdmin);
+            }
+            let now = self.clock.now();
+            let token = random_hex(32)?;
+            let session = ConsoleSession {
+                org: org.clone(),
+                token_sha256: sha256_hex(token.as_bytes()),
+                scopes: vec![SetupScope::Sso, SetupScope::Credentials],
+                actor: format!("oidc:{sub}"),
+                created_at: format_instant(now),
+                expires_at: now.unix_timestamp() + SESSION_SECS,
+            };
+            self.store.insert_session(&session).await?;
+            Ok(StartedSession {
+                org: org.to_string(),
+                session_token: token,
+                scopes: session.scopes,
+                expires_at: instant(session.expires_at),
+            })
+        }
+        .await;
+        self.auditor()
+            .outcome_with_facts(org, caller, "console.sign_in", None, &result, facts)
+            .await;
+        result
+    }
+
     /// The console session a bearer token names in `org`'s partition, if it is still valid:
     /// a session of another organisation is simply not found there.
     pub async fn session(&self, org: &OrgId, token: &str) -> Result<ConsoleSession> {
@@ -362,6 +414,38 @@ impl Setup<'_> {
         }
         Ok(session)
     }
+}
+
+/// The console client's ID token from `issuer`, checked against the organisation's JWKS.
+fn verify_id_token(
+    token: &str,
+    jwks: &[serde_json::Value],
+    issuer: &str,
+) -> Result<serde_json::Value> {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let invalid = || VaultError::Unauthenticated;
+    if token.len() > 16 * 1024 {
+        return Err(invalid());
+    }
+    let header = decode_header(token).map_err(|_| invalid())?;
+    if !matches!(header.alg, Algorithm::ES256 | Algorithm::RS256) {
+        return Err(invalid());
+    }
+    let kid = header.kid.ok_or_else(invalid)?;
+    let jwk = jwks
+        .iter()
+        .find(|k| k["kid"].as_str() == Some(kid.as_str()))
+        .and_then(|k| serde_json::from_value::<jsonwebtoken::jwk::Jwk>(k.clone()).ok())
+        .ok_or_else(invalid)?;
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid())?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[samlgate_domain::client::CONSOLE_CLIENT_ID]);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 60;
+    decode::<serde_json::Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| invalid())
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ impl Acs {
                     default_idp: Some(okta()),
                     session_ttl_secs: 3600,
                     rotation: Default::default(),
+                    admin_group: None,
                 },
             )
             .await
