@@ -309,6 +309,24 @@ test('the console works end to end, and the canary never leaves the page in the 
     await stranger.close();
   });
 
+  await t.test('per-vendor guides put this IdP\'s values where the vendor asks for them', async () => {
+    await open(`#/o/${ORG}/idps/demo-metadata`);
+    const vendors = await page.locator('#guide-vendor option').allTextContents();
+    for (const name of ['Okta', 'Microsoft Entra ID', 'Google Workspace', 'AD FS', 'Keycloak', 'Shibboleth IdP', 'PingFederate / PingOne', 'OneLogin', 'JumpCloud', 'Auth0']) {
+      assert.ok(vendors.includes(name), `${name} in ${vendors}`);
+    }
+    await page.getByLabel('IdP product').selectOption({ label: 'AD FS' });
+    const guide = page.locator('#guide');
+    assert.equal(await guide.getByRole('textbox').first().inputValue(), `${BASE}/o/${ORG}/idp/demo-metadata/metadata`);
+    assert.match(await guide.textContent(), /SamlResponseSignature MessageAndAssertion/);
+    await page.getByLabel('IdP product').selectOption({ label: 'Keycloak' });
+    assert.match(await guide.textContent(), /Include AuthnStatement/);
+    const values = await guide.getByRole('textbox').evaluateAll((els) => els.map((e) => e.value));
+    assert.ok(values.includes(`${BASE}/o/${ORG}/idp/demo-metadata/acs`), values.join(' '));
+    await accessible('IdP guide');
+    await page.locator('#guides').screenshot({ path: path.join(SHOTS, 'idp-guide.png') });
+  });
+
   let credentialId;
   await t.test('store a credential: only ciphertext leaves the page', async () => {
     await open(`#/o/${ORG}/credentials`);

@@ -14,6 +14,7 @@ import {
   textarea,
 } from '../dom';
 import { link, type Route } from '../route';
+import { guides } from '../guides';
 
 
 export async function idps(page: HTMLElement, route: Route): Promise<void> {
@@ -34,6 +35,7 @@ export async function idps(page: HTMLElement, route: Route): Promise<void> {
       ]),
     ),
     addForm(route),
+    guides(null),
   );
 }
 
@@ -173,6 +175,7 @@ export async function idpDetail(page: HTMLElement, route: Route, id: string): Pr
     exceptionsWarning(idp, lastUse?.events[0] ?? null),
     pendingCertificates(route, idp) ?? '',
     testSignIn(route.org, idp, sso),
+    guides(idp),
     settingsForm(route, idp),
   );
 }
