@@ -120,7 +120,7 @@ async function render(moveFocus: boolean): Promise<void> {
 /** Sign in through the organisation's own IdP, or sign out of this tab's session. */
 function account(org: string): HTMLElement {
   return signedIn(org)
-    ? h('button', { type: 'button', id: 'sign-out', class: 'link', onclick: () => signOut(org) }, 'Sign out')
+    ? h('button', { type: 'button', id: 'sign-out', class: 'link', onclick: () => void signOut(org) }, 'Sign out')
     : h('button', { type: 'button', id: 'sign-in', class: 'link', onclick: () => void signIn(org) }, 'Sign in with your IdP');
 }
 

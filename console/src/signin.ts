@@ -47,8 +47,11 @@ export async function signIn(org: string): Promise<void> {
   location.assign(`/o/${encodeURIComponent(org)}/authorize?${query}`);
 }
 
-/** Forgets this tab's session and ends the samlgate session (RP-initiated logout). */
-export function signOut(org: string): void {
+/** Ends the console session at admin, forgets it in this tab, and ends the samlgate session
+ * (RP-initiated logout). */
+export async function signOut(org: string): Promise<void> {
+  // Ended at admin first; a session that is already over is forgotten all the same.
+  await api('DELETE', `/console-api/orgs/${encodeURIComponent(org)}/session`).catch(() => undefined);
   const hint = sessionStorage.getItem(ID_TOKEN(org));
   sessionStorage.removeItem(`samlgate-session:${org}`);
   sessionStorage.removeItem(ID_TOKEN(org));

@@ -589,12 +589,18 @@ test('an organisation admin signs in to the console through samlgate; others can
     assert.equal(other, 401);
     // Sign out: the tab forgets the session, samlgate ends its own (RP-initiated logout), and
     // the browser comes back to the console.
+    const token = await p.evaluate(() => sessionStorage.getItem('samlgate-session:demo'));
     await p.getByRole('button', { name: 'Sign out' }).click();
     await p.waitForURL(`${BASE}/console/`);
     assert.equal(await p.evaluate(() => sessionStorage.getItem('samlgate-session:demo')), null);
+    // Ended at admin too: the token no longer opens anything.
+    const after = await fetch(`${BASE}/console-api/orgs/demo/idps`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(after.status, 401);
     const audit = await (await fetch(`${BASE}/admin/orgs/${ORG}/audit?action=console.sign_in`)).json();
     const outcomes = audit.events.map((e) => e.reason ?? 'ok');
     assert.ok(outcomes.includes('ok') && outcomes.includes('not_an_org_admin'), JSON.stringify(outcomes));
+    const signedOut = await (await fetch(`${BASE}/admin/orgs/${ORG}/audit?action=console.sign_out`)).json();
+    assert.equal(signedOut.events[0]?.actor, 'oidc:demo:alice@demo.samlgate.test');
   } finally {
     await ctx.close();
   }

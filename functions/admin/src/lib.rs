@@ -31,6 +31,7 @@
 //! | DELETE | `/admin/orgs/{org}/setup-links/{id}` | revoke one |
 //! | POST | `/console-api/orgs/{org}/setup/exchange` | a setup link exchanged, once, for a console session (no authorizer) |
 //! | POST | `/console-api/orgs/{org}/session` | a console sign-in: the `samlgate-console` client's ID token, of a member of the organisation's `admin_group`, exchanged for a console session |
+//! | DELETE | `/console-api/orgs/{org}/session` | sign-out: the bearer's console session ends now |
 //! | any | `/console-api/orgs/{org}/…` | the routes above under `/admin/orgs/{org}/…`, with the console session's bearer token, within its scopes |
 //! | GET | `/admin/orgs/{org}/audit` | the audit log, newest first (`action`, `outcome`, `reason`, `correlation_id`, `idp`, `fact`, `from`, `until`, `limit`; `next_until` pages back) |
 //!
@@ -620,6 +621,10 @@ pub async fn console_api(
             actor: session.actor.clone(),
             correlation_id: correlation_id.to_owned(),
         };
+        if (method, tail) == ("DELETE", "session") {
+            app.setup().end_session(&caller, &org, token.trim()).await?;
+            return Ok(ok(200, json!({"signed_out": true}), &caller));
+        }
         let scope = Scope::Session(org.clone(), session.scopes);
         let admin_path = format!("/admin/orgs/{org}/{tail}");
         Ok(route(

@@ -85,6 +85,12 @@ impl SetupStore for Table {
         .await
     }
 
+    async fn end_session(&self, org: &OrgId, token_sha256: &str) -> Result<(), PortError> {
+        self.take::<ConsoleSession>(org_pk(org), console_sk(token_sha256))
+            .await
+            .map(|_| ())
+    }
+
     async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError> {
         const OP: &str = "dynamodb:PutItem";
         self.put_new(

@@ -785,6 +785,12 @@ impl SetupStore for MemoryStore {
         sessions.insert(key, session.clone());
         Ok(())
     }
+    async fn end_session(&self, org: &OrgId, token_sha256: &str) -> Result<(), PortError> {
+        const OP: &str = "end_session";
+        self.faults.check(OP)?;
+        lock!(self.console_sessions, OP).remove(&(org.clone(), token_sha256.to_owned()));
+        Ok(())
+    }
     async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError> {
         const OP: &str = "put_diagnostic_ticket";
         self.faults.check(OP)?;

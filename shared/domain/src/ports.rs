@@ -225,6 +225,8 @@ pub trait SetupStore: Send + Sync {
     async fn put_diagnostic_ticket(&self, ticket: &DiagnosticTicket) -> Result<(), PortError>;
     /// A console session made by a sign-in (not from a link). Conflict when it exists.
     async fn insert_session(&self, session: &ConsoleSession) -> Result<(), PortError>;
+    /// `dynamodb:DeleteItem`: a console session ended at sign-out (gone already: fine).
+    async fn end_session(&self, org: &OrgId, token_sha256: &str) -> Result<(), PortError>;
 }
 
 /// Reads of SSO configuration: organisation, SSO settings, IdPs, SP keys. admin, acs, metadata.

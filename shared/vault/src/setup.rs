@@ -398,6 +398,21 @@ impl Setup<'_> {
         result
     }
 
+    /// `DELETE /console-api/orgs/{org}/session`: the session ends now (audited as
+    /// `console.sign_out`), not when it runs out.
+    pub async fn end_session(&self, caller: &Caller, org: &OrgId, token: &str) -> Result<()> {
+        let result = async {
+            let session = self.session(org, token).await?;
+            self.store.end_session(org, &session.token_sha256).await?;
+            Ok(())
+        }
+        .await;
+        self.auditor()
+            .outcome(org, caller, "console.sign_out", None, &result)
+            .await;
+        result
+    }
+
     /// The console session a bearer token names in `org`'s partition, if it is still valid:
     /// a session of another organisation is simply not found there.
     pub async fn session(&self, org: &OrgId, token: &str) -> Result<ConsoleSession> {
