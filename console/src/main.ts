@@ -12,6 +12,7 @@ import { audit } from './pages/audit';
 import { setup } from './pages/setup';
 import { link, ORG_ID, parse } from './route';
 import { completeSignIn, signedIn, signIn, signOut } from './signin';
+import { loadConfig } from './config';
 
 const SECTIONS: [string, string][] = [
   ['overview', 'Overview'],
@@ -135,7 +136,8 @@ document.querySelector('.skip')?.addEventListener('click', (e) => {
   main.focus();
 });
 // The end of a console sign-in comes back as /console/?code=…&state=…
-completeSignIn()
+loadConfig()
+  .then(completeSignIn)
   .then((org) => {
     if (org) location.hash = link(org, 'overview');
     void render(false);

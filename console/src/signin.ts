@@ -4,6 +4,7 @@
 // the organisation's admin group, for a console session kept in this tab only.
 
 import { api, keepSession, sessionFor } from './api';
+import { issuer } from './config';
 
 export const CONSOLE_CLIENT_ID = 'samlgate-console';
 const PENDING = 'samlgate-signin';
@@ -44,7 +45,7 @@ export async function signIn(org: string): Promise<void> {
     code_challenge: challenge,
     code_challenge_method: 'S256',
   });
-  location.assign(`/o/${encodeURIComponent(org)}/authorize?${query}`);
+  location.assign(`${issuer(org)}/authorize?${query}`);
 }
 
 /** Ends the console session at admin, forgets it in this tab, and ends the samlgate session
@@ -61,7 +62,7 @@ export async function signOut(org: string): Promise<void> {
     return;
   }
   const query = new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: redirectUri(), client_id: CONSOLE_CLIENT_ID });
-  location.assign(`/o/${encodeURIComponent(org)}/logout?${query}`);
+  location.assign(`${issuer(org)}/logout?${query}`);
 }
 
 export const signedIn = (org: string): boolean => sessionFor(org) !== null;
@@ -77,7 +78,7 @@ export async function completeSignIn(): Promise<string | null> {
   sessionStorage.removeItem(PENDING);
   if (!pending || params.get('state') !== pending.state) throw new Error('this sign-in was not started in this tab');
   if (params.has('error')) throw new Error(`samlgate answered ${params.get('error')}`);
-  const token = await fetch(`/o/${encodeURIComponent(pending.org)}/token`, {
+  const token = await fetch(`${issuer(pending.org)}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({

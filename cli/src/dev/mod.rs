@@ -202,6 +202,14 @@ async fn serve(args: &Args) -> Result<(), String> {
             "/console/",
             tower_http::services::ServeFile::new(args.console_dir.join("index.html")),
         )
+        // The console's runtime settings, as scripts/deploy-console writes them in AWS.
+        .route(
+            "/console/config.json",
+            axum::routing::get({
+                let settings = json!({"issuer_base": base}).to_string();
+                move || async move { ([("content-type", "application/json")], settings.clone()) }
+            }),
+        )
         .nest_service(
             "/console/assets",
             tower_http::services::ServeDir::new(args.console_dir.join("assets")),

@@ -23,6 +23,9 @@ pub struct Config {
     /// `SAMLGATE_BASE_URL`: the public base URL every entity ID, ACS URL and issuer derives
     /// from.
     pub base_url: Option<String>,
+    /// `SAMLGATE_CONSOLE_URL`: where the admin console is served (default
+    /// `{SAMLGATE_BASE_URL}/console/`).
+    pub console_url: Option<String>,
     /// `SAMLGATE_ORG`: the one organisation a provision deployment serves.
     pub org: Option<String>,
     /// `SAMLGATE_SP_KEY_CACHE_SECS`: how long acs keeps unwrapped keys (default 300).
@@ -68,7 +71,10 @@ impl Config {
         ("table", &["SAMLGATE_TABLE"]),
         ("local", &["SAMLGATE_LOCAL"]),
         ("base_url", &["SAMLGATE_BASE_URL"]),
-        ("public_urls", &["SAMLGATE_BASE_URL"]),
+        (
+            "public_urls",
+            &["SAMLGATE_BASE_URL", "SAMLGATE_CONSOLE_URL"],
+        ),
         ("org", &["SAMLGATE_ORG"]),
         ("sp_key_cache", &["SAMLGATE_SP_KEY_CACHE_SECS"]),
         (
@@ -155,6 +161,7 @@ impl Config {
             table,
             local,
             base_url: get("SAMLGATE_BASE_URL"),
+            console_url: get("SAMLGATE_CONSOLE_URL"),
             org: get("SAMLGATE_ORG"),
             sp_key_cache,
             fle,
@@ -170,8 +177,14 @@ impl Config {
             .base_url
             .as_deref()
             .ok_or_else(|| ConfigError("SAMLGATE_BASE_URL is not set".into()))?;
-        PublicUrls::new(base, self.local)
-            .map_err(|e| ConfigError(format!("SAMLGATE_BASE_URL: {e}")))
+        let urls = PublicUrls::new(base, self.local)
+            .map_err(|e| ConfigError(format!("SAMLGATE_BASE_URL: {e}")))?;
+        match &self.console_url {
+            None => Ok(urls),
+            Some(console) => urls
+                .with_console(console, self.local)
+                .map_err(|e| ConfigError(format!("SAMLGATE_CONSOLE_URL: {e}"))),
+        }
     }
 
     /// What admin requires of the credential form's requests with field-level encryption:
@@ -286,6 +299,34 @@ impl Operators {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn the_console_url_defaults_to_the_base_and_is_checked() {
+        let base = [
+            ("SAMLGATE_TABLE", "t"),
+            ("SAMLGATE_BASE_URL", "https://sso.example.com"),
+        ];
+        let urls = config(&base).unwrap().public_urls().unwrap();
+        assert_eq!(urls.console_url(), "https://sso.example.com/console/");
+        let elsewhere = [
+            base.as_slice(),
+            &[(
+                "SAMLGATE_CONSOLE_URL",
+                "https://console.example.com/console/",
+            )],
+        ]
+        .concat();
+        let urls = config(&elsewhere).unwrap().public_urls().unwrap();
+        assert_eq!(urls.console_url(), "https://console.example.com/console/");
+        for bad in [
+            "http://console.example.com/console/",
+            "https://console.example.com/",
+            "console",
+        ] {
+            let c = [base.as_slice(), &[("SAMLGATE_CONSOLE_URL", bad)]].concat();
+            assert!(config(&c).unwrap().public_urls().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn fle_needs_the_edge_header_value_for_admin() {

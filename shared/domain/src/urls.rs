@@ -8,6 +8,8 @@ use crate::ids::{IdpId, OrgId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicUrls {
     base: String,
+    /// Where the admin console is served, when not under the base URL.
+    console: Option<String>,
 }
 
 impl PublicUrls {
@@ -15,7 +17,25 @@ impl PublicUrls {
         crate::rules::web_url("public base URL", base, allow_loopback_http)?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
+            console: None,
         })
+    }
+
+    /// The console served elsewhere (`https://console.example.com/console/`): its sign-in's
+    /// redirect URI and the setup links point there.
+    pub fn with_console(
+        mut self,
+        console: &str,
+        allow_loopback_http: bool,
+    ) -> Result<Self, VaultError> {
+        crate::rules::web_url("console URL", console, allow_loopback_http)?;
+        if !console.ends_with("/console/") {
+            return Err(VaultError::InvalidRequest(
+                "the console URL ends with /console/".into(),
+            ));
+        }
+        self.console = Some(console.to_owned());
+        Ok(self)
     }
     pub fn base(&self) -> &str {
         &self.base
@@ -37,8 +57,10 @@ impl PublicUrls {
     pub fn login_url(&self, org: &OrgId) -> String {
         format!("{}/o/{org}/login", self.base)
     }
-    /// The admin console (its sign-in's redirect URI): served under the base URL.
+    /// The admin console (its sign-in's redirect URI): `{base}/console/` unless configured.
     pub fn console_url(&self) -> String {
-        format!("{}/console/", self.base)
+        self.console
+            .clone()
+            .unwrap_or_else(|| format!("{}/console/", self.base))
     }
 }

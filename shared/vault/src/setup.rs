@@ -64,7 +64,7 @@ pub struct SetupLinkView {
 pub struct CreatedSetupLink {
     #[serde(flatten)]
     pub link: SetupLinkView,
-    /// `{base}/console/#/o/{org}/setup/{id}.{secret}`: the token is in the fragment, which
+    /// `{console}#/o/{org}/setup/{id}.{secret}`: the token is in the fragment, which
     /// browsers send to no server and write to no access log.
     pub url: String,
 }
@@ -180,8 +180,8 @@ impl Setup<'_> {
             self.store.insert_link(&link).await?;
             Ok(CreatedSetupLink {
                 url: format!(
-                    "{}/console/#/o/{org}/setup/{}.{secret}",
-                    self.urls.base(),
+                    "{}#/o/{org}/setup/{}.{secret}",
+                    self.urls.console_url(),
                     link.id
                 ),
                 link: view(&link),
