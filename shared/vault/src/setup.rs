@@ -78,6 +78,17 @@ pub struct StartedSession {
     pub expires_at: String,
 }
 
+impl StartedSession {
+    fn of(token: String, session: ConsoleSession) -> Self {
+        Self {
+            org: session.org.to_string(),
+            session_token: token,
+            scopes: session.scopes,
+            expires_at: instant(session.expires_at),
+        }
+    }
+}
+
 pub struct Setup<'a> {
     pub store: &'a dyn SetupStore,
     pub orgs: &'a dyn OrgReader,
@@ -269,15 +280,8 @@ impl Setup<'_> {
                 LinkState::Active => {}
             }
             self.orgs.active_org(org).await?;
-            let token = random_hex(32)?;
-            let session = ConsoleSession {
-                org: org.clone(),
-                token_sha256: sha256_hex(token.as_bytes()),
-                scopes: link.scopes.clone(),
-                actor: format!("setup:{}", link.id),
-                created_at: format_instant(now),
-                expires_at: now.unix_timestamp() + SESSION_SECS,
-            };
+            let (token, session) =
+                self.new_session(org, link.scopes.clone(), format!("setup:{}", link.id))?;
             let expected = link.version;
             let used = SetupLink {
                 state: LinkState::Used,
@@ -292,12 +296,7 @@ impl Setup<'_> {
                 }
                 other => other?,
             }
-            Ok(StartedSession {
-                org: org.to_string(),
-                session_token: token,
-                scopes: session.scopes,
-                expires_at: instant(session.expires_at),
-            })
+            Ok(StartedSession::of(token, session))
         }
         .await;
         self.auditor()
@@ -373,29 +372,39 @@ impl Setup<'_> {
             if !member {
                 return Err(VaultError::NotAnOrgAdmin);
             }
-            let now = self.clock.now();
-            let token = random_hex(32)?;
-            let session = ConsoleSession {
-                org: org.clone(),
-                token_sha256: sha256_hex(token.as_bytes()),
-                scopes: vec![SetupScope::Sso, SetupScope::Credentials],
-                actor: format!("oidc:{sub}"),
-                created_at: format_instant(now),
-                expires_at: now.unix_timestamp() + SESSION_SECS,
-            };
+            let (token, session) = self.new_session(
+                org,
+                vec![SetupScope::Sso, SetupScope::Credentials],
+                format!("oidc:{sub}"),
+            )?;
             self.store.insert_session(&session).await?;
-            Ok(StartedSession {
-                org: org.to_string(),
-                session_token: token,
-                scopes: session.scopes,
-                expires_at: instant(session.expires_at),
-            })
+            Ok(StartedSession::of(token, session))
         }
         .await;
         self.auditor()
             .outcome_with_facts(org, caller, "console.sign_in", None, &result, facts)
             .await;
         result
+    }
+
+    /// A fresh console session (256-bit token, stored as its hash) of `SESSION_SECS`.
+    fn new_session(
+        &self,
+        org: &OrgId,
+        scopes: Vec<SetupScope>,
+        actor: String,
+    ) -> Result<(String, ConsoleSession)> {
+        let now = self.clock.now();
+        let token = random_hex(32)?;
+        let session = ConsoleSession {
+            org: org.clone(),
+            token_sha256: sha256_hex(token.as_bytes()),
+            scopes,
+            actor,
+            created_at: format_instant(now),
+            expires_at: now.unix_timestamp() + SESSION_SECS,
+        };
+        Ok((token, session))
     }
 
     /// `DELETE /console-api/orgs/{org}/session`: the session ends now (audited as
