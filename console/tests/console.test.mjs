@@ -552,6 +552,64 @@ test('a setup link opens the console once, for its organisation and scopes only'
   }
 });
 
+// Issue 14's "done": from a setup link to a working, tested IdP connection and a stored,
+// provisioned credential, every call through the console API with the link's session.
+test('a customer\'s IT admin goes from a setup link to a tested IdP and a provisioned credential', async () => {
+  const created = await setupLink(['sso', 'credentials']);
+  const ctx = await browser.newContext();
+  const canary = `canary-${randomBytes(16).toString('hex')}`;
+  try {
+    const seen = [];
+    ctx.on('request', (r) => seen.push(r));
+    const p = await ctx.newPage();
+    const done = () => p.waitForFunction(() => document.body.dataset.rendered === location.hash);
+    await p.goto(created.url);
+    await p.waitForFunction(() => location.hash === '#/o/demo/idps' && document.body.dataset.rendered === location.hash);
+    // The IdP wizard: the demo IdP by its metadata URL.
+    await p.getByLabel('IdP ID').fill('customer-idp');
+    await p.getByLabel('Metadata URL', { exact: true }).fill(`${BASE}/demo-idp/metadata`);
+    await p.getByRole('button', { name: 'Add identity provider' }).click();
+    await p.waitForFunction(() => location.hash.endsWith('/idps/customer-idp'));
+    await done();
+    // A test sign-in through it works.
+    const [popup] = await Promise.all([ctx.waitForEvent('page'), p.getByRole('button', { name: 'Test sign-in' }).click()]);
+    await popup.waitForLoadState();
+    await popup.getByRole('button', { name: /Sign in as Alice/ }).click();
+    await popup.getByRole('heading', { name: 'Test sign-in succeeded' }).waitFor();
+    await popup.close();
+    // A credential, encrypted in the page, then provisioned to the target.
+    await p.goto(`${BASE}/console/#/o/demo/credentials`);
+    await done();
+    await p.getByLabel('Name', { exact: true }).fill('customer-token');
+    await p.getByLabel('URL', { exact: true }).fill(target.url);
+    await p.getByLabel('The secret goes into').selectOption('ssws');
+    await p.getByLabel('Value', { exact: true }).fill(canary);
+    await p.getByRole('button', { name: 'Encrypt and store' }).click();
+    await p.getByText(/Stored customer-token/).waitFor();
+    const before = target.received.length;
+    await p.getByRole('button', { name: 'Provision customer-token' }).click();
+    await p.getByText(/Provisioned customer-token: the target answered 204/).waitFor();
+    assert.equal(target.received.length, before + 1);
+    assert.equal(target.received.at(-1).headers.authorization, `SSWS ${canary}`);
+    // Every call went through the console API with the session; none to the admin API; the
+    // canary left the page only encrypted.
+    const paths = seen.map((r) => new URL(r.url()));
+    assert.ok(!paths.some((u) => u.origin === BASE && u.pathname.startsWith('/admin/')), paths.map((u) => u.pathname).join(' '));
+    for (const r of seen.filter((r) => new URL(r.url()).pathname.startsWith('/console-api/orgs/demo/') && !r.url().endsWith('/setup/exchange'))) {
+      assert.match((await r.allHeaders()).authorization ?? '', /^Bearer [0-9a-f]{64}$/, r.url());
+    }
+    for (const r of seen) {
+      const body = r.postDataBuffer()?.toString('latin1') ?? '';
+      assert.ok(!r.url().includes(canary) && !body.includes(canary), `the canary in ${r.url()}`);
+    }
+    // The audit log names the session as the actor of the IdP and the credential.
+    const audit = await (await fetch(`${BASE}/admin/orgs/${ORG}/audit?action=idp.register&limit=1`)).json();
+    assert.equal(audit.events[0]?.actor, `setup:${created.id}`);
+  } finally {
+    await ctx.close();
+  }
+});
+
 // Once the organisation's IdP works, its admins sign in to the console through samlgate: the
 // console is the public OIDC client samlgate-console (code + PKCE), and admin turns the ID token
 // of a member of the organisation's admin_group (the dev server sets "admins") into a session.
