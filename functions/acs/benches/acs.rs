@@ -14,6 +14,7 @@
 #[allow(dead_code)]
 mod support;
 
+use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -156,6 +157,7 @@ fn bench(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    count_aws_calls(&rt, &acs, &client_id, &basic, &form_prefix, &request);
     // What the handler adds, piece by piece (for the note; not part of the target).
     let (_, pem) = {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
@@ -175,10 +177,108 @@ fn bench(c: &mut Criterion) {
     group.bench_function("part: ES256 token signature", |b| {
         b.iter(|| signer.sign(&claims).unwrap())
     });
+    // What the ACS decodes: the posted form with its RelayState.
+    let form_body = format!("{form_prefix}&RelayState={:032x}", 7);
     group.bench_function("part: form decode of the post", |b| {
-        b.iter(|| url::form_urlencoded::parse(form_prefix.as_bytes()).count())
+        b.iter(|| {
+            samlgate_acs::form::saml_form(black_box(form_body.as_bytes()), &["SAMLResponse"])
+                .unwrap()
+        })
     });
     group.finish();
+}
+
+/// One whole OIDC login, warm (an earlier login filled the caches): `/authorize`, the ACS post
+/// from that browser, then the token request. Every port call is counted (the in-memory ports
+/// count each operation; in `shared/aws` each one is one DynamoDB or KMS request) and written
+/// to `target/criterion/acs/aws_calls.json` for `scripts/bench`.
+fn count_aws_calls(
+    rt: &tokio::runtime::Runtime,
+    acs: &Acs,
+    client_id: &str,
+    basic: &str,
+    form_prefix: &str,
+    request: &samlgate_domain::session::AuthorizeRequest,
+) {
+    let login = |relay: &str| {
+        rt.block_on(async {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("response_type", "code")
+                .append_pair("client_id", client_id)
+                .append_pair("redirect_uri", CLIENT_REDIRECT)
+                .append_pair("scope", "openid email")
+                .append_pair("state", "st")
+                .append_pair("nonce", "n")
+                .finish();
+            let authorize = acs
+                .request(samlgate_acs::HttpRequest {
+                    method: "GET",
+                    path: "/o/acme/authorize",
+                    query: &query,
+                    ..Default::default()
+                })
+                .await;
+            assert!(
+                matches!(authorize.status, 200 | 302),
+                "authorize: {} {}",
+                authorize.status,
+                authorize.body
+            );
+            // The login /authorize stored carries a fresh request ID; the fixture Response
+            // answers REQUEST_ID, so the ACS continues a login stored for it (same shape).
+            acs.expect_oidc_login(relay, BINDING, request.clone());
+            acs.store.replay.lock().unwrap().clear();
+            let body = format!("{form_prefix}&RelayState={relay}");
+            let cookie = format!("__Host-samlgate-login={BINDING}");
+            let page = acs
+                .request(samlgate_acs::HttpRequest {
+                    method: "POST",
+                    path: "/o/acme/idp/okta/acs",
+                    body: body.as_bytes(),
+                    cookie: Some(&cookie),
+                    ..Default::default()
+                })
+                .await;
+            assert_eq!(page.status, 302, "{}", page.body);
+            let location = page.header("location").unwrap();
+            let code = url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+                .find(|(k, _)| k == "code")
+                .unwrap()
+                .1
+                .into_owned();
+            let form = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "authorization_code")
+                .append_pair("code", &code)
+                .append_pair("redirect_uri", CLIENT_REDIRECT)
+                .finish();
+            let tokens = acs
+                .request(samlgate_acs::HttpRequest {
+                    method: "POST",
+                    path: "/o/acme/token",
+                    body: form.as_bytes(),
+                    authorization: Some(basic),
+                    ..Default::default()
+                })
+                .await;
+            assert_eq!(tokens.status, 200, "{}", tokens.body);
+        })
+    };
+    login("count-warm-up-0000000000000000000");
+    acs.store.faults.reset_counts();
+    acs.kms.faults.reset_counts();
+    login("count-measured-00000000000000000000");
+    let store = acs.store.faults.calls();
+    let kms = acs.kms.faults.calls();
+    let ops: serde_json::Map<String, serde_json::Value> = store
+        .iter()
+        .map(|(op, n)| (op.to_string(), (*n).into()))
+        .collect();
+    let kms_calls: usize = kms.values().sum();
+    let report = serde_json::json!({ "table": ops, "kms": kms_calls });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/criterion/acs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("aws_calls.json"), report.to_string()).unwrap();
+    println!("acs/aws calls per warm OIDC login: {report}");
 }
 
 criterion_group!(benches, bench);

@@ -16,6 +16,7 @@
 //! ID and status 400 for every refusal (5xx only for failures of ours), and the audit log
 //! holds the reason code.
 
+pub mod form;
 mod html;
 
 use std::sync::Arc;
@@ -427,20 +428,8 @@ fn saml_form(body: &[u8], names: &[&str]) -> Result<(String, Option<String>), Ss
     if body.len() > MAX_BODY_BYTES {
         return Err(SsoError::invalid("body is too large"));
     }
-    let (mut message, mut relay_state) = (None, None);
-    for (name, value) in url::form_urlencoded::parse(body) {
-        let slot = match name.as_ref() {
-            "RelayState" => &mut relay_state,
-            n if names.contains(&n) => &mut message,
-            _ => continue,
-        };
-        if slot.replace(value.into_owned()).is_some() {
-            return Err(SsoError::invalid(format!("{name} given twice")));
-        }
-    }
-    let message =
-        message.ok_or_else(|| SsoError::invalid(format!("{} is missing", names.join(" or "))))?;
-    Ok((message, relay_state))
+    let form = form::saml_form(body, names).map_err(|e| SsoError::invalid(e.to_string()))?;
+    Ok((form.message, form.relay_state))
 }
 
 /// API Gateway's request ID, else Lambda's, else a fresh one (dev server).

@@ -83,6 +83,18 @@ impl Faults {
             .unwrap_or(0)
     }
 
+    /// Every operation called since the last [`Faults::reset_counts`], and how often.
+    pub fn calls(&self) -> BTreeMap<&'static str, usize> {
+        self.calls.lock().map(|calls| calls.clone()).unwrap_or_default()
+    }
+
+    /// Count from zero again.
+    pub fn reset_counts(&self) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.clear();
+        }
+    }
+
     fn check(&self, op: &'static str) -> Result<(), PortError> {
         *lock!(self.calls, op).entry(op).or_insert(0) += 1;
         match lock!(self.failing, op).get(op) {

@@ -3,6 +3,9 @@
 //! - `validate/encrypted_aes256gcm`: the same assertion, encrypted to the SP and signed;
 //! - `floor/rsa2048_pkcs1_sha256_verify`: only the RSA verify of that Response's signature
 //!   over its canonical SignedInfo (what no verifier can avoid);
+//! - `floor/rsa2048_oaep_decrypt`: only the RSA-OAEP decrypt of the encrypted Response's
+//!   EncryptedKey with the SP key (raw aws-lc: the private-key operation no decrypter can
+//!   avoid); the encrypted validation's floor is this plus the verify floor;
 //! - `reject/10_mib`: a 10 MiB input, rejected by size.
 //!
 //! `scripts/bench` runs this and prints the ratios, plus python3-saml on the same Response.
@@ -143,6 +146,62 @@ fn floor(c: &mut Criterion) {
     });
 }
 
+/// The RSA-OAEP (SHA-1, MGF1-SHA-1: `rsa-oaep-mgf1p`) decrypt of the encrypted Response's
+/// EncryptedKey under the SP's key: one RSA-2048 private-key operation.
+fn oaep_floor(c: &mut Criterion) {
+    use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1};
+    use base64::Engine;
+
+    let case = case("encrypted_oaep_aes256gcm_response_signed");
+    let xml = String::from_utf8(read(case.response.as_deref().expect("response"))).expect("utf8");
+    let doc = uppsala::parse(&xml).expect("parse");
+    let xenc = "http://www.w3.org/2001/04/xmlenc#";
+    let named = |local: &str| {
+        doc.descendants(doc.root())
+            .into_iter()
+            .filter(|n| {
+                doc.element(*n)
+                    .is_some_and(|e| e.name.matches(Some(xenc), local))
+            })
+            .collect::<Vec<_>>()
+    };
+    let encrypted_key = named("EncryptedKey")[0];
+    let cipher_value = doc
+        .descendants(encrypted_key)
+        .into_iter()
+        .find(|n| {
+            doc.element(*n)
+                .is_some_and(|e| e.name.matches(Some(xenc), "CipherValue"))
+        })
+        .expect("CipherValue");
+    let wrapped: String = doc
+        .text_content_deep(cipher_value)
+        .split_whitespace()
+        .collect();
+    let wrapped = base64::engine::general_purpose::STANDARD
+        .decode(wrapped)
+        .expect("b64");
+    let key_pem = pem::parse(read(case.sp_key.as_deref().expect("sp key"))).expect("pem");
+    let key = OaepPrivateDecryptingKey::new(
+        PrivateDecryptingKey::from_pkcs8(key_pem.contents()).expect("pkcs8"),
+    )
+    .expect("oaep key");
+    let mut out = vec![0u8; key.min_output_size()];
+    let content_key_len = key
+        .decrypt(&OAEP_SHA1_MGF1SHA1, &wrapped, &mut out, None)
+        .expect("floor must unwrap the real content key")
+        .len();
+    assert_eq!(content_key_len, 32, "an AES-256 content key");
+    c.bench_function("floor/rsa2048_oaep_decrypt", |b| {
+        b.iter(|| {
+            black_box(
+                key.decrypt(&OAEP_SHA1_MGF1SHA1, black_box(&wrapped), &mut out, None)
+                    .map(|k| k.len()),
+            )
+        })
+    });
+}
+
 fn reject_oversize(c: &mut Criterion) {
     let p = prepare("response_signed");
     let big = vec![b'<'; 10 << 20];
@@ -155,6 +214,7 @@ fn reject_oversize(c: &mut Criterion) {
 
 fn benches(c: &mut Criterion) {
     floor(c);
+    oaep_floor(c);
     validate(c, "validate/rsa2048_sha256", "response_signed");
     validate(
         c,

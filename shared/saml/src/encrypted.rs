@@ -59,7 +59,8 @@ pub(crate) fn decrypt_assertion(
     )?;
     let fragment = standalone(doc, encrypted_assertion)?;
     let recipient = recipient_certificate(doc, encrypted_assertion);
-    let plaintext = decrypter.decrypt(&fragment, recipient.as_deref())?;
+    let oaep = crate::oaep::params(doc, encrypted_assertion);
+    let plaintext = decrypter.decrypt(&fragment, recipient.as_deref(), &oaep)?;
     String::from_utf8(plaintext).map_err(|_| Error::DecryptionFailed)
 }
 
@@ -77,7 +78,8 @@ pub(crate) fn decrypt_id(
     check_algorithms(doc, encrypted_id, encrypted_data, true, false)?;
     let fragment = standalone(doc, encrypted_id)?;
     let recipient = recipient_certificate(doc, encrypted_id);
-    let plaintext = decrypter.decrypt(&fragment, recipient.as_deref())?;
+    let oaep = crate::oaep::params(doc, encrypted_id);
+    let plaintext = decrypter.decrypt(&fragment, recipient.as_deref(), &oaep)?;
     String::from_utf8(plaintext).map_err(|_| Error::DecryptionFailed)
 }
 

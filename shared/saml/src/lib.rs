@@ -28,6 +28,7 @@ mod ids;
 mod input;
 mod logout;
 mod metadata;
+mod oaep;
 mod profile;
 mod request;
 mod sign;

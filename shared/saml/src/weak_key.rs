@@ -9,12 +9,9 @@
 //! command-line diagnosis: `rsa`'s decryption is not constant-time (RUSTSEC-2023-0071), which
 //! is why no network-facing function links it.
 
-use crate::error::{ConfigError, Error};
-use crate::xml::{
-    self, attr, child_elements, is, oaep_hash_name, DSIG, RSA_OAEP11, RSA_OAEP_MGF1P, XENC, XENC11,
-};
-use crate::Limits;
-use base64::Engine as _;
+use crate::error::ConfigError;
+use crate::oaep::{Hash, OaepParams};
+use crate::xml::{RSA_OAEP11, RSA_OAEP_MGF1P};
 use bergshamra::{EncContext, KeysManager};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
@@ -41,114 +38,27 @@ impl WeakRsaKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hash {
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    fn from_uri(uri: &str) -> Option<Self> {
-        match oaep_hash_name(uri)? {
-            "sha1" => Some(Self::Sha1),
-            "sha256" => Some(Self::Sha256),
-            "sha384" => Some(Self::Sha384),
-            "sha512" => Some(Self::Sha512),
-            _ => None,
-        }
-    }
-
-    fn digest(self) -> Box<dyn sha2::digest::DynDigest + Send + Sync> {
-        match self {
-            Self::Sha1 => Box::new(sha1::Sha1::default()),
-            Self::Sha256 => Box::new(sha2::Sha256::default()),
-            Self::Sha384 => Box::new(sha2::Sha384::default()),
-            Self::Sha512 => Box::new(sha2::Sha512::default()),
-        }
+fn digest(hash: Hash) -> Box<dyn sha2::digest::DynDigest + Send + Sync> {
+    match hash {
+        Hash::Sha1 => Box::new(sha1::Sha1::default()),
+        Hash::Sha256 => Box::new(sha2::Sha256::default()),
+        Hash::Sha384 => Box::new(sha2::Sha384::default()),
+        Hash::Sha512 => Box::new(sha2::Sha512::default()),
     }
 }
 
-/// One EncryptedKey's OAEP parameters (XML Encryption 1.1 §5.5.2: DigestMethod default
-/// SHA-1; MGF1-SHA1 for `rsa-oaep-mgf1p`, and the `xenc11:MGF` default for `rsa-oaep`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct OaepParams {
-    digest: Hash,
-    mgf: Hash,
-    label: Option<String>,
-}
-
-impl OaepParams {
-    fn padding(&self) -> rsa::Oaep {
-        rsa::Oaep {
-            digest: self.digest.digest(),
-            mgf_digest: self.mgf.digest(),
-            label: self.label.clone(),
-        }
-    }
-}
-
-/// The OAEP parameters of every EncryptedKey in the fragment (several recipients may each
-/// have one); an EncryptedKey whose parameters cannot be read is skipped.
-fn oaep_params(fragment: &str) -> Result<Vec<OaepParams>, Error> {
-    let doc = xml::parse_strict(fragment, &Limits::default())?;
-    let root = doc
-        .document_element()
-        .ok_or_else(|| Error::Malformed("empty document".into()))?;
-    let mut found = Vec::new();
-    for key in doc
-        .descendants(root)
-        .into_iter()
-        .filter(|n| is(&doc, *n, XENC, "EncryptedKey"))
-    {
-        let Some(method) = xml::children_named(&doc, key, XENC, "EncryptionMethod")
-            .into_iter()
-            .next()
-        else {
-            continue;
-        };
-        let algorithm = attr(&doc, method, "Algorithm").unwrap_or("");
-        if algorithm != RSA_OAEP_MGF1P && algorithm != RSA_OAEP11 {
-            continue;
-        }
-        let mut params = OaepParams {
-            digest: Hash::Sha1,
-            mgf: Hash::Sha1,
-            label: None,
-        };
-        let mut readable = true;
-        for parameter in child_elements(&doc, method) {
-            let uri = attr(&doc, parameter, "Algorithm").unwrap_or("");
-            if is(&doc, parameter, DSIG, "DigestMethod") {
-                params.digest = Hash::from_uri(uri).unwrap_or_else(|| {
-                    readable = false;
-                    Hash::Sha1
-                });
-            } else if is(&doc, parameter, XENC11, "MGF") && algorithm == RSA_OAEP11 {
-                params.mgf = Hash::from_uri(uri).unwrap_or_else(|| {
-                    readable = false;
-                    Hash::Sha1
-                });
-            } else if is(&doc, parameter, XENC, "OAEPparams") {
-                let text: Vec<u8> = doc
-                    .text_content_deep(parameter)
-                    .bytes()
-                    .filter(|b| !b.is_ascii_whitespace())
-                    .collect();
-                let label = base64::engine::general_purpose::STANDARD
-                    .decode(text)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok());
-                readable &= label.is_some();
-                params.label = label;
-            }
-        }
-        if readable && !found.contains(&params) {
-            found.push(params);
-        }
-    }
-    Ok(found)
+/// RustCrypto's OAEP padding for these parameters; `None` for a label that is not UTF-8
+/// (`rsa` takes it as a string), which then cannot open.
+fn padding(params: &OaepParams) -> Option<rsa::Oaep> {
+    let label = match &params.label {
+        None => None,
+        Some(bytes) => Some(String::from_utf8(bytes.clone()).ok()?),
+    };
+    Some(rsa::Oaep {
+        digest: digest(params.digest),
+        mgf_digest: digest(params.mgf),
+        label,
+    })
 }
 
 /// bergshamra opens EncryptedKeys through this instead of a key in its KeysManager.
@@ -163,16 +73,19 @@ impl kryptering::Decryptor for WeakOaep {
     fn decrypt(&self, ciphertext: &[u8]) -> kryptering::Result<Vec<u8>> {
         self.params
             .iter()
-            .find_map(|params| self.key.0.decrypt(params.padding(), ciphertext).ok())
+            .filter_map(padding)
+            .find_map(|padding| self.key.0.decrypt(padding, ciphertext).ok())
             .ok_or_else(|| kryptering::Error::Crypto("RSA-OAEP decryption failed".into()))
     }
 }
 
 /// A decryption context whose RSA key transport is the weak key.
-pub(crate) fn context(key: Arc<WeakRsaKey>, fragment: &str) -> Result<EncContext, Error> {
-    let params = oaep_params(fragment)?;
-    Ok(EncContext::new(KeysManager::new()).with_hsm_decryptor(
-        Box::new(WeakOaep { key, params }),
+pub(crate) fn context(key: Arc<WeakRsaKey>, params: &[OaepParams]) -> EncContext {
+    EncContext::new(KeysManager::new()).with_hsm_decryptor(
+        Box::new(WeakOaep {
+            key,
+            params: params.to_vec(),
+        }),
         &[RSA_OAEP_MGF1P, RSA_OAEP11],
-    ))
+    )
 }

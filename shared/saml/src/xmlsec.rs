@@ -6,6 +6,7 @@
 //! library's. bergshamra is pinned exactly in Cargo.toml.
 
 use crate::error::{ConfigError, Error};
+use crate::oaep::{OaepParams, PreparedKey, Unwrapper};
 use crate::xml::{self, DSIG};
 use bergshamra::dsig::verify::verify_all_document;
 use bergshamra::{DsigContext, EncContext, KeysManager, VerifyResult};
@@ -35,7 +36,13 @@ pub(crate) trait Decrypter: Send + Sync {
     /// Decrypt the single `xenc:EncryptedData` in `xml` and return the document with the
     /// plaintext in its place. `recipient` is the certificate (DER) the sender named in the
     /// EncryptedKey's KeyInfo, if any: a hint for which key to try first, never a trust input.
-    fn decrypt(&self, xml: &str, recipient: Option<&[u8]>) -> Result<Vec<u8>, Error>;
+    /// `oaep` holds the OAEP parameters of its EncryptedKeys ([`crate::oaep::params`]).
+    fn decrypt(
+        &self,
+        xml: &str,
+        recipient: Option<&[u8]>,
+        oaep: &[OaepParams],
+    ) -> Result<Vec<u8>, Error>;
 }
 
 /// bergshamra with only the IdP's metadata keys: `trusted_keys_only` (KeyInfo in the message
@@ -107,10 +114,10 @@ pub(crate) struct BergshamraDecrypter {
     keys: Vec<(SpKey, Option<Vec<u8>>)>,
 }
 
-/// One SP decryption key: an aws-lc key inside bergshamra, or (`weak-sp-key`, the CLI's
+/// One SP decryption key: aws-lc's, prepared once, or (`weak-sp-key`, the CLI's
 /// `--allow-weak-sp-key` only) an RSA key under 2048 bits, which aws-lc refuses.
 enum SpKey {
-    Standard(bergshamra::Key),
+    Standard(PreparedKey),
     #[cfg(feature = "weak-sp-key")]
     Weak(std::sync::Arc<crate::weak_key::WeakRsaKey>),
 }
@@ -126,51 +133,58 @@ impl BergshamraDecrypter {
         pem: &[u8],
         certificate: Option<Vec<u8>>,
     ) -> Result<(), ConfigError> {
-        self.keys
-            .push((SpKey::Standard(rsa_private_key(pem)?), certificate));
+        let der = rsa_private_der(pem)?;
+        let key = PreparedKey::from_pkcs8(&der).ok_or_else(not_a_key)?;
+        self.keys.push((SpKey::Standard(key), certificate));
         Ok(())
     }
 
     /// Adds an RSA private key of any size from 1024 bits (diagnosing old captures only).
     #[cfg(feature = "weak-sp-key")]
     pub(crate) fn add_weak_pem(&mut self, pem: &[u8]) -> Result<(), ConfigError> {
-        let key = match rsa_private_key(pem) {
-            Ok(key) => SpKey::Standard(key),
+        match self.add_pem(pem, None) {
             Err(ConfigError::WeakSpKey { .. }) => {
                 let der = to_pkcs8_der(pem).ok_or_else(not_a_key)?;
-                SpKey::Weak(std::sync::Arc::new(
-                    crate::weak_key::WeakRsaKey::from_pkcs8(&der)?,
-                ))
+                let key = crate::weak_key::WeakRsaKey::from_pkcs8(&der)?;
+                self.keys
+                    .push((SpKey::Weak(std::sync::Arc::new(key)), None));
+                Ok(())
             }
-            Err(e) => return Err(e),
-        };
-        self.keys.push((key, None));
-        Ok(())
+            other => other,
+        }
     }
 
-    fn try_key(key: &SpKey, xml: &str) -> Result<Vec<u8>, Error> {
-        let mut keys = KeysManager::new();
-        let mut context = match key {
-            SpKey::Standard(key) => {
-                keys.add_key(key.clone());
-                EncContext::new(keys)
-            }
+    fn try_key(key: &SpKey, xml: &str, oaep: &[OaepParams]) -> Result<Vec<u8>, Error> {
+        let context = match key {
+            SpKey::Standard(key) => EncContext::new(KeysManager::new()).with_hsm_decryptor(
+                Box::new(Unwrapper {
+                    key: key.clone(),
+                    params: oaep.to_vec(),
+                }),
+                &[xml::RSA_OAEP_MGF1P, xml::RSA_OAEP11],
+            ),
             #[cfg(feature = "weak-sp-key")]
-            SpKey::Weak(key) => crate::weak_key::context(key.clone(), xml)?,
+            SpKey::Weak(key) => crate::weak_key::context(key.clone(), oaep),
         };
         // Only inline CipherValue: a CipherReference would make us fetch or read something.
-        context.disable_cipher_reference = true;
-        context.max_pbkdf2_iterations = 0;
+        let context = context
+            .with_disable_cipher_reference(true)
+            .with_max_pbkdf2_iterations(0);
         bergshamra::decrypt_to_bytes(&context, xml).map_err(|_| Error::DecryptionFailed)
     }
 }
 
 impl Decrypter for BergshamraDecrypter {
-    /// bergshamra opens an EncryptedKey with the first RSA key it holds, so during a key
-    /// rollover each key is tried on its own: the one whose certificate the sender named
-    /// first, then the others in order. RSA-OAEP fails closed on a wrong key, and the data
-    /// cipher is authenticated (GCM, or CBC only inside a verified Response signature).
-    fn decrypt(&self, xml: &str, recipient: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+    /// Each key is tried on its own during a key rollover: the one whose certificate the
+    /// sender named first, then the others in order. RSA-OAEP fails closed on a wrong key,
+    /// and the data cipher is authenticated (GCM, or CBC only inside a verified Response
+    /// signature).
+    fn decrypt(
+        &self,
+        xml: &str,
+        recipient: Option<&[u8]>,
+        oaep: &[OaepParams],
+    ) -> Result<Vec<u8>, Error> {
         let named = |cert: &Option<Vec<u8>>| recipient.is_some() && cert.as_deref() == recipient;
         let ordered = self
             .keys
@@ -178,7 +192,7 @@ impl Decrypter for BergshamraDecrypter {
             .filter(|(_, cert)| named(cert))
             .chain(self.keys.iter().filter(|(_, cert)| !named(cert)));
         for (key, _) in ordered {
-            if let Ok(plaintext) = Self::try_key(key, xml) {
+            if let Ok(plaintext) = Self::try_key(key, xml, oaep) {
                 return Ok(plaintext);
             }
         }
@@ -240,14 +254,20 @@ pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// An RSA private key in PEM (PKCS#8 or PKCS#1) as a bergshamra key. A key under 2048 bits is
 /// refused with its size ([`ConfigError::WeakSpKey`]), not as unreadable.
 fn rsa_private_key(pem: &[u8]) -> Result<bergshamra::Key, ConfigError> {
+    let der = rsa_private_der(pem)?;
+    let pkcs8 = pkcs8_pem(&der).ok_or_else(not_a_key)?;
+    bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes()).map_err(|_| not_a_key())
+}
+
+/// An RSA private key in PEM (PKCS#8 or PKCS#1) as PKCS#8 DER, refused under 2048 bits.
+fn rsa_private_der(pem: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, ConfigError> {
     let der = to_pkcs8_der(pem).ok_or_else(not_a_key)?;
     if let Some(bits) = rsa_modulus_bits(&der) {
         if bits < MIN_RSA_BITS {
             return Err(ConfigError::WeakSpKey { bits });
         }
     }
-    let pkcs8 = pkcs8_pem(&der).ok_or_else(not_a_key)?;
-    bergshamra::keys::loader::load_rsa_private_pem(pkcs8.as_bytes()).map_err(|_| not_a_key())
+    Ok(der)
 }
 
 /// The modulus size of an RSA PKCS#8 PrivateKeyInfo (RFC 8017 A.1.2: the RSAPrivateKey
