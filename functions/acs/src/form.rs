@@ -40,7 +40,8 @@ pub struct SamlForm {
 /// The SAML message (the one field of `names` present) and RelayState of a posted form.
 /// The caller bounds `body`'s size.
 pub fn saml_form(body: &[u8], names: &[&str]) -> Result<SamlForm, FormError> {
-    let (mut message, mut relay_state): (Option<(&[u8], &str)>, Option<&[u8]>) = (None, None);
+    let mut message: Option<(&[u8], &str)> = None;
+    let mut relay_state: Option<&[u8]> = None;
     for field in body.split(|b| *b == b'&') {
         if field.is_empty() {
             continue;
@@ -160,7 +161,12 @@ mod tests {
         for body in bodies {
             let ours = saml_form(body, NAMES).unwrap();
             let (message, relay) = reference(body);
-            assert_eq!(Some(ours.message), message, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                Some(ours.message),
+                message,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
             assert_eq!(ours.relay_state, relay, "{}", String::from_utf8_lossy(body));
         }
     }

@@ -85,7 +85,10 @@ impl Faults {
 
     /// Every operation called since the last [`Faults::reset_counts`], and how often.
     pub fn calls(&self) -> BTreeMap<&'static str, usize> {
-        self.calls.lock().map(|calls| calls.clone()).unwrap_or_default()
+        self.calls
+            .lock()
+            .map(|calls| calls.clone())
+            .unwrap_or_default()
     }
 
     /// Count from zero again.

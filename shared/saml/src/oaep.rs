@@ -6,7 +6,9 @@
 //! checked by aws-lc once, when the verifier is built, and not once per message (which cost
 //! about twice the RSA operation itself).
 
-use crate::xml::{self, attr, child_elements, is, oaep_hash_name, DSIG, RSA_OAEP11, RSA_OAEP_MGF1P};
+use crate::xml::{
+    self, attr, child_elements, is, oaep_hash_name, DSIG, RSA_OAEP11, RSA_OAEP_MGF1P,
+};
 use crate::xml::{XENC, XENC11};
 use aws_lc_rs::rsa::{
     OaepAlgorithm, OaepPrivateDecryptingKey, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
@@ -151,6 +153,8 @@ impl kryptering::Decryptor for Unwrapper {
                 return Ok(plain.to_vec());
             }
         }
-        Err(kryptering::Error::Crypto("RSA-OAEP decryption failed".into()))
+        Err(kryptering::Error::Crypto(
+            "RSA-OAEP decryption failed".into(),
+        ))
     }
 }
