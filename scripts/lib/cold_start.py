@@ -180,7 +180,7 @@ def main() -> int:
 
     print()
     print(f"    {'function':<10} {'init p50':>9} {'init p95':>9} {'first answer p50':>17} {'p95':>8}   target: init p50 <= {args.target_ms:g} ms")
-    for name, inits, firsts, summary in rows:
+    for name, inits, firsts, _ in rows:
         init50 = statistics.median(inits)
         verdict = "MET" if init50 <= args.target_ms else "MISS"
         if verdict == "MISS":

@@ -117,43 +117,7 @@ fn bench(c: &mut Criterion) {
                 acs.store.access_tokens.lock().unwrap().clear();
                 format!("{form_prefix}&RelayState={relay}")
             },
-            |body| {
-                rt.block_on(async {
-                    let page = acs
-                        .request(samlgate_acs::HttpRequest {
-                            method: "POST",
-                            path: "/o/acme/idp/okta/acs",
-                            body: body.as_bytes(),
-                            cookie: Some(&cookie),
-                            ..Default::default()
-                        })
-                        .await;
-                    assert_eq!(page.status, 302);
-                    let location = page.header("location").unwrap();
-                    let code =
-                        url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
-                            .find(|(k, _)| k == "code")
-                            .unwrap()
-                            .1
-                            .into_owned();
-                    let form = url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("grant_type", "authorization_code")
-                        .append_pair("code", &code)
-                        .append_pair("redirect_uri", CLIENT_REDIRECT)
-                        .finish();
-                    let tokens = acs
-                        .request(samlgate_acs::HttpRequest {
-                            method: "POST",
-                            path: "/o/acme/token",
-                            body: form.as_bytes(),
-                            authorization: Some(&basic),
-                            ..Default::default()
-                        })
-                        .await;
-                    assert_eq!(tokens.status, 200, "{}", tokens.body);
-                    tokens
-                })
-            },
+            |body| rt.block_on(acs_then_token(&acs, &body, &cookie, &basic)),
             BatchSize::PerIteration,
         )
     });
@@ -198,6 +162,43 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The ACS post from the browser with `cookie` (a redirect with the code), then the client's
+/// token request with `basic` (the ID token); both must succeed.
+async fn acs_then_token(acs: &Acs, body: &str, cookie: &str, basic: &str) -> samlgate_acs::Page {
+    let page = acs
+        .request(samlgate_acs::HttpRequest {
+            method: "POST",
+            path: "/o/acme/idp/okta/acs",
+            body: body.as_bytes(),
+            cookie: Some(cookie),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").unwrap();
+    let code = url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", &code)
+        .append_pair("redirect_uri", CLIENT_REDIRECT)
+        .finish();
+    let tokens = acs
+        .request(samlgate_acs::HttpRequest {
+            method: "POST",
+            path: "/o/acme/token",
+            body: form.as_bytes(),
+            authorization: Some(basic),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    tokens
+}
+
 /// One whole OIDC login, warm (an earlier login filled the caches): `/authorize`, the ACS post
 /// from that browser, then the token request. Every port call is counted (the in-memory ports
 /// count each operation; in `shared/aws` each one is one DynamoDB or KMS request) and written
@@ -240,37 +241,7 @@ fn count_aws_calls(
             acs.store.replay.lock().unwrap().clear();
             let body = format!("{form_prefix}&RelayState={relay}");
             let cookie = format!("__Host-samlgate-login={BINDING}");
-            let page = acs
-                .request(samlgate_acs::HttpRequest {
-                    method: "POST",
-                    path: "/o/acme/idp/okta/acs",
-                    body: body.as_bytes(),
-                    cookie: Some(&cookie),
-                    ..Default::default()
-                })
-                .await;
-            assert_eq!(page.status, 302, "{}", page.body);
-            let location = page.header("location").unwrap();
-            let code = url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
-                .find(|(k, _)| k == "code")
-                .unwrap()
-                .1
-                .into_owned();
-            let form = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("grant_type", "authorization_code")
-                .append_pair("code", &code)
-                .append_pair("redirect_uri", CLIENT_REDIRECT)
-                .finish();
-            let tokens = acs
-                .request(samlgate_acs::HttpRequest {
-                    method: "POST",
-                    path: "/o/acme/token",
-                    body: form.as_bytes(),
-                    authorization: Some(basic),
-                    ..Default::default()
-                })
-                .await;
-            assert_eq!(tokens.status, 200, "{}", tokens.body);
+            acs_then_token(acs, &body, &cookie, basic).await;
         })
     };
     login(&format!("{:032x}", u128::MAX - 1));

@@ -1,10 +1,10 @@
 //! The posted form of the SAML HTTP-POST binding (`application/x-www-form-urlencoded`):
 //! the one SAML message field and `RelayState`, each at most once.
 //!
-//! On the ACS hot path, so the body is read once: fields are split with a SIMD search for `&`,
-//! names compared in place (they never need decoding here), and only the two wanted values
-//! are percent-decoded, copying the runs between escapes whole. Other fields are skipped
-//! without being decoded. Decoding follows the URL Standard's `application/x-www-form-urlencoded`
+//! On the ACS hot path, so the body is read once: fields are split at `&`, names are compared
+//! in place (only a name with an escape is decoded first), and only the two wanted values are
+//! percent-decoded, copying the runs between escapes whole. Other values are skipped without
+//! being decoded. Decoding follows the URL Standard's `application/x-www-form-urlencoded`
 //! parser (what `url::form_urlencoded` does): `+` is a space, `%XX` a byte, and a `%` not
 //! followed by two hex digits stays as it is; a value that is then not UTF-8 is refused.
 

@@ -132,6 +132,13 @@ impl PreparedKey {
     }
 }
 
+/// A decryption context whose RSA key transport (OAEP only) is `unwrapper`, not a key in
+/// bergshamra's KeysManager: ours ([`Unwrapper`]) or the CLI's weak-key one.
+pub(crate) fn context(unwrapper: Box<dyn kryptering::Decryptor>) -> bergshamra::EncContext {
+    bergshamra::EncContext::new(bergshamra::KeysManager::new())
+        .with_hsm_decryptor(unwrapper, &[RSA_OAEP_MGF1P, RSA_OAEP11])
+}
+
 /// bergshamra opens EncryptedKeys through this instead of a key in its KeysManager.
 pub(crate) struct Unwrapper {
     pub(crate) key: PreparedKey,

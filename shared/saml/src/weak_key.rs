@@ -11,8 +11,7 @@
 
 use crate::error::ConfigError;
 use crate::oaep::{Hash, OaepParams};
-use crate::xml::{RSA_OAEP11, RSA_OAEP_MGF1P};
-use bergshamra::{EncContext, KeysManager};
+use bergshamra::EncContext;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use std::sync::Arc;
@@ -81,11 +80,8 @@ impl kryptering::Decryptor for WeakOaep {
 
 /// A decryption context whose RSA key transport is the weak key.
 pub(crate) fn context(key: Arc<WeakRsaKey>, params: &[OaepParams]) -> EncContext {
-    EncContext::new(KeysManager::new()).with_hsm_decryptor(
-        Box::new(WeakOaep {
-            key,
-            params: params.to_vec(),
-        }),
-        &[RSA_OAEP_MGF1P, RSA_OAEP11],
-    )
+    crate::oaep::context(Box::new(WeakOaep {
+        key,
+        params: params.to_vec(),
+    }))
 }

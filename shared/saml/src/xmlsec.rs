@@ -9,7 +9,7 @@ use crate::error::{ConfigError, Error};
 use crate::oaep::{OaepParams, PreparedKey, Unwrapper};
 use crate::xml::{self, DSIG};
 use bergshamra::dsig::verify::verify_all_document;
-use bergshamra::{DsigContext, EncContext, KeysManager, VerifyResult};
+use bergshamra::{DsigContext, KeysManager, VerifyResult};
 use uppsala::{Document, NodeId};
 
 /// What the backend says about one `ds:Signature`.
@@ -156,13 +156,10 @@ impl BergshamraDecrypter {
 
     fn try_key(key: &SpKey, xml: &str, oaep: &[OaepParams]) -> Result<Vec<u8>, Error> {
         let context = match key {
-            SpKey::Standard(key) => EncContext::new(KeysManager::new()).with_hsm_decryptor(
-                Box::new(Unwrapper {
-                    key: key.clone(),
-                    params: oaep.to_vec(),
-                }),
-                &[xml::RSA_OAEP_MGF1P, xml::RSA_OAEP11],
-            ),
+            SpKey::Standard(key) => crate::oaep::context(Box::new(Unwrapper {
+                key: key.clone(),
+                params: oaep.to_vec(),
+            })),
             #[cfg(feature = "weak-sp-key")]
             SpKey::Weak(key) => crate::weak_key::context(key.clone(), oaep),
         };
