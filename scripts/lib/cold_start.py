@@ -44,8 +44,11 @@ class Start:
 
 
 class Stub(BaseHTTPRequestHandler):
+    """The runtime API for one process: each start gets its own server and port, so a request
+    that a killed process sent late can never take the next process's event."""
+
     protocol_version = "HTTP/1.1"
-    current: Start | None = None
+    start: Start
     lock = threading.Lock()
 
     def log_message(self, *_):
@@ -57,12 +60,15 @@ class Stub(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the process was killed while it waited
 
     def do_GET(self):
         now = time.perf_counter_ns()
-        start = Stub.current
-        if start is None or not self.path.endswith("/runtime/invocation/next"):
+        start = self.start
+        if not self.path.endswith("/runtime/invocation/next"):
             return self.reply(404)
         with Stub.lock:
             first = not start.handed_out
@@ -90,9 +96,7 @@ class Stub(BaseHTTPRequestHandler):
         now = time.perf_counter_ns()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        start = Stub.current
-        if start is None:
-            return self.reply(404)
+        start = self.start
         if self.path.endswith("/init/error"):
             start.error = body.decode(errors="replace")
         elif self.path.endswith(f"/invocation/{start.request_id}/response"):
@@ -107,6 +111,15 @@ class Stub(BaseHTTPRequestHandler):
         start.done.set()
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A process killed mid-request resets its connection: expected here, not worth a trace.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def percentile(values, p):
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
@@ -115,13 +128,18 @@ def percentile(values, p):
 
 def run_one(binary: str, event: bytes, env: dict, log) -> Start:
     start = Start(event)
-    Stub.current = start
+    handler = type("StubForOneStart", (Stub,), {"start": start})
+    server = Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
     start.started_ns = time.perf_counter_ns()
     process = subprocess.Popen([binary], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     answered = start.done.wait(30)
     start.release.set()
     process.kill()
     process.wait()
+    server.shutdown()
+    server.server_close()
     if not answered:
         start.error = start.error or "no answer within 30 s"
     return start
@@ -135,11 +153,6 @@ def main() -> int:
     parser.add_argument("--log", default=os.devnull)
     parser.add_argument("functions", nargs="+", help="NAME=BOOTSTRAP:EVENT_FILE")
     args = parser.parse_args()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_")}
     for pair in args.env:
@@ -156,7 +169,6 @@ def main() -> int:
             env = dict(base_env)
             env.update(
                 {
-                    "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
                     "AWS_LAMBDA_FUNCTION_NAME": name,
                     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
