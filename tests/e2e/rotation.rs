@@ -245,6 +245,7 @@ async fn two_years_of_daily_rotation_never_break_a_login() {
     let urls = PublicUrls::new(BASE_URL, false).expect("urls");
     let acs = AcsApp {
         config: h.table.clone(),
+        steps: h.table.clone(),
         logins: h.table.clone(),
         replay: h.table.clone(),
         sessions: h.table.clone(),

@@ -111,6 +111,7 @@ impl Sso {
         Self {
             acs: AcsApp {
                 config: h.table.clone(),
+                steps: h.table.clone(),
                 logins: h.table.clone(),
                 replay: h.table.clone(),
                 sessions: h.table.clone(),

@@ -143,6 +143,7 @@ async fn serve(args: &Args) -> Result<(), String> {
     };
     let acs = samlgate_acs::App {
         config: table.clone(),
+        steps: table.clone(),
         logins: table.clone(),
         replay: table.clone(),
         sessions: table.clone(),

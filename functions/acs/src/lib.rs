@@ -27,7 +27,7 @@ use samlgate_domain::clock::Clock;
 use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::ports::{
     AccessTokenStore, AuditLog, BackChannel, ClientReader, CodeStore, DecryptDataKey,
-    LoginStateStore, Metrics, ReplayStore, SessionStore, SsoConfigReader,
+    LoginStateStore, LoginSteps, Metrics, ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::urls::PublicUrls;
 use samlgate_domain::VaultError;
@@ -48,6 +48,7 @@ pub const MAX_BODY_BYTES: usize = samlgate_sso::MAX_SAML_RESPONSE + 4096;
 #[derive(Clone)]
 pub struct App {
     pub config: Arc<dyn SsoConfigReader>,
+    pub steps: Arc<dyn LoginSteps>,
     pub logins: Arc<dyn LoginStateStore>,
     pub replay: Arc<dyn ReplayStore>,
     pub sessions: Arc<dyn SessionStore>,
@@ -67,6 +68,7 @@ impl App {
     fn sso(&self) -> Sso<'_> {
         Sso {
             config: self.config.as_ref(),
+            steps: self.steps.as_ref(),
             logins: self.logins.as_ref(),
             replay: self.replay.as_ref(),
             sessions: self.sessions.as_ref(),

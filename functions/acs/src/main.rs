@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
     let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         config: table.clone(),
+        steps: table.clone(),
         logins: table.clone(),
         replay: table.clone(),
         sessions: table.clone(),

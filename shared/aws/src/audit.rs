@@ -12,22 +12,13 @@ use samlgate_domain::PortError;
 
 use crate::errors::map;
 use crate::keys::{aggregate_sk, audit_pk, audit_sk};
-use crate::table::{decode, encode, Table};
+use crate::table::{decode, encode, Item, Table};
 
 #[async_trait]
 impl AuditLog for Table {
     async fn record(&self, event: &AuditEvent) -> Result<(), PortError> {
         const OP: &str = "dynamodb:PutItem";
-        // Several events of one request share time and correlation ID (which is per request,
-        // so per process); a process-wide sequence number keeps each its own item, and the
-        // condition makes sure none ever overwrites another.
-        let sk = audit_sk(
-            &sortable_instant(&event.at),
-            &event.correlation_id,
-            next_sequence(),
-        );
-        let item = encode(OP, audit_pk(&event.org), sk, event)?;
-        self.put_new(OP, item).await
+        self.put_new(OP, audit_item(OP, event)?).await
     }
 
     /// One UpdateItem per failure: `ADD count 1` on the minute's aggregate, created by the
@@ -79,6 +70,18 @@ impl AuditLog for Table {
             .map_err(|e| map(OP, e))?;
         Ok(())
     }
+}
+
+/// An audit event as its item, written only where no item is (also inside the login steps'
+/// transactions). Several events of one request share time and correlation ID (which is per
+/// request, so per process); a process-wide sequence number keeps each its own item.
+pub(crate) fn audit_item(op: &'static str, event: &AuditEvent) -> Result<Item, PortError> {
+    let sk = audit_sk(
+        &sortable_instant(&event.at),
+        &event.correlation_id,
+        next_sequence(),
+    );
+    encode(op, audit_pk(&event.org), sk, event)
 }
 
 /// Newest first (the sort key starts with the event's time); the cursor is the last item's

@@ -11,7 +11,8 @@
 //! | `invoke` | `lambda::ProvisionFunctions` as `ProvisionInvoker` (`lambda:InvokeFunction`) | admin |
 //!
 //! The table's items: one module per record (`orgs`, `credentials`, `clients`, `idps`, `sp_keys`,
-//! `logins`, `replay`, `sessions`, `setup`, `audit`), every key named in `keys`.
+//! `logins`, `replay`, `sessions`, `setup`, `audit`), every key named in `keys`; `steps` writes
+//! each leg of a login in one transaction.
 
 mod audit;
 mod clients;
@@ -33,6 +34,7 @@ pub mod secrets;
 mod sessions;
 mod setup;
 mod sp_keys;
+mod steps;
 pub mod table;
 
 use std::time::Duration;

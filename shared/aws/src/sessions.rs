@@ -1,5 +1,6 @@
 //! Sessions (`SESS#{id}` / `S`) and the subject index (`SUBJ#…` / `{session id}`) that finds
-//! a subject's sessions for IdP-initiated logout; both written in one transaction.
+//! a subject's sessions for IdP-initiated logout; both written in the transaction that
+//! finishes the login (`steps`).
 
 use async_trait::async_trait;
 use samlgate_domain::ids::{IdpId, OrgId};
@@ -8,9 +9,8 @@ use samlgate_domain::session::Session;
 use samlgate_domain::PortError;
 use serde::{Deserialize, Serialize};
 
-use crate::errors::map;
 use crate::keys::{session_pk, subject_pk, subject_sk, SESSION_SK};
-use crate::table::{encode, Table};
+use crate::table::{encode, Item, Table};
 
 /// `SUBJ#{org}#{idp}#{sha256(NameID)}` / `{session id}`: finds a subject's sessions for an
 /// IdP-initiated logout (the NameID is hashed: key attributes are bounded).
@@ -20,35 +20,26 @@ struct SubjectIndex {
     expires_at: i64,
 }
 
+/// A session's item and its subject index entry (both written only where none is, in the
+/// transaction that finishes the login).
+pub(crate) fn session_items(op: &'static str, session: &Session) -> Result<[Item; 2], PortError> {
+    let index = SubjectIndex {
+        session_id: session.id.clone(),
+        expires_at: session.expires_at,
+    };
+    Ok([
+        encode(op, session_pk(&session.id), SESSION_SK.into(), session)?,
+        encode(
+            op,
+            subject_pk(&session.org, &session.idp, &session.name_id),
+            subject_sk(&session.id),
+            &index,
+        )?,
+    ])
+}
+
 #[async_trait]
 impl SessionStore for Table {
-    async fn create_session(&self, session: &Session) -> Result<(), PortError> {
-        const OP: &str = "dynamodb:TransactWriteItems";
-        let index = SubjectIndex {
-            session_id: session.id.clone(),
-            expires_at: session.expires_at,
-        };
-        self.client()
-            .transact_write_items()
-            .transact_items(self.put_new_in_transaction(
-                OP,
-                encode(OP, session_pk(&session.id), SESSION_SK.into(), session)?,
-            )?)
-            .transact_items(self.put_new_in_transaction(
-                OP,
-                encode(
-                    OP,
-                    subject_pk(&session.org, &session.idp, &session.name_id),
-                    subject_sk(&session.id),
-                    &index,
-                )?,
-            )?)
-            .send()
-            .await
-            .map_err(|e| map(OP, e))?;
-        Ok(())
-    }
-
     async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError> {
         self.get(session_pk(id), SESSION_SK.into()).await
     }

@@ -29,10 +29,10 @@ use crate::org::{IntakeKey, Org};
 use crate::ports::{
     AccessTokenStore, AuditLog, AuditPage, AuditReader, AuditWindow, BackChannel, ClientReader,
     ClientWriter, CodeStore, ConfigReader, ConfigWriter, CreateKey, DataKey, DecryptDataKey,
-    Egress, Fetched, GenerateDataKey, JwksReader, LoginStateStore, MessageDecrypter,
-    MetadataFetcher, Metrics, OrgDirectory, OrgReader, OutboundRequest, ProvisionInvoker,
-    ReplayStore, SecretReader, SecretVersion, SecretWriter, SessionStore, SetupStore, SpKeyStore,
-    SsoConfigReader, SsoConfigWriter,
+    Egress, Fetched, FinishRefused, FinishedLogin, GenerateDataKey, JwksReader, LoginStateStore,
+    LoginSteps, MessageDecrypter, MetadataFetcher, Metrics, OrgDirectory, OrgReader,
+    OutboundRequest, ProvisionInvoker, ReplayStore, SecretReader, SecretVersion, SecretWriter,
+    SessionStore, SetupStore, SpKeyStore, SsoConfigReader, SsoConfigWriter,
 };
 use crate::session::{LoginState, Session};
 use crate::setup::{ConsoleSession, DiagnosticTicket, SetupLink};
@@ -962,6 +962,11 @@ impl LoginStateStore for MemoryStore {
         logins.insert(state.relay_state.clone(), state.clone());
         Ok(())
     }
+    async fn get_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError> {
+        const OP: &str = "get_login";
+        self.faults.check(OP)?;
+        Ok(lock!(self.logins, OP).get(relay_state).cloned())
+    }
     async fn take_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError> {
         const OP: &str = "take_login";
         self.faults.check(OP)?;
@@ -971,40 +976,94 @@ impl LoginStateStore for MemoryStore {
 
 #[async_trait]
 impl CodeStore for MemoryStore {
-    async fn put_code(&self, hash: &str, code: &AuthCode) -> Result<(), PortError> {
-        const OP: &str = "put_code";
-        self.faults.check(OP)?;
-        let mut codes = lock!(self.codes, OP);
-        if codes.contains_key(hash) {
-            return Err(conflict(OP));
-        }
-        codes.insert(hash.to_owned(), code.clone());
-        Ok(())
-    }
     async fn get_code(&self, hash: &str) -> Result<Option<AuthCode>, PortError> {
         const OP: &str = "get_code";
         self.faults.check(OP)?;
         Ok(lock!(self.codes, OP).get(hash).cloned())
     }
+}
+
+/// Each step checks every condition first and then writes, under the locks of everything it
+/// touches: all of it or none, like the table's transactions.
+#[async_trait]
+impl LoginSteps for MemoryStore {
+    async fn start_login(&self, state: &LoginState, audit: &AuditEvent) -> Result<(), PortError> {
+        const OP: &str = "start_login";
+        self.faults.check(OP)?;
+        let mut logins = lock!(self.logins, OP);
+        let mut log = lock!(self.audit, OP);
+        if logins.contains_key(&state.relay_state) {
+            return Err(conflict(OP));
+        }
+        logins.insert(state.relay_state.clone(), state.clone());
+        log.push(audit.clone());
+        Ok(())
+    }
+
+    async fn finish_login(
+        &self,
+        login: &FinishedLogin<'_>,
+    ) -> Result<Result<(), FinishRefused>, PortError> {
+        const OP: &str = "finish_login";
+        self.faults.check(OP)?;
+        let mut logins = lock!(self.logins, OP);
+        let mut replay = lock!(self.replay, OP);
+        let mut sessions = lock!(self.sessions, OP);
+        let mut codes = lock!(self.codes, OP);
+        let mut log = lock!(self.audit, OP);
+        if login.relay_state.is_some_and(|r| !logins.contains_key(r)) {
+            return Ok(Err(FinishRefused::LoginTaken));
+        }
+        let mark = login.replay;
+        let key = (
+            mark.org.clone(),
+            mark.issuer.to_owned(),
+            mark.assertion_id.to_owned(),
+        );
+        if replay.contains_key(&key) {
+            return Ok(Err(FinishRefused::Replayed));
+        }
+        if let Some((session, hash, _)) = login.issued {
+            if sessions.contains_key(&session.id) || codes.contains_key(hash) {
+                return Err(conflict(OP));
+            }
+        }
+        if let Some(relay_state) = login.relay_state {
+            logins.remove(relay_state);
+        }
+        replay.insert(key, mark.expires_at);
+        if let Some((session, hash, code)) = login.issued {
+            sessions.insert(session.id.clone(), session.clone());
+            codes.insert(hash.to_owned(), code.clone());
+        }
+        log.push(login.audit.clone());
+        Ok(Ok(()))
+    }
+
     async fn redeem_code(
         &self,
         hash: &str,
         token_hash: &str,
         token: &AccessToken,
+        audit: &AuditEvent,
     ) -> Result<bool, PortError> {
         const OP: &str = "redeem_code";
         self.faults.check(OP)?;
         let mut codes = lock!(self.codes, OP);
         let mut tokens = lock!(self.access_tokens, OP);
+        let mut log = lock!(self.audit, OP);
         match codes.get_mut(hash) {
-            Some(code) if !code.redeemed && !tokens.contains_key(token_hash) => {
+            Some(code) if !code.redeemed => {
+                if tokens.contains_key(token_hash) {
+                    return Err(conflict(OP));
+                }
                 code.redeemed = true;
                 code.access_token = Some(token_hash.to_owned());
                 tokens.insert(token_hash.to_owned(), token.clone());
+                log.push(audit.clone());
                 Ok(true)
             }
-            Some(_) => Ok(false),
-            None => Err(PortError::new(PortErrorKind::NotFound, OP, "no such code")),
+            _ => Ok(false),
         }
     }
 }
@@ -1047,16 +1106,6 @@ impl ReplayStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create_session(&self, session: &Session) -> Result<(), PortError> {
-        const OP: &str = "create_session";
-        self.faults.check(OP)?;
-        let mut sessions = lock!(self.sessions, OP);
-        if sessions.contains_key(&session.id) {
-            return Err(conflict(OP));
-        }
-        sessions.insert(session.id.clone(), session.clone());
-        Ok(())
-    }
     async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError> {
         const OP: &str = "get_session";
         self.faults.check(OP)?;

@@ -1,18 +1,41 @@
 //! One-time use of assertions (SAML Profiles §4.1.4.5) as a type. The verifier proves an
 //! assertion authentic and says what must be remembered ([`saml::VerifiedAssertion::replay_key`]);
-//! only [`FreshAssertion::record`], which records that key with [`ReplayStore::insert_once`],
-//! turns it into the [`FreshAssertion`] that mapping, sessions and tokens take. A code path
-//! that skipped the replay store has nothing to hand them.
+//! only recording that key turns it into the [`FreshAssertion`] a login's result takes.
+//! [`FreshAssertion::record`] records it alone ([`ReplayStore::insert_once`]: logout, the
+//! CLI); the ACS uses [`FreshAssertion::record_with_login`], which records it in the same write
+//! as everything the login issues (session, code, audit item), so that nothing issued exists
+//! for an assertion whose use was not recorded, and nothing is recorded for a login that
+//! issued nothing. A code path that skipped the record has no result to hand back.
 
 use std::ops::Deref;
 
 use saml::VerifiedAssertion;
 
+use crate::audit::AuditEvent;
+use crate::grant::AuthCode;
 use crate::ids::OrgId;
-use crate::ports::ReplayStore;
+use crate::ports::{FinishRefused, FinishedLogin, LoginSteps, ReplayMark, ReplayStore};
+use crate::session::Session;
 
-/// A verified assertion whose ID this deployment has just seen for the first time. No public
-/// constructor but [`FreshAssertion::record`].
+/// Why [`FreshAssertion::record_with_login`] wrote nothing.
+#[derive(Debug)]
+pub enum NotRecorded {
+    /// The login in flight was taken by another post of its RelayState.
+    LoginTaken,
+    /// `replayed`, or `replay_cache_unavailable` (fail closed: freshness is unproven).
+    Assertion(saml::Error),
+}
+
+/// What an ACS login writes besides the assertion's record.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginOutcome<'a> {
+    /// The login in flight the Response answers (`None`: unsolicited).
+    pub relay_state: Option<&'a str>,
+    /// An OIDC login's session and code (the hash of its value, and its record).
+    pub issued: Option<(&'a Session, &'a str, &'a AuthCode)>,
+    pub audit: &'a AuditEvent,
+}
+
 #[derive(Debug)]
 pub struct FreshAssertion(VerifiedAssertion);
 
@@ -38,6 +61,41 @@ impl FreshAssertion {
             Ok(true) => Ok(Self(assertion)),
             Ok(false) => Err(saml::Error::Replayed(key.assertion_id.to_owned())),
             Err(e) => Err(saml::Error::ReplayCacheUnavailable(e.to_string())),
+        }
+    }
+}
+
+impl FreshAssertion {
+    /// The ACS's record: the assertion's ID, with the login it answers taken and what it
+    /// issued written, in one write ([`LoginSteps::finish_login`]): all of it or none. The
+    /// ID is kept as long as [`FreshAssertion::record`] keeps it.
+    pub async fn record_with_login(
+        steps: &dyn LoginSteps,
+        org: &OrgId,
+        assertion: VerifiedAssertion,
+        outcome: LoginOutcome<'_>,
+    ) -> Result<Self, NotRecorded> {
+        let key = assertion.replay_key();
+        let login = FinishedLogin {
+            relay_state: outcome.relay_state,
+            replay: ReplayMark {
+                org,
+                issuer: key.issuer,
+                assertion_id: key.assertion_id,
+                expires_at: key.until.unix_timestamp(),
+            },
+            issued: outcome.issued,
+            audit: outcome.audit,
+        };
+        match steps.finish_login(&login).await {
+            Ok(Ok(())) => Ok(Self(assertion)),
+            Ok(Err(FinishRefused::LoginTaken)) => Err(NotRecorded::LoginTaken),
+            Ok(Err(FinishRefused::Replayed)) => Err(NotRecorded::Assertion(saml::Error::Replayed(
+                key.assertion_id.to_owned(),
+            ))),
+            Err(e) => Err(NotRecorded::Assertion(saml::Error::ReplayCacheUnavailable(
+                e.to_string(),
+            ))),
         }
     }
 }

@@ -313,27 +313,81 @@ pub trait JwksReader: Send + Sync {
 /// Server-side AuthnRequest state keyed by RelayState (DESIGN.md §8). acs.
 #[async_trait]
 pub trait LoginStateStore: Send + Sync {
+    /// Stores a logout in flight (a login is stored by [`LoginSteps::start_login`]).
     async fn put_login(&self, state: &LoginState) -> Result<(), PortError>;
+    /// The state stored under `relay_state`, if any (a Response's login is then taken by
+    /// [`LoginSteps::finish_login`], or by [`LoginStateStore::take_login`] when it fails).
+    async fn get_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError>;
     /// Deletes and returns the state in one conditional step: of concurrent callers, exactly
     /// one gets `Some`.
     async fn take_login(&self, relay_state: &str) -> Result<Option<LoginState>, PortError>;
 }
 
-/// Authorization codes (`CODE#{hash}`), redeemed once. acs.
+/// Authorization codes (`CODE#{hash}`), by the hash of their value (never the value). acs.
 #[async_trait]
 pub trait CodeStore: Send + Sync {
-    /// Stores a new code under the hash of its value (never the value).
-    async fn put_code(&self, hash: &str, code: &AuthCode) -> Result<(), PortError>;
     async fn get_code(&self, hash: &str) -> Result<Option<AuthCode>, PortError>;
-    /// Takes the code, recording the hash of the access token issued from it (one conditional
-    /// write: `Ok(true)` to exactly one of concurrent callers, `Ok(false)` when it was taken
-    /// already, and nothing is written then), then stores that token. If storing the token
-    /// fails the code stays taken: an error, and no token.
+}
+
+/// The assertion a Response proved, for its one-time use: `(org, issuer, assertion_id)` is
+/// remembered until `expires_at` (Unix seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayMark<'a> {
+    pub org: &'a OrgId,
+    pub issuer: &'a str,
+    pub assertion_id: &'a str,
+    pub expires_at: i64,
+}
+
+/// Everything a verified Response ends a login with, written together
+/// ([`LoginSteps::finish_login`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedLogin<'a> {
+    /// The login in flight it answers, taken (deleted) only if it is still there; `None` for
+    /// an unsolicited Response.
+    pub relay_state: Option<&'a str>,
+    /// The assertion, recorded only if it is new.
+    pub replay: ReplayMark<'a>,
+    /// An OIDC login's session (with its subject index) and one-time code (the hash of its
+    /// value, and its record); neither for a test sign-in or an unsolicited Response.
+    pub issued: Option<(&'a Session, &'a str, &'a AuthCode)>,
+    /// The login's audit item.
+    pub audit: &'a AuditEvent,
+}
+
+/// Why [`LoginSteps::finish_login`] wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishRefused {
+    /// The login in flight is gone (another post of the same RelayState took it).
+    LoginTaken,
+    /// The assertion was seen before.
+    Replayed,
+}
+
+/// The writes that end each leg of a login, one request per leg (DynamoDB
+/// `TransactWriteItems`: all of it or none), its audit item included, so that a warm login
+/// is three writes: authorize, ACS, token. acs.
+#[async_trait]
+pub trait LoginSteps: Send + Sync {
+    /// `authorize` (or a test sign-in): the login in flight (only if its RelayState is new)
+    /// and its audit item.
+    async fn start_login(&self, state: &LoginState, audit: &AuditEvent) -> Result<(), PortError>;
+    /// The ACS: takes the login, records the assertion once and writes what it issued, or
+    /// writes nothing (`Ok(Err(_))` says why; of concurrent callers, exactly one writes).
+    async fn finish_login(
+        &self,
+        login: &FinishedLogin<'_>,
+    ) -> Result<Result<(), FinishRefused>, PortError>;
+    /// The token endpoint: takes the code (`hash`), recording the hash of the access token
+    /// issued from it, and stores that token with the audit item. `Ok(false)` when the code
+    /// was taken already (or is gone): nothing is written then, and of concurrent callers
+    /// exactly one gets `Ok(true)`.
     async fn redeem_code(
         &self,
         hash: &str,
         token_hash: &str,
         token: &AccessToken,
+        audit: &AuditEvent,
     ) -> Result<bool, PortError>;
 }
 
@@ -366,10 +420,10 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<bool, PortError>;
 }
 
-/// Sessions (`SESS#{id}`), for logout. acs.
+/// Sessions (`SESS#{id}`), for logout (a login creates one with
+/// [`LoginSteps::finish_login`]). acs.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create_session(&self, session: &Session) -> Result<(), PortError>;
     async fn get_session(&self, id: &str) -> Result<Option<Session>, PortError>;
     /// The sessions of one subject (NameID) at one IdP, for IdP-initiated logout.
     async fn sessions_of(

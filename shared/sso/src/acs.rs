@@ -9,16 +9,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use saml::{IdpMetadata, Verifier};
+use saml::{IdpMetadata, VerifiedAssertion, Verifier};
 use samlgate_domain::audit::Caller;
 use samlgate_domain::client::OidcClient;
 use samlgate_domain::clock::format_instant;
 use samlgate_domain::grant::UserClaims;
 use samlgate_domain::idp::{Idp, SsoSettings};
 use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
-use samlgate_domain::one_time::FreshAssertion;
+use samlgate_domain::one_time::{FreshAssertion, LoginOutcome, NotRecorded};
 use samlgate_domain::org::Org;
-use samlgate_domain::session::{AuthorizeRequest, Session, StatePurpose};
+use samlgate_domain::session::{AuthorizeRequest, LoginState, Session, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
 use time::OffsetDateTime;
 
@@ -115,7 +115,7 @@ fn refused_login(request: &AuthorizeRequest, error: SsoError) -> Delivery {
 /// an admin set one) and the subject, so that no two IdPs share a `sub` unless an admin said
 /// so; the email counts as verified only when its domain is assigned to this IdP.
 fn user_claims(
-    assertion: &FreshAssertion,
+    assertion: &VerifiedAssertion,
     idp: &Idp,
     identity: &Identity,
     settings: &SsoSettings,
@@ -177,7 +177,7 @@ fn initiate_login(initiate_login_uri: &str, issuer: &str, claims: &UserClaims) -
 /// The session a login starts: the assertion's NameID and SessionIndex (for logout), until
 /// the earlier of the IdP's SessionNotOnOrAfter and the organisation's session lifetime.
 fn new_session(
-    assertion: &FreshAssertion,
+    assertion: &VerifiedAssertion,
     org: &OrgId,
     idp: &IdpId,
     identity: &Identity,
@@ -203,6 +203,19 @@ fn new_session(
     })
 }
 
+/// The audit action of a Response's post.
+const LOGIN: &str = "sso.login";
+
+/// What a post is answered in: who posted, the active organisation, the IdP and the SSO
+/// settings, and the RelayState of the login in flight it answers (`None`: unsolicited).
+struct Login<'a> {
+    caller: &'a Caller,
+    org: &'a Org,
+    idp: &'a Idp,
+    settings: &'a SsoSettings,
+    taken: Option<&'a str>,
+}
+
 impl Sso<'_> {
     /// Consumes a Response posted to `/o/{org}/idp/{idp}/acs`. `binding` is the browser's
     /// binding cookie: an OIDC login completes only in the browser that started it.
@@ -220,8 +233,8 @@ impl Sso<'_> {
         let mut request = None;
         let result = self
             .consume_inner(
-                org,
-                idp,
+                caller,
+                (org, idp),
                 (saml_response, relay_state, binding),
                 &mut request,
                 &mut facts,
@@ -231,16 +244,21 @@ impl Sso<'_> {
         // check runs before anything else) learns why it failed.
         let diagnostics = facts.get("diagnostics").is_some_and(|t| t == "true");
         match result.as_ref().err() {
+            // Audited in the write that finished the login.
+            None => {}
             // Nothing verified yet: anyone can post this, so it is counted, not itemised.
             Some(error) if !facts.contains_key("assertion_id") => {
-                self.count_anonymous_failure(org, caller, "sso.login", error, facts.get("idp"))
+                self.count_anonymous_failure(org, caller, LOGIN, error, facts.get("idp"))
                     .await
             }
-            error => self.record(org, caller, "sso.login", error, facts).await,
+            error => self.record(org, caller, LOGIN, error, facts).await,
         }
         match (result, request) {
             // Another browser's post never reaches the client, not even as an error.
             (Err(SsoError::BrowserMismatch), _) => Err(SsoError::BrowserMismatch),
+            // Nor does a post whose login another post finished first (a double submit): like
+            // any post of a used-up RelayState, it gets the error page.
+            (Err(SsoError::RequestStateUnknown), _) => Err(SsoError::RequestStateUnknown),
             (Err(e), Some(request)) => Ok(refused_login(&request, e)),
             // A test sign-in started in this browser: the admin sees why (our own failures
             // stay a generic page with the correlation ID).
@@ -313,25 +331,74 @@ impl Sso<'_> {
 
     async fn consume_inner(
         &self,
-        org: &OrgId,
-        idp_id: &IdpId,
-        (saml_response, relay_state, binding): (&str, Option<&str>, Option<&str>),
+        caller: &Caller,
+        (org, idp_id): (&OrgId, &IdpId),
+        post: (&str, Option<&str>, Option<&str>),
         request: &mut Option<AuthorizeRequest>,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<Delivery, SsoError> {
+        let (saml_response, relay_state, _) = post;
         if saml_response.is_empty() || saml_response.len() > MAX_SAML_RESPONSE {
             return Err(SsoError::invalid("SAMLResponse is missing or too large"));
         }
         if relay_state.is_some_and(|r| r.len() > MAX_RELAY_INPUT) {
             return Err(SsoError::invalid("RelayState is too long"));
         }
-        let (org_record, idp) = self.idp_and_org(org, idp_id).await?;
+        let (org, idp) = self.idp_and_org(org, idp_id).await?;
         facts.insert("idp".into(), idp_id.to_string());
-        let settings = self.settings(org).await?;
-        let now = self.clock.now();
+        let settings = self.settings(&org.org).await?;
+        // The login in flight a RelayState of ours names, read here; the write that
+        // finishes the login takes it, and a post that fails takes it on its own: either
+        // way it serves one post.
+        let stored = match relay_state.filter(|r| is_state_key(r)) {
+            Some(r) => Some(
+                self.logins
+                    .get_login(r)
+                    .await?
+                    .ok_or(SsoError::RequestStateUnknown)?,
+            ),
+            None => None,
+        };
+        let taken = stored.as_ref().and(relay_state);
+        let login = Login {
+            caller,
+            org: &org,
+            idp: &idp,
+            settings: &settings,
+            taken,
+        };
+        let result = self.answer(&login, stored, post, request, facts).await;
+        if let (Err(_), Some(r)) = (&result, taken) {
+            self.burn_state(r, caller).await;
+        }
+        result
+    }
 
-        // The login in flight, taken exactly once, or an unsolicited response.
-        let in_flight = self.solicited_or_not(org, &idp, relay_state).await?;
+    /// The rest of a post, for the login in flight `stored` (or an unsolicited Response):
+    /// the browser binding, verification, then [`Sso::finish`]. A verified assertion is
+    /// used up either way: when the login fails after verification, its ID is recorded on
+    /// its own.
+    async fn answer(
+        &self,
+        login: &Login<'_>,
+        stored: Option<LoginState>,
+        (saml_response, relay_state, binding): (&str, Option<&str>, Option<&str>),
+        request: &mut Option<AuthorizeRequest>,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<Delivery, SsoError> {
+        let (org, idp) = (&login.org.org, login.idp);
+        let in_flight = match stored {
+            Some(state) => {
+                let state = self.check_state(state, org, &idp.idp, StatePurpose::Login)?;
+                InFlight::Started {
+                    request_id: state.request_id,
+                    authorize: state.authorize,
+                    browser: state.browser,
+                    diagnostics: state.diagnostics,
+                }
+            }
+            None => self.unsolicited(org, idp, relay_state).await?,
+        };
         let (request_id, browser) = match &in_flight {
             InFlight::Started {
                 request_id,
@@ -368,9 +435,9 @@ impl Sso<'_> {
             request.clone_from(authorize);
         }
 
-        // Verify (DESIGN.md §5, steps 1–7), then one-time use (Profiles §4.1.4.5): only the
-        // replay store turns the verified assertion into the fresh one the rest takes.
-        let verifier = self.verifier(&org_record, &idp).await?;
+        // Verify (DESIGN.md §5, steps 1–7); one-time use (Profiles §4.1.4.5) is recorded
+        // with what the login issues (Sso::finish).
+        let verifier = self.verifier(login.org, idp).await?;
         let verified = verifier.verify(saml_response.as_bytes(), request_id, self.clock)?;
         facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
         if !verified.dropped_attributes().is_empty() {
@@ -387,7 +454,7 @@ impl Sso<'_> {
         let used = verified.exceptions_used().names();
         if !used.is_empty() {
             facts.insert("exceptions_used".into(), used.join(" "));
-            self.metrics.count(org, idp_id, "AlgorithmExceptionsUsed");
+            self.metrics.count(org, &idp.idp, "AlgorithmExceptionsUsed");
         }
         let unused: Vec<&str> = configured
             .names()
@@ -397,11 +464,35 @@ impl Sso<'_> {
         if !unused.is_empty() {
             facts.insert("exceptions_unused".into(), unused.join(" "));
         }
-        let assertion = FreshAssertion::record(self.replay, org, verified).await?;
+        let key = verified.replay_key();
+        let spent = (
+            key.issuer.to_owned(),
+            key.assertion_id.to_owned(),
+            key.until.unix_timestamp(),
+        );
+        let result = self.finish(login, in_flight, verified, facts).await;
+        if let Err(e) = &result {
+            if !matches!(e, SsoError::Saml(saml::Error::Replayed(_))) {
+                self.spend(org, &spent, login.caller).await;
+            }
+        }
+        result
+    }
 
-        // Step 8: mapping and rules.
-        let identity = mapping::identity(&assertion, &idp.settings)?;
-        mapping::check_rules(&identity, &assertion, &idp.settings)?;
+    /// Step 8 (mapping and rules), then what the login was for, written in one request with
+    /// the assertion's record, the login taken and the audit item
+    /// ([`FreshAssertion::record_with_login`]): a test sign-in's result, an unsolicited
+    /// Response's way to the client, or an OIDC login's session and code.
+    async fn finish(
+        &self,
+        login: &Login<'_>,
+        in_flight: InFlight,
+        verified: VerifiedAssertion,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<Delivery, SsoError> {
+        let (org, idp, settings) = (&login.org.org, login.idp, login.settings);
+        let identity = mapping::identity(&verified, &idp.settings)?;
+        mapping::check_rules(&identity, &verified, &idp.settings)?;
         facts.insert("subject".into(), identity.subject.clone());
 
         let authorize = match in_flight {
@@ -413,60 +504,93 @@ impl Sso<'_> {
             InFlight::Started {
                 authorize: None, ..
             } => {
-                let claims = user_claims(&assertion, &idp, &identity, &settings, (org, ""));
+                let claims = user_claims(&verified, idp, &identity, settings, (org, ""));
                 facts.insert("sub".into(), claims.sub.clone());
+                let audit = self.success_event(org, login.caller, LOGIN, facts.clone());
+                let outcome = LoginOutcome {
+                    relay_state: login.taken,
+                    issued: None,
+                    audit: &audit,
+                };
+                let assertion = self.record_login(org, verified, outcome).await?;
                 return Ok(Delivery::Tested(Box::new(test_result(&assertion, claims))));
             }
             // IdP-initiated: the client starts its own login (which comes back here through
             // `authorize`, bound to the browser); this Response only proved the IdP sent it.
             InFlight::Unsolicited { client } => {
-                let claims = user_claims(&assertion, &idp, &identity, &settings, (org, ""));
+                let claims = user_claims(&verified, idp, &identity, settings, (org, ""));
                 let uri = client
                     .initiate_login_uri
                     .as_deref()
                     .ok_or(SsoError::UnsolicitedClientUnknown)?;
                 let location = initiate_login(uri, &self.urls.issuer(org), &claims);
+                let audit = self.success_event(org, login.caller, LOGIN, facts.clone());
+                let outcome = LoginOutcome {
+                    relay_state: None,
+                    issued: None,
+                    audit: &audit,
+                };
+                self.record_login(org, verified, outcome).await?;
                 return Ok(Delivery::Redirect { location });
             }
         };
 
-        // An OIDC login: the session, then the code, both from the fresh assertion.
-        let mut session = new_session(&assertion, org, idp_id, &identity, &settings, now)?;
+        // An OIDC login: the session and the code, written with the assertion's record.
+        let now = self.clock.now();
+        let mut session = new_session(&verified, org, &idp.idp, &identity, settings, now)?;
         session.client_id = Some(authorize.client_id.clone());
-        self.sessions.create_session(&session).await?;
         facts.insert("session_id".into(), session.id.clone());
-        let claims = user_claims(&assertion, &idp, &identity, &settings, (org, &session.id));
+        let claims = user_claims(&verified, idp, &identity, settings, (org, &session.id));
         facts.insert("sub".into(), claims.sub.clone());
-        let location = self.issue_code(org, &authorize, claims).await?;
-        Ok(Delivery::Redirect { location })
+        let code = self.new_code(org, &authorize, claims)?;
+        let audit = self.success_event(org, login.caller, LOGIN, facts.clone());
+        let outcome = LoginOutcome {
+            relay_state: login.taken,
+            issued: Some((&session, &code.hash, &code.record)),
+            audit: &audit,
+        };
+        self.record_login(org, verified, outcome).await?;
+        Ok(Delivery::Redirect {
+            location: code.location,
+        })
     }
 
-    /// The login a Response answers, from the state the login stored (taken exactly once),
-    /// or, for an unsolicited response, the IdP's permission and the client its RelayState
-    /// names.
-    async fn solicited_or_not(
+    /// [`FreshAssertion::record_with_login`], its refusals as the ACS's errors.
+    async fn record_login(
+        &self,
+        org: &OrgId,
+        verified: VerifiedAssertion,
+        outcome: LoginOutcome<'_>,
+    ) -> Result<FreshAssertion, SsoError> {
+        FreshAssertion::record_with_login(self.steps, org, verified, outcome)
+            .await
+            .map_err(|e| match e {
+                NotRecorded::LoginTaken => SsoError::RequestStateUnknown,
+                NotRecorded::Assertion(e) => SsoError::Saml(e),
+            })
+    }
+
+    /// Records the ID of a verified assertion whose login failed, so that it cannot serve
+    /// another. A failure to record is logged (the login has failed already).
+    async fn spend(
+        &self,
+        org: &OrgId,
+        (issuer, id, until): &(String, String, i64),
+        caller: &Caller,
+    ) {
+        if let Err(e) = self.replay.insert_once(org, issuer, id, *until).await {
+            tracing::error!(code = e.code(), correlation_id = %caller.correlation_id, error = %e, "assertion of a failed login not recorded");
+        }
+    }
+
+    /// An unsolicited Response (no login in flight names its RelayState): the IdP's
+    /// permission and the client its RelayState names.
+    async fn unsolicited(
         &self,
         org: &OrgId,
         idp: &Idp,
         relay_state: Option<&str>,
     ) -> Result<InFlight, SsoError> {
-        if let Some(r) = relay_state {
-            if let Some(state) = self
-                .take_state(r, org, &idp.idp, StatePurpose::Login)
-                .await?
-            {
-                return Ok(InFlight::Started {
-                    request_id: state.request_id,
-                    authorize: state.authorize,
-                    browser: state.browser,
-                    diagnostics: state.diagnostics,
-                });
-            }
-        }
-        // No login in flight for this RelayState: only an allowed unsolicited response.
-        if relay_state.is_some_and(is_state_key) {
-            return Err(SsoError::RequestStateUnknown);
-        }
         if !idp.settings.allow_idp_initiated {
             return Err(SsoError::UnsolicitedNotAllowed);
         }

@@ -138,6 +138,14 @@ pub fn bearer_token(header: &str) -> Option<&str> {
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
+/// A fresh one-time code: the hash of its value, its record, and the client's redirect that
+/// carries the value.
+pub(crate) struct NewCode {
+    pub hash: String,
+    pub record: AuthCode,
+    pub location: String,
+}
+
 /// What the token endpoint answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tokens {
@@ -145,14 +153,15 @@ pub struct Tokens {
 }
 
 impl Sso<'_> {
-    /// The ACS's last step for an OIDC login: a one-time code for the client, stored under its
-    /// hash with what the login established; the redirect that carries it.
-    pub(crate) async fn issue_code(
+    /// The ACS's last step for an OIDC login: a one-time code for the client, with what the
+    /// login established, and the redirect that carries it. The ACS stores it (under the hash
+    /// of its value, never the value) with the session.
+    pub(crate) fn new_code(
         &self,
         org: &OrgId,
         request: &AuthorizeRequest,
         claims: UserClaims,
-    ) -> Result<String, SsoError> {
+    ) -> Result<NewCode, SsoError> {
         let code = new_secret_value()?;
         let record = AuthCode {
             org: org.clone(),
@@ -166,14 +175,15 @@ impl Sso<'_> {
             redeemed: false,
             access_token: None,
         };
-        self.codes
-            .put_code(&sha256_hex(code.as_bytes()), &record)
-            .await?;
         let mut params = vec![("code", code.as_str())];
         if let Some(state) = &request.state {
             params.push(("state", state));
         }
-        Ok(with_query(&request.redirect_uri, &params))
+        Ok(NewCode {
+            hash: sha256_hex(code.as_bytes()),
+            record,
+            location: with_query(&request.redirect_uri, &params),
+        })
     }
 
     /// `POST {issuer}/token` (RFC 6749 §4.1.3): `body` is the form, `authorization` the
@@ -186,7 +196,13 @@ impl Sso<'_> {
         authorization: Option<&str>,
     ) -> Result<Tokens, OidcError> {
         let mut facts = BTreeMap::new();
-        let result = self.token_inner(org, body, authorization, &mut facts).await;
+        let result = self
+            .token_inner(caller, org, body, authorization, &mut facts)
+            .await;
+        // Tokens issued were audited in the write that redeemed the code.
+        if result.is_ok() {
+            return result;
+        }
         self.record_oidc(
             org,
             caller,
@@ -200,6 +216,7 @@ impl Sso<'_> {
 
     async fn token_inner(
         &self,
+        caller: &Caller,
         org: &OrgId,
         body: &[u8],
         authorization: Option<&str>,
@@ -291,9 +308,12 @@ impl Sso<'_> {
             claims: grant.claims.clone(),
             expires_at: now + ACCESS_TOKEN_TTL_SECS,
         };
+        let mut issued = facts.clone();
+        issued.insert("sid".into(), claims.sid.clone());
+        let audit = self.success_event(org, caller, "oidc.token", issued);
         let first = self
-            .codes
-            .redeem_code(&code_hash, &token_hash, &record)
+            .steps
+            .redeem_code(&code_hash, &token_hash, &record, &audit)
             .await
             .map_err(SsoError::from)?;
         if !first {
@@ -312,7 +332,6 @@ impl Sso<'_> {
             }
             return Err(Refusal::CodeReused.into());
         }
-        facts.insert("sid".into(), claims.sid.clone());
         Ok(Tokens {
             body: json!({
                 "access_token": access_token,

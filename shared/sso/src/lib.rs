@@ -30,6 +30,7 @@ pub mod token;
 
 use std::collections::BTreeMap;
 
+use samlgate_domain::audit::AuditEvent;
 use samlgate_domain::audit::Caller;
 use samlgate_domain::auditor::Auditor;
 use samlgate_domain::clock::{format_instant, Clock};
@@ -38,7 +39,7 @@ use samlgate_domain::ids::{IdpId, OrgId};
 use samlgate_domain::org::Org;
 use samlgate_domain::ports::{
     AccessTokenStore, AuditLog, BackChannel, ClientReader, CodeStore, DecryptDataKey,
-    LoginStateStore, Metrics, ReplayStore, SessionStore, SsoConfigReader,
+    LoginStateStore, LoginSteps, Metrics, ReplayStore, SessionStore, SsoConfigReader,
 };
 use samlgate_domain::session::{LoginState, StatePurpose};
 use samlgate_domain::sp_key::{KeyState, KeyUse, SpKey};
@@ -60,6 +61,8 @@ pub const MAX_SAML_RESPONSE: usize = 1_400_000;
 /// acs's capabilities.
 pub struct Sso<'a> {
     pub config: &'a dyn SsoConfigReader,
+    /// The write that ends each leg of a login (authorize, ACS, token), audit item included.
+    pub steps: &'a dyn LoginSteps,
     pub logins: &'a dyn LoginStateStore,
     pub replay: &'a dyn ReplayStore,
     pub sessions: &'a dyn SessionStore,
@@ -128,13 +131,49 @@ impl Sso<'_> {
         let Some(state) = self.logins.take_login(relay_state).await? else {
             return Ok(None);
         };
+        self.check_state(state, org, idp, purpose).map(Some)
+    }
+
+    /// A stored request, if it belongs to this organisation, IdP and purpose and has not
+    /// expired.
+    fn check_state(
+        &self,
+        state: LoginState,
+        org: &OrgId,
+        idp: &IdpId,
+        purpose: StatePurpose,
+    ) -> Result<LoginState, SsoError> {
         if &state.org != org || &state.idp != idp || state.purpose != purpose {
             return Err(SsoError::RequestStateMismatch);
         }
         if state.expires_at <= self.clock.now().unix_timestamp() {
             return Err(SsoError::RequestStateExpired);
         }
-        Ok(Some(state))
+        Ok(state)
+    }
+
+    /// Takes a login in flight whose post failed, so that its RelayState serves no other
+    /// post. A failure to take it is logged: the state still expires within
+    /// [`LOGIN_TTL_SECS`], and it only ever lets the login it was made for complete.
+    async fn burn_state(&self, relay_state: &str, caller: &Caller) {
+        if let Err(e) = self.logins.take_login(relay_state).await {
+            tracing::error!(code = e.code(), correlation_id = %caller.correlation_id, error = %e, "login state not taken after a failed post");
+        }
+    }
+
+    /// The audit item of a step that succeeded, written with the step's own write.
+    fn success_event(
+        &self,
+        org: &OrgId,
+        caller: &Caller,
+        action: &str,
+        facts: BTreeMap<String, String>,
+    ) -> AuditEvent {
+        Auditor {
+            log: self.audit,
+            clock: self.clock,
+        }
+        .event_with_reason(org, caller, action, None, None, facts)
     }
 
     /// A request in flight under `relay_state`, valid for [`LOGIN_TTL_SECS`] (the caller adds

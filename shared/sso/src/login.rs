@@ -25,6 +25,9 @@ use serde::Deserialize;
 
 use crate::{new_message_id, Sso, SsoError};
 
+/// The audit action of a test sign-in's start.
+const LOGIN_START: &str = "sso.login_start";
+
 /// `GET /o/{org}/login` parameters (and the IdP choice of `authorize`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct LoginQuery {
@@ -68,14 +71,19 @@ impl Sso<'_> {
         binding: Option<&str>,
     ) -> Result<TestLogin, SsoError> {
         let mut facts = BTreeMap::from([("test".to_owned(), "true".to_owned())]);
-        let result = self.login_inner(org, query, binding, &mut facts).await;
-        self.record(org, caller, "sso.login_start", result.as_ref().err(), facts)
+        let result = self
+            .login_inner(caller, org, query, binding, &mut facts)
             .await;
+        // A started login was audited with its state (start_saml_login).
+        if let Err(e) = &result {
+            self.record(org, caller, LOGIN_START, Some(e), facts).await;
+        }
         result
     }
 
     async fn login_inner(
         &self,
+        caller: &Caller,
         org: &OrgId,
         query: &LoginQuery,
         binding: Option<&str>,
@@ -100,7 +108,7 @@ impl Sso<'_> {
             diagnostics,
         };
         let delivery = self
-            .start_saml_login(&org_record, &idp_id, login, facts)
+            .start_saml_login(&org_record, &idp_id, login, (caller, LOGIN_START), facts)
             .await?;
         Ok(TestLogin { delivery, binding })
     }
@@ -125,12 +133,15 @@ impl Sso<'_> {
 
     /// Stores a login in flight under a fresh RelayState and builds the (signed) AuthnRequest
     /// to `idp`, the one way every login starts. `org_record` is the active organisation the
-    /// caller has already read.
+    /// caller has already read. The state is written with the audit item of the request that
+    /// started it (`audit`: who and which action, with `facts`); a failure is the caller's
+    /// to audit.
     pub(crate) async fn start_saml_login(
         &self,
         org_record: &Org,
         idp_id: &IdpId,
         login: SamlLogin,
+        (caller, action): (&Caller, &str),
         facts: &mut BTreeMap<String, String>,
     ) -> Result<LoginDelivery, SsoError> {
         let org = &org_record.org;
@@ -210,8 +221,9 @@ impl Sso<'_> {
         state.authorize = login.authorize;
         state.browser = login.browser;
         state.diagnostics = login.diagnostics;
-        self.logins.put_login(&state).await?;
         facts.insert("request_id".into(), request_id);
+        let event = self.success_event(org, caller, action, facts.clone());
+        self.steps.start_login(&state, &event).await?;
         Ok(delivery)
     }
 }

@@ -1,9 +1,10 @@
-//! Step 8 of DESIGN.md §5: from a fresh assertion to the canonical identity (the IdP's
-//! mapping), then the IdP's match rules. Reads only a [`FreshAssertion`]: verified by the
-//! verifier (which alone constructs `saml::VerifiedAssertion`) and recorded once.
+//! Step 8 of DESIGN.md §5: from a verified assertion to the canonical identity (the IdP's
+//! mapping), then the IdP's match rules. Reads only a [`VerifiedAssertion`], which the
+//! verifier alone constructs; what the identity becomes is issued only with the assertion's
+//! one-time record ([`samlgate_domain::one_time::FreshAssertion::record_with_login`]).
 
+use saml::VerifiedAssertion;
 use samlgate_domain::idp::{subject_regex, IdpSettings};
-use samlgate_domain::one_time::FreshAssertion;
 
 use crate::token::Identity;
 use crate::SsoError;
@@ -13,7 +14,10 @@ const MAX_CLAIM: usize = 1024;
 /// Most groups copied into a token.
 const MAX_GROUPS: usize = 256;
 
-pub fn identity(assertion: &FreshAssertion, settings: &IdpSettings) -> Result<Identity, SsoError> {
+pub fn identity(
+    assertion: &VerifiedAssertion,
+    settings: &IdpSettings,
+) -> Result<Identity, SsoError> {
     let mapping = &settings.mapping;
     let first = |name: &Option<String>| -> Result<Option<String>, SsoError> {
         match name {
@@ -61,7 +65,7 @@ fn bounded(value: &str) -> Result<String, SsoError> {
 /// The IdP's match rules; the first one that fails decides the code.
 pub fn check_rules(
     identity: &Identity,
-    assertion: &FreshAssertion,
+    assertion: &VerifiedAssertion,
     settings: &IdpSettings,
 ) -> Result<(), SsoError> {
     let rules = &settings.rules;

@@ -302,10 +302,13 @@ impl Sso<'_> {
         binding: Option<&str>,
     ) -> Result<AuthorizeDelivery, OidcError> {
         let mut facts = BTreeMap::new();
-        let result = self.authorize_inner(org, query, binding, &mut facts).await;
-        // A refusal answered by a redirect is still a refusal: its code is the reason.
+        let result = self
+            .authorize_inner(caller, org, query, binding, &mut facts)
+            .await;
+        // A refusal answered by a redirect is still a refusal: its code is the reason. A
+        // login on its way to the IdP was audited with its state (start_saml_login).
         let reason = match &result {
-            Ok(AuthorizeDelivery::Login { .. }) => None,
+            Ok(AuthorizeDelivery::Login { .. }) => return result,
             Ok(AuthorizeDelivery::Error { .. }) => facts.remove("error"),
             Err(e) => Some(e.code().to_owned()),
         };
@@ -322,6 +325,7 @@ impl Sso<'_> {
 
     async fn authorize_inner(
         &self,
+        caller: &Caller,
         org: &OrgId,
         query: &AuthorizeQuery,
         binding: Option<&str>,
@@ -348,7 +352,7 @@ impl Sso<'_> {
         };
         match self.check_request(&client, query, request.clone()) {
             Ok(checked) => {
-                self.start_oidc_login(&org_record, query, checked, binding, facts)
+                self.start_oidc_login(caller, &org_record, query, checked, binding, facts)
                     .await
             }
             Err(refusal) => {
@@ -458,6 +462,7 @@ impl Sso<'_> {
 
     async fn start_oidc_login(
         &self,
+        caller: &Caller,
         org_record: &Org,
         query: &AuthorizeQuery,
         request: AuthorizeRequest,
@@ -495,7 +500,10 @@ impl Sso<'_> {
             force_authn,
             diagnostics: false,
         };
-        match self.start_saml_login(org_record, &idp, login, facts).await {
+        match self
+            .start_saml_login(org_record, &idp, login, (caller, "oidc.authorize"), facts)
+            .await
+        {
             Ok(delivery) => Ok(AuthorizeDelivery::Login {
                 delivery,
                 binding: value,

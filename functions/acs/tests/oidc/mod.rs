@@ -827,3 +827,93 @@ async fn rp_initiated_logout_refuses_unregistered_redirects_and_forged_hints_wit
     }
     assert_eq!(acs.store.sessions.lock().unwrap().len(), 1, "nothing ended");
 }
+
+/// Each leg of a login ends in one write, its audit item included (issue 16: ≤ 4 writes per
+/// login): the ACS's takes the login, records the assertion and stores the session and the
+/// code together, or writes none of them. When it fails, the client hears
+/// `temporarily_unavailable`, the login and the assertion are used up all the same, and
+/// nothing was issued.
+#[tokio::test]
+async fn the_acs_writes_its_login_in_one_step_or_issues_nothing() {
+    use samlgate_domain::PortErrorKind;
+    let acs = Acs::new(settings_with_mapping()).await;
+    let (client_id, _) = acs.client(TokenAuthMethod::ClientSecretBasic).await;
+    acs.expect_oidc_login(
+        &state('f'),
+        BINDING,
+        request_for(&client_id, None, &["openid"]),
+    );
+    acs.store
+        .faults
+        .fail("finish_login", PortErrorKind::Timeout);
+    let cookie = format!("__Host-samlgate-login={BINDING}");
+    let (posted, relay) = (response("samlgate_sp_entity_id"), state('f'));
+    let post = || acs.post_with_cookie(&posted, &relay, Some(&cookie));
+    let page = post().await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.header("location").unwrap();
+    assert_eq!(
+        param(location, "error").as_deref(),
+        Some("temporarily_unavailable"),
+        "{location}"
+    );
+    assert!(param(location, "code").is_none());
+    assert_eq!(
+        acs.last_reason().as_deref(),
+        Some("replay_cache_unavailable")
+    );
+    assert!(acs.store.sessions.lock().unwrap().is_empty());
+    assert!(acs.store.codes.lock().unwrap().is_empty());
+    assert!(
+        acs.store.logins.lock().unwrap().is_empty(),
+        "the login is used up"
+    );
+    assert_eq!(
+        acs.store.replay.lock().unwrap().len(),
+        1,
+        "so is the assertion"
+    );
+
+    // The store answers again: the same post finds no login in flight, and gets the page.
+    acs.store.faults.heal("finish_login");
+    let again = post().await;
+    assert_eq!(again.status, 400);
+    assert!(again.header("location").is_none());
+    assert_eq!(acs.last_reason().as_deref(), Some("request_state_unknown"));
+    assert!(acs.store.sessions.lock().unwrap().is_empty());
+}
+
+/// The token endpoint's one write redeems the code with the access token and the audit item,
+/// or nothing: a redemption whose write failed leaves the code unused and no token behind.
+#[tokio::test]
+async fn a_redemption_whose_write_fails_leaves_the_code_unused_and_no_token() {
+    use samlgate_domain::PortErrorKind;
+    let acs = Acs::new(settings_with_mapping()).await;
+    let (client_id, secret) = acs.client(TokenAuthMethod::ClientSecretBasic).await;
+    let secret = secret.unwrap();
+    let code = code_for(&acs, &client_id, None, &["openid"]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CLIENT_REDIRECT),
+    ];
+    acs.store.faults.fail("redeem_code", PortErrorKind::Timeout);
+    let page = token(&acs, &form, Some(&basic(&client_id, &secret))).await;
+    assert!(page.status >= 500, "{} {}", page.status, page.body);
+    let stored = acs.store.codes.lock().unwrap()[&sha256_hex(code.as_bytes())].clone();
+    assert!(!stored.redeemed && stored.access_token.is_none());
+    assert!(acs.store.access_tokens.lock().unwrap().is_empty());
+    assert_eq!(acs.last_reason().as_deref(), Some("aws_timeout"));
+
+    acs.store.faults.heal("redeem_code");
+    let page = token(&acs, &form, Some(&basic(&client_id, &secret))).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(acs.store.access_tokens.lock().unwrap().len(), 1);
+    let issued = acs.audit();
+    let last = issued.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.reason.as_deref()),
+        ("oidc.token", None)
+    );
+    assert!(last.facts.contains_key("sid"));
+}

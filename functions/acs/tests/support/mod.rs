@@ -129,6 +129,7 @@ impl Acs {
         store.audit.lock().unwrap().clear();
         let app = App {
             config: store.clone(),
+            steps: store.clone(),
             logins: store.clone(),
             replay: store.clone(),
             sessions: store.clone(),
