@@ -44,12 +44,11 @@ impl LoginSteps for Table {
         login: &FinishedLogin<'_>,
     ) -> Result<Result<(), FinishRefused>, PortError> {
         let mut items = Vec::with_capacity(6);
-        // Which item stands for which refusal, by position.
-        let mut refusals = Vec::with_capacity(2);
         if let Some(relay_state) = login.relay_state {
             items.push(self.delete_existing(login_pk(relay_state), LOGIN_SK.into())?);
-            refusals.push(FinishRefused::LoginTaken);
         }
+        // The replay entry comes right after the login taken, if any.
+        let replay_at = items.len();
         let mark = login.replay;
         items.push(self.put_new_in_transaction(
             OP,
@@ -61,7 +60,6 @@ impl LoginSteps for Table {
                 mark.expires_at,
             )?,
         )?);
-        refusals.push(FinishRefused::Replayed);
         if let Some((session, hash, code)) = login.issued {
             for item in session_items(OP, session)? {
                 items.push(self.put_new_in_transaction(OP, item)?);
@@ -74,12 +72,14 @@ impl LoginSteps for Table {
         match self.transact(items).await {
             Ok(()) => Ok(Ok(())),
             Err(e) => match failed_condition(&e) {
-                // The first refusal in item order: a login taken before the assertion.
-                Some(failed) => match refusals.iter().zip(failed).find(|(_, f)| *f) {
-                    Some((refusal, _)) => Ok(Err(*refusal)),
-                    None => Err(map(OP, e)),
-                },
-                None => Err(map(OP, e)),
+                // A login taken first: it was, whether or not the assertion was seen too.
+                Some(failed) if replay_at == 1 && failed.first() == Some(&true) => {
+                    Ok(Err(FinishRefused::LoginTaken))
+                }
+                Some(failed) if failed.get(replay_at) == Some(&true) => {
+                    Ok(Err(FinishRefused::Replayed))
+                }
+                _ => Err(map(OP, e)),
             },
         }
     }

@@ -206,6 +206,13 @@ fn new_session(
 /// The audit action of a Response's post.
 const LOGIN: &str = "sso.login";
 
+/// What a verified login answers, once it is recorded: a test sign-in's claims, or where the
+/// browser goes (the client's redirect with the code, or its `initiate_login_uri`).
+enum Answer {
+    Tested(UserClaims),
+    Redirect(String),
+}
+
 /// What a post is answered in: who posted, the active organisation, the IdP and the SSO
 /// settings, and the RelayState of the login in flight it answers (`None`: unsolicited).
 struct Login<'a> {
@@ -479,10 +486,10 @@ impl Sso<'_> {
         result
     }
 
-    /// Step 8 (mapping and rules), then what the login was for, written in one request with
-    /// the assertion's record, the login taken and the audit item
-    /// ([`FreshAssertion::record_with_login`]): a test sign-in's result, an unsolicited
-    /// Response's way to the client, or an OIDC login's session and code.
+    /// Step 8 (mapping and rules), then what the login was for (a test sign-in's result, an
+    /// unsolicited Response's way to the client, or an OIDC login's session and code),
+    /// written in one request with the assertion's record, the login taken and the audit item
+    /// ([`FreshAssertion::record_with_login`]).
     async fn finish(
         &self,
         login: &Login<'_>,
@@ -495,25 +502,14 @@ impl Sso<'_> {
         mapping::check_rules(&identity, &verified, &idp.settings)?;
         facts.insert("subject".into(), identity.subject.clone());
 
-        let authorize = match in_flight {
-            InFlight::Started {
-                authorize: Some(authorize),
-                ..
-            } => authorize,
+        let (answer, issued) = match in_flight {
             // A test sign-in: what a client would have received; nothing is issued.
             InFlight::Started {
                 authorize: None, ..
             } => {
                 let claims = user_claims(&verified, idp, &identity, settings, (org, ""));
                 facts.insert("sub".into(), claims.sub.clone());
-                let audit = self.success_event(org, login.caller, LOGIN, facts.clone());
-                let outcome = LoginOutcome {
-                    relay_state: login.taken,
-                    issued: None,
-                    audit: &audit,
-                };
-                let assertion = self.record_login(org, verified, outcome).await?;
-                return Ok(Delivery::Tested(Box::new(test_result(&assertion, claims))));
+                (Answer::Tested(claims), None)
             }
             // IdP-initiated: the client starts its own login (which comes back here through
             // `authorize`, bound to the browser); this Response only proved the IdP sent it.
@@ -524,50 +520,46 @@ impl Sso<'_> {
                     .as_deref()
                     .ok_or(SsoError::UnsolicitedClientUnknown)?;
                 let location = initiate_login(uri, &self.urls.issuer(org), &claims);
-                let audit = self.success_event(org, login.caller, LOGIN, facts.clone());
-                let outcome = LoginOutcome {
-                    relay_state: None,
-                    issued: None,
-                    audit: &audit,
-                };
-                self.record_login(org, verified, outcome).await?;
-                return Ok(Delivery::Redirect { location });
+                (Answer::Redirect(location), None)
+            }
+            // An OIDC login: the session and the code.
+            InFlight::Started {
+                authorize: Some(authorize),
+                ..
+            } => {
+                let now = self.clock.now();
+                let mut session = new_session(&verified, org, &idp.idp, &identity, settings, now)?;
+                session.client_id = Some(authorize.client_id.clone());
+                facts.insert("session_id".into(), session.id.clone());
+                let claims = user_claims(&verified, idp, &identity, settings, (org, &session.id));
+                facts.insert("sub".into(), claims.sub.clone());
+                let code = self.new_code(org, &authorize, claims)?;
+                (
+                    Answer::Redirect(code.location),
+                    Some((session, code.hash, code.record)),
+                )
             }
         };
-
-        // An OIDC login: the session and the code, written with the assertion's record.
-        let now = self.clock.now();
-        let mut session = new_session(&verified, org, &idp.idp, &identity, settings, now)?;
-        session.client_id = Some(authorize.client_id.clone());
-        facts.insert("session_id".into(), session.id.clone());
-        let claims = user_claims(&verified, idp, &identity, settings, (org, &session.id));
-        facts.insert("sub".into(), claims.sub.clone());
-        let code = self.new_code(org, &authorize, claims)?;
+        // One write: the login taken (none for an unsolicited Response), the assertion
+        // recorded, what the login issued and its audit item; only then is there a result.
         let audit = self.success_event(org, login.caller, LOGIN, facts.clone());
         let outcome = LoginOutcome {
             relay_state: login.taken,
-            issued: Some((&session, &code.hash, &code.record)),
+            issued: issued
+                .as_ref()
+                .map(|(session, hash, code)| (session, hash.as_str(), code)),
             audit: &audit,
         };
-        self.record_login(org, verified, outcome).await?;
-        Ok(Delivery::Redirect {
-            location: code.location,
-        })
-    }
-
-    /// [`FreshAssertion::record_with_login`], its refusals as the ACS's errors.
-    async fn record_login(
-        &self,
-        org: &OrgId,
-        verified: VerifiedAssertion,
-        outcome: LoginOutcome<'_>,
-    ) -> Result<FreshAssertion, SsoError> {
-        FreshAssertion::record_with_login(self.steps, org, verified, outcome)
+        let assertion = FreshAssertion::record_with_login(self.steps, org, verified, outcome)
             .await
             .map_err(|e| match e {
                 NotRecorded::LoginTaken => SsoError::RequestStateUnknown,
                 NotRecorded::Assertion(e) => SsoError::Saml(e),
-            })
+            })?;
+        Ok(match answer {
+            Answer::Tested(claims) => Delivery::Tested(Box::new(test_result(&assertion, claims))),
+            Answer::Redirect(location) => Delivery::Redirect { location },
+        })
     }
 
     /// Records the ID of a verified assertion whose login failed, so that it cannot serve
