@@ -96,6 +96,68 @@ async fn a_test_sign_in_completes_only_in_the_browser_that_started_it() {
     }
 }
 
+/// The ACS makes its reads together; what a post is refused for is still decided in the order
+/// of the checks: the IdP before the login in flight, the browser before the SP keys.
+#[tokio::test]
+async fn a_posts_reads_run_together_and_its_refusals_keep_their_order() {
+    use samlgate_domain::PortErrorKind;
+    let acs = Acs::new(settings()).await;
+    let this_browser = format!("__Host-samlgate-login={BINDING}");
+    acs.store.faults.fail("get_login", PortErrorKind::Timeout);
+    acs.store.faults.fail("sp_keys", PortErrorKind::Timeout);
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("SAMLResponse", &response("samlgate_sp_entity_id"));
+    form.append_pair("RelayState", &state('a'));
+    let body = form.finish();
+    let page = acs
+        .request(HttpRequest {
+            method: "POST",
+            path: "/o/acme/idp/nobody/acs",
+            body: body.as_bytes(),
+            cookie: Some(&this_browser),
+            ..HttpRequest::default()
+        })
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert_eq!(acs.last_reason().as_deref(), Some("idp_not_found"));
+
+    acs.store.faults.heal("get_login");
+    acs.expect_login(&state('a'), "okta", LATER);
+    let elsewhere = "__Host-samlgate-login=ffffffffffffffffffffffffffffffff";
+    let page = acs
+        .post_with_cookie(
+            &response("samlgate_sp_entity_id"),
+            &state('a'),
+            Some(elsewhere),
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert_eq!(acs.last_reason().as_deref(), Some("browser_mismatch"));
+
+    acs.expect_login(&state('b'), "okta", LATER);
+    let page = acs
+        .post_with_cookie(
+            &response("samlgate_sp_entity_id"),
+            &state('b'),
+            Some(&this_browser),
+        )
+        .await;
+    assert!(page.status >= 500, "{} {}", page.status, page.body);
+    assert_eq!(acs.last_reason().as_deref(), Some("aws_timeout"));
+
+    acs.store.faults.heal("sp_keys");
+    acs.expect_login(&state('c'), "okta", LATER);
+    let page = acs
+        .post_with_cookie(
+            &response("samlgate_sp_entity_id"),
+            &state('c'),
+            Some(&this_browser),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Test sign-in succeeded"));
+}
+
 #[tokio::test]
 async fn the_same_response_cannot_be_used_twice() {
     let acs = Acs::new(settings()).await;

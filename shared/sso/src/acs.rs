@@ -13,6 +13,7 @@ use saml::{IdpMetadata, VerifiedAssertion, Verifier};
 use samlgate_domain::audit::Caller;
 use samlgate_domain::client::OidcClient;
 use samlgate_domain::clock::format_instant;
+use samlgate_domain::error::PortError;
 use samlgate_domain::grant::UserClaims;
 use samlgate_domain::idp::{Idp, SsoSettings};
 use samlgate_domain::ids::{random_hex, sha256_hex, IdpId, OrgId};
@@ -351,21 +352,22 @@ impl Sso<'_> {
         if relay_state.is_some_and(|r| r.len() > MAX_RELAY_INPUT) {
             return Err(SsoError::invalid("RelayState is too long"));
         }
-        let (org, idp) = self.idp_and_org(org, idp_id).await?;
-        facts.insert("idp".into(), idp_id.to_string());
-        let settings = self.settings(&org.org).await?;
-        // The login in flight a RelayState of ours names, read here; the write that
+        // The five reads of a post depend on nothing but the path and the RelayState, so
+        // they are one round trip; their failures still count in this order (organisation,
+        // IdP, settings, login in flight, and the SP keys only once the post is verified).
+        // The login in flight a RelayState of ours names is read here; the write that
         // finishes the login takes it, and a post that fails takes it on its own: either
         // way it serves one post.
-        let stored = match relay_state.filter(|r| is_state_key(r)) {
-            Some(r) => Some(
-                self.logins
-                    .get_login(r)
-                    .await?
-                    .ok_or(SsoError::RequestStateUnknown)?,
-            ),
-            None => None,
-        };
+        let (org, idp, settings, stored, sp_keys) = futures_util::join!(
+            self.config.active_org(org),
+            self.known_idp(org, idp_id),
+            self.settings(org),
+            self.login_in_flight(relay_state.filter(|r| is_state_key(r))),
+            self.config.sp_keys(org, Some(idp_id)),
+        );
+        let (org, idp) = (org?, idp?);
+        facts.insert("idp".into(), idp_id.to_string());
+        let (settings, stored) = (settings?, stored?);
         let taken = stored.as_ref().and(relay_state);
         let login = Login {
             caller,
@@ -374,21 +376,34 @@ impl Sso<'_> {
             settings: &settings,
             taken,
         };
-        let result = self.answer(&login, stored, post, request, facts).await;
+        let result = self
+            .answer(&login, stored, sp_keys, post, request, facts)
+            .await;
         if let (Err(_), Some(r)) = (&result, taken) {
             self.burn_state(r, caller).await;
         }
         result
     }
 
+    /// The login in flight stored under a RelayState of ours (`key`), or
+    /// `request_state_unknown`; `None` without one.
+    async fn login_in_flight(&self, key: Option<&str>) -> Result<Option<LoginState>, SsoError> {
+        let Some(key) = key else { return Ok(None) };
+        match self.logins.get_login(key).await? {
+            Some(state) => Ok(Some(state)),
+            None => Err(SsoError::RequestStateUnknown),
+        }
+    }
+
     /// The rest of a post, for the login in flight `stored` (or an unsolicited Response):
-    /// the browser binding, verification, then [`Sso::finish`]. A verified assertion is
-    /// used up either way: when the login fails after verification, its ID is recorded on
-    /// its own.
+    /// the browser binding, verification with the IdP's SP keys `sp_keys` (read with the
+    /// rest), then [`Sso::finish`]. A verified assertion is used up either way: when the
+    /// login fails after verification, its ID is recorded on its own.
     async fn answer(
         &self,
         login: &Login<'_>,
         stored: Option<LoginState>,
+        sp_keys: Result<Vec<SpKey>, PortError>,
         (saml_response, relay_state, binding): (&str, Option<&str>, Option<&str>),
         request: &mut Option<AuthorizeRequest>,
         facts: &mut BTreeMap<String, String>,
@@ -444,7 +459,7 @@ impl Sso<'_> {
 
         // Verify (DESIGN.md §5, steps 1–7); one-time use (Profiles §4.1.4.5) is recorded
         // with what the login issues (Sso::finish).
-        let verifier = self.verifier(login.org, idp).await?;
+        let verifier = self.verifier(login.org, idp, &sp_keys?).await?;
         let verified = verifier.verify(saml_response.as_bytes(), request_id, self.clock)?;
         facts.insert("assertion_id".into(), verified.assertion_id().to_owned());
         if !verified.dropped_attributes().is_empty() {
@@ -601,9 +616,13 @@ impl Sso<'_> {
     /// A verifier for this IdP: its signing certificates, our entity ID and ACS URL from
     /// configuration, its settings, and every published decryption key of ours (during a
     /// rollover the IdP may encrypt to the next, active or retiring certificate), the active
-    /// one first.
-    async fn verifier(&self, org: &Org, idp: &Idp) -> Result<Arc<Verifier>, SsoError> {
-        let keys = self.config.sp_keys(&org.org, Some(&idp.idp)).await?;
+    /// one first. `keys` are the IdP's SP keys.
+    async fn verifier(
+        &self,
+        org: &Org,
+        idp: &Idp,
+        keys: &[SpKey],
+    ) -> Result<Arc<Verifier>, SsoError> {
         let rank = |k: &&SpKey| match k.state {
             KeyState::Active => 0,
             KeyState::Next => 1,
