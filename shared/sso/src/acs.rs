@@ -354,7 +354,8 @@ impl Sso<'_> {
         }
         // The five reads of a post depend on nothing but the path and the RelayState, so
         // they are one round trip; their failures still count in this order (organisation,
-        // IdP, settings, login in flight, and the SP keys only once the post is verified).
+        // IdP, settings, login in flight, and the SP keys only when the verifier is built,
+        // after the browser binding).
         // The login in flight a RelayState of ours names is read here; the write that
         // finishes the login takes it, and a post that fails takes it on its own: either
         // way it serves one post.
