@@ -1,6 +1,6 @@
 //! End to end, one binary for all of it (the SDK is slow to link):
 //! - the vault: the real admin and provision handlers, the real AWS SDK adapters,
-//!   moto as AWS, the Rust and the Python AWS Encryption SDKs, and a local target;
+//!   moto as AWS, samlgate's ESDK layer and the Python AWS Encryption SDK, and a local target;
 //! - SSO: the real admin, acs and metadata handlers over the same adapters, with
 //!   pysaml2 as the IdP and PyJWT checking the tokens;
 //! - rotation and metadata refresh: the rotate job over two simulated years, with a
@@ -12,6 +12,7 @@
 
 mod aws_errors;
 mod canary;
+mod esdk;
 mod faults;
 mod flows;
 mod isolation;

@@ -3,8 +3,9 @@
 //! a credential ciphertext **without decrypting it**: the right shape, an accepted algorithm
 //! suite, and exactly one encrypted data key for a key this organisation accepts.
 //!
-//! This is not a decryptor and trusts nothing it reads: the header is authenticated only when
-//! provision decrypts the message with the real ESDK.
+//! It trusts nothing it reads: the header is authenticated only when provision opens the
+//! message (`crate::esdk`, which reads the same header through [`parse`] and the [`Layout`] it
+//! records).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,8 @@ pub struct EncryptedDataKey {
     pub provider_id: String,
     /// Key provider info (a Raw RSA keyring's key name).
     pub provider_info: String,
+    /// The wrapped data key (RSA-OAEP ciphertext for a Raw RSA keyring).
+    pub ciphertext: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,15 +36,49 @@ pub struct Header {
     pub algorithm_suite: u16,
     pub encryption_context: BTreeMap<String, String>,
     pub encrypted_data_keys: Vec<EncryptedDataKey>,
+    /// Where the rest of the message is, for the decrypter.
+    pub layout: Layout,
 }
 
-struct Reader<'a> {
+/// The header fields that only decryption needs, and where the header ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// 16 bytes (v1) or 32 bytes (v2).
+    pub message_id: Vec<u8>,
+    /// Content type 0x02 (framed) or 0x01 (one block, no frames).
+    pub framed: bool,
+    /// The length of every frame but the final one (0 when not framed).
+    pub frame_length: u32,
+    /// The commitment key (v2's algorithm suite data).
+    pub commitment: Option<[u8; 32]>,
+    /// The header authentication's IV (v1 carries it; v2's is all zeros).
+    pub auth_iv: [u8; 12],
+    pub auth_tag: [u8; 16],
+    /// The header body (what the header authentication covers) is `message[..auth_at]`.
+    pub auth_at: usize,
+    /// The body starts at `message[body_at]`.
+    pub body_at: usize,
+}
+
+/// Reads big-endian fields from `bytes`, refusing (never panicking on) a short read.
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
-    at: usize,
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn new(bytes: &'a [u8], at: usize) -> Self {
+        Self { bytes, at }
+    }
+    pub(crate) fn is_at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| VaultError::CiphertextMalformed("truncated header"))
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .at
             .checked_add(n)
@@ -51,18 +88,18 @@ impl<'a> Reader<'a> {
         self.at = end;
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u16(&mut self) -> Result<u16> {
+    pub(crate) fn u16(&mut self) -> Result<u16> {
         let b = self.take(2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self) -> Result<u32> {
+    pub(crate) fn u32(&mut self) -> Result<u32> {
         let b = self.take(4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn short_bytes(&mut self) -> Result<&'a [u8]> {
+    pub(crate) fn short_bytes(&mut self) -> Result<&'a [u8]> {
         let n = self.u16()? as usize;
         self.take(n)
     }
@@ -101,7 +138,7 @@ pub fn parse(message: &[u8]) -> Result<Header> {
             "algorithm suite does not match message version",
         ));
     }
-    r.take(if version == 0x01 { 16 } else { 32 })?; // message ID
+    let message_id = r.take(if version == 0x01 { 16 } else { 32 })?.to_vec();
 
     let aad = r.short_bytes()?;
     let encryption_context = parse_context(aad)?;
@@ -114,18 +151,24 @@ pub fn parse(message: &[u8]) -> Result<Header> {
     for _ in 0..edk_count {
         let provider_id = r.short_utf8()?;
         let provider_info = r.short_utf8()?;
-        if r.short_bytes()?.is_empty() {
+        let ciphertext = r.short_bytes()?.to_vec();
+        if ciphertext.is_empty() {
             return Err(VaultError::CiphertextMalformed("empty encrypted data key"));
         }
         encrypted_data_keys.push(EncryptedDataKey {
             provider_id,
             provider_info,
+            ciphertext,
         });
     }
     let content_type = r.u8()?;
     if !matches!(content_type, 0x01 | 0x02) {
         return Err(VaultError::CiphertextMalformed("unknown content type"));
     }
+    let framed = content_type == 0x02;
+    let mut auth_iv = [0u8; 12];
+    let frame_length;
+    let mut commitment = None;
     if version == 0x01 {
         if r.u32()? != 0 {
             return Err(VaultError::CiphertextMalformed(
@@ -135,13 +178,21 @@ pub fn parse(message: &[u8]) -> Result<Header> {
         if r.u8()? != 12 {
             return Err(VaultError::CiphertextMalformed("IV length is not 12"));
         }
-        r.u32()?; // frame length
-        r.take(12 + 16)?; // header auth: IV and tag
+        frame_length = r.u32()?;
     } else {
-        r.u32()?; // frame length
-        r.take(32)?; // algorithm suite data (commitment key)
-        r.take(16)?; // header auth tag
+        frame_length = r.u32()?;
+        commitment = Some(r.array()?); // algorithm suite data
     }
+    if framed == (frame_length == 0) {
+        return Err(VaultError::CiphertextMalformed(
+            "frame length does not match the content type",
+        ));
+    }
+    let auth_at = r.at;
+    if version == 0x01 {
+        auth_iv = r.array()?;
+    }
+    let auth_tag = r.array()?;
     if r.at == message.len() {
         return Err(VaultError::CiphertextMalformed("no message body"));
     }
@@ -150,6 +201,16 @@ pub fn parse(message: &[u8]) -> Result<Header> {
         algorithm_suite,
         encryption_context,
         encrypted_data_keys,
+        layout: Layout {
+            message_id,
+            framed,
+            frame_length,
+            commitment,
+            auth_iv,
+            auth_tag,
+            auth_at,
+            body_at: r.at,
+        },
     })
 }
 

@@ -8,7 +8,7 @@
 //! | [`audit_query`] | admin | `AuditReader` |
 //! | [`setup`] | admin | `SetupStore`, `OrgReader`, `AuditLog`: setup links and console sessions |
 //! | `provision` (feature `provision`) | provision | `DecryptDataKey`, `SecretReader`, `ConfigReader`, `AuditLog`, `MessageDecrypter`, `Egress` |
-//! | `esdk` (feature `esdk`) | provision (decrypt), the CLI (encrypt) | the AWS Encryption SDK |
+//! | `esdk` (feature `esdk`) | provision (open), the CLI (seal) | none: the AWS Encryption SDK message format on aws-lc-rs |
 //!
 //! admin links this crate without either feature, so it links no code that opens an envelope
 //! or an ESDK message (`scripts/check-deps` proves it from `cargo tree`).
