@@ -70,6 +70,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], at: usize) -> Self {
         Self { bytes, at }
     }
+    #[cfg(feature = "esdk")]
     pub(crate) fn is_at_end(&self) -> bool {
         self.at == self.bytes.len()
     }
@@ -114,10 +115,7 @@ pub fn parse(message: &[u8]) -> Result<Header> {
     if message.len() > MAX_MESSAGE_BYTES {
         return Err(VaultError::CiphertextTooLarge(MAX_MESSAGE_BYTES));
     }
-    let mut r = Reader {
-        bytes: message,
-        at: 0,
-    };
+    let mut r = Reader::new(message, 0);
     let version = r.u8()?;
     match version {
         0x01 => {
@@ -219,7 +217,7 @@ fn parse_context(aad: &[u8]) -> Result<BTreeMap<String, String>> {
     if aad.is_empty() {
         return Ok(map);
     }
-    let mut r = Reader { bytes: aad, at: 0 };
+    let mut r = Reader::new(aad, 0);
     let pairs = r.u16()?;
     for _ in 0..pairs {
         let k = r.short_utf8()?;
