@@ -3,8 +3,6 @@
 //! empty to multi-frame plaintexts; and the suites intake refuses.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -12,28 +10,15 @@ use samlgate_domain::VaultError;
 use samlgate_vault::esdk;
 use serde_json::{json, Value};
 
-use crate::support::{repo_root, rsa_key_pair};
+use crate::support::{rsa_key_pair, run_python};
 
 const NS: &str = "samlgate-intake";
 const NAME: &str = "interop/k-1";
 
 /// One run of tests/fixtures/esdk_interop.py.
 fn python_esdk(request: &Value) -> Value {
-    let mut child = Command::new(repo_root().join(".venv/bin/python"))
-        .arg(repo_root().join("tests/fixtures/esdk_interop.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("request");
-    let out = child.wait_with_output().expect("python output");
-    assert!(out.status.success(), "the Python ESDK failed");
-    serde_json::from_slice(&out.stdout).expect("answer")
+    let out = run_python("esdk_interop.py", &[], request.to_string().as_bytes());
+    serde_json::from_slice(&out).expect("answer")
 }
 
 #[tokio::test]

@@ -460,6 +460,27 @@ pub fn rsa_key_pair() -> (String, String) {
     (private.to_string(), public)
 }
 
+/// Runs `tests/fixtures/<script>` with the project's Python (scripts/setup), `input` on its
+/// stdin; its stdout once it exited successfully.
+pub fn run_python(script: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(repo_root().join(".venv/bin/python"))
+        .arg(repo_root().join("tests/fixtures").join(script))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the project's Python (run scripts/setup)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("python output");
+    assert!(out.status.success(), "tests/fixtures/{script} failed");
+    out.stdout
+}
+
 /// Encrypts with the Python AWS Encryption SDK (third party), as CloudFront FLE does.
 pub fn encrypt_with_python(
     public_pem: &str,
@@ -475,23 +496,12 @@ pub fn encrypt_with_python(
     std::fs::create_dir_all(&dir).expect("temp dir");
     let pem_file = dir.join("public.pem");
     std::fs::write(&pem_file, public_pem).expect("write pem");
-    let mut child = Command::new(repo_root().join(".venv/bin/python"))
-        .arg(repo_root().join("tests/fixtures/esdk_encrypt.py"))
-        .arg(&pem_file)
-        .arg(provider)
-        .arg(key_name)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(secret.as_bytes())
-        .expect("write secret");
-    let out = child.wait_with_output().expect("python output");
-    assert!(out.status.success(), "python ESDK failed");
+    let pem_arg = pem_file.display().to_string();
+    let out = run_python(
+        "esdk_encrypt.py",
+        &[&pem_arg, provider, key_name],
+        secret.as_bytes(),
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    String::from_utf8(out.stdout).expect("base64")
+    String::from_utf8(out).expect("base64")
 }
