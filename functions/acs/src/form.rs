@@ -42,7 +42,7 @@ pub struct SamlForm {
 pub fn saml_form(body: &[u8], names: &[&str]) -> Result<SamlForm, FormError> {
     let mut message: Option<(&[u8], &str)> = None;
     let mut relay_state: Option<&[u8]> = None;
-    for field in body.split(|b| *b == b'&') {
+    for field in fields(body) {
         if field.is_empty() {
             continue;
         }
@@ -77,6 +77,26 @@ pub fn saml_form(body: &[u8], names: &[&str]) -> Result<SamlForm, FormError> {
     Ok(SamlForm {
         message,
         relay_state,
+    })
+}
+
+/// The body split at `&`, as `<[u8]>::split` splits it (empty fields included), but with
+/// memchr: the body is one long base64 field, and a byte-by-byte split was most of the
+/// decoding's time.
+fn fields(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(body);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match memchr::memchr(b'&', current) {
+            Some(at) => {
+                rest = Some(&current[at + 1..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
     })
 }
 
@@ -168,6 +188,24 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
             assert_eq!(ours.relay_state, relay, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn fields_split_as_the_standard_library_splits() {
+        for body in [
+            &b""[..],
+            b"&",
+            b"&&",
+            b"a",
+            b"a&",
+            b"&a",
+            b"a&&b",
+            b"SAMLResponse=x&RelayState=y&",
+        ] {
+            let ours: Vec<&[u8]> = fields(body).collect();
+            let std: Vec<&[u8]> = body.split(|b| *b == b'&').collect();
+            assert_eq!(ours, std, "{}", String::from_utf8_lossy(body));
         }
     }
 
