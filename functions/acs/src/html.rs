@@ -19,18 +19,25 @@ pub struct Page {
 }
 
 /// HTML-escapes text for element content and double- or single-quoted attribute values.
+/// The five characters are ASCII, so the runs between them are copied whole.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut start = 0;
+    for (at, b) in text.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // `at` is the index of an ASCII byte: a character boundary.
+        out.push_str(&text[start..at]);
+        out.push_str(entity);
+        start = at + 1;
     }
+    out.push_str(&text[start..]);
     out
 }
 
@@ -305,6 +312,17 @@ mod tests {
             .header("content-security-policy")
             .unwrap()
             .contains("form-action https://app.example.com;"));
+    }
+
+    #[test]
+    fn escape_replaces_the_five_characters_and_keeps_the_rest() {
+        assert_eq!(escape(""), "");
+        assert_eq!(escape("plain"), "plain");
+        assert_eq!(
+            escape("Åsa <ö@ex.com> & 'Zoë' \"日本\""),
+            "Åsa &lt;ö@ex.com&gt; &amp; &#39;Zoë&#39; &quot;日本&quot;"
+        );
+        assert_eq!(escape("&&"), "&amp;&amp;");
     }
 
     #[test]

@@ -26,10 +26,7 @@ pub(crate) fn decode<'a>(input: &'a [u8], limits: &Limits) -> Result<Cow<'a, str
     if looks_like_xml(text) {
         return Ok(Cow::Borrowed(text));
     }
-    let compact: Vec<u8> = text
-        .bytes()
-        .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .collect();
+    let compact = without_whitespace(text.as_bytes());
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(&compact)
         .map_err(|_| Error::Malformed("input is neither XML nor valid base64".into()))?;
@@ -49,6 +46,28 @@ pub(crate) fn decode<'a>(input: &'a [u8], limits: &Limits) -> Result<Cow<'a, str
         return Err(Error::Malformed("decoded base64 is not XML".into()));
     }
     Ok(Cow::Owned(xml))
+}
+
+/// The base64 text without the spaces, tabs and line breaks it is wrapped with. Borrowed when
+/// there are none; otherwise the runs between them are copied whole (memchr finds the breaks),
+/// which is most of a post's decoding time when done byte by byte.
+fn without_whitespace(text: &[u8]) -> Cow<'_, [u8]> {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let tabs = memchr::memchr(b'\t', text).is_some();
+    if !tabs && memchr::memchr3(b' ', b'\r', b'\n', text).is_none() {
+        return Cow::Borrowed(text);
+    }
+    if tabs {
+        return Cow::Owned(text.iter().filter(|b| !is_space(b)).copied().collect());
+    }
+    let mut compact = Vec::with_capacity(text.len());
+    let mut start = 0;
+    for at in memchr::memchr3_iter(b' ', b'\r', b'\n', text) {
+        compact.extend_from_slice(&text[start..at]);
+        start = at + 1;
+    }
+    compact.extend_from_slice(&text[start..]);
+    Cow::Owned(compact)
 }
 
 fn looks_like_xml(text: &str) -> bool {
@@ -84,6 +103,26 @@ pub(crate) fn inflate_redirect(encoded: &str, limits: &Limits) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_is_stripped_as_a_byte_filter_strips_it() {
+        for text in [
+            &b""[..],
+            b"QUJD",
+            b"QU\r\nJD",
+            b" QUJD ",
+            b"Q\tU J\nD\r",
+            b"\r\n\r\n",
+            b"QUJD\r\nREVG\r\nR0hJ",
+        ] {
+            let filtered: Vec<u8> = text
+                .iter()
+                .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .copied()
+                .collect();
+            assert_eq!(&*without_whitespace(text), &filtered[..]);
+        }
+    }
 
     fn limits(max_bytes: usize) -> Limits {
         Limits {
