@@ -361,7 +361,7 @@ fn every_function_gets_the_environment_its_main_reads() {
         ("provision", &org, "ProvisionFunction", false),
     ];
     use samlgate_domain::config::Config;
-    let uses = regex::Regex::new(r"\bsettings\.([a-z_]+)").expect("regex");
+    let uses = regex_lite::Regex::new(r"\bsettings\.([a-z_]+)").expect("regex");
     for (crate_dir, template, id, uses_globals) in cases {
         let main =
             std::fs::read_to_string(root().join(format!("functions/{crate_dir}/src/main.rs")))

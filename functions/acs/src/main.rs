@@ -5,7 +5,7 @@ use std::sync::Arc;
 use lambda_http::{service_fn, Error, Request};
 use samlgate_acs::{handle, App};
 use samlgate_aws::http::HttpBackChannel;
-use samlgate_aws::{sdk_config, Kms, Table};
+use samlgate_aws::{lambda_config, Kms, Table};
 use samlgate_domain::clock::SystemClock;
 use samlgate_domain::config::Config;
 use samlgate_sso::KeyCache;
@@ -14,7 +14,7 @@ use samlgate_sso::KeyCache;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
     let settings = Config::from_env()?;
-    let config = sdk_config().await;
+    let config = lambda_config()?;
     let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         config: table.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use lambda_http::{service_fn, Error, Request};
 use samlgate_admin::{handle, App, HttpFetcher};
 use samlgate_aws::lambda::ProvisionFunctions;
-use samlgate_aws::{sdk_config, Kms, Secrets, Table};
+use samlgate_aws::{lambda_config, Kms, Secrets, Table};
 use samlgate_domain::clock::SystemClock;
 use samlgate_domain::config::Config;
 
@@ -13,7 +13,7 @@ use samlgate_domain::config::Config;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
     let settings = Config::from_env()?;
-    let config = sdk_config().await;
+    let config = lambda_config()?;
     let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         keys: Arc::new(Kms::new(&config)),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
-use samlgate_aws::{sdk_config, Table};
+use samlgate_aws::{lambda_config, Table};
 use samlgate_domain::config::Config;
 use samlgate_metadata::{handle, App};
 
@@ -11,7 +11,7 @@ use samlgate_metadata::{handle, App};
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
     let settings = Config::from_env()?;
-    let config = sdk_config().await;
+    let config = lambda_config()?;
     let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         config: table.clone(),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use samlgate_aws::{sdk_config, Kms, Secrets, Table};
+use samlgate_aws::{lambda_config, Kms, Secrets, Table};
 use samlgate_domain::clock::SystemClock;
 use samlgate_domain::config::Config;
 use samlgate_provision::{handle, App, HttpEgress};
@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
     let settings = Config::from_env()?;
-    let config = sdk_config().await;
+    let config = lambda_config()?;
     let table = Arc::new(Table::new(&config, &settings.table));
     let secrets = Secrets::new(&config);
     // CloudFront field-level encryption (optional): the deployment's FLE private key, kept in

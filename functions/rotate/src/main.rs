@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use samlgate_aws::http::HttpFetcher;
-use samlgate_aws::{sdk_config, Kms, Table};
+use samlgate_aws::{lambda_config, Kms, Table};
 use samlgate_domain::clock::SystemClock;
 use samlgate_domain::config::Config;
 use samlgate_rotate::{emf_lines, run, App};
@@ -16,7 +16,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
     let settings = Config::from_env()?;
-    let config = sdk_config().await;
+    let config = lambda_config()?;
     let table = Arc::new(Table::new(&config, &settings.table));
     let app = App {
         orgs: table.clone(),

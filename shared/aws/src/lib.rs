@@ -17,6 +17,7 @@
 mod audit;
 mod clients;
 mod codes;
+mod config;
 mod credentials;
 pub mod destination;
 pub mod emf;
@@ -37,32 +38,7 @@ mod sp_keys;
 mod steps;
 pub mod table;
 
-use std::time::Duration;
-
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-
+pub use config::{config_loader, lambda_config, sdk_config};
 pub use kms::Kms;
 pub use secrets::Secrets;
 pub use table::Table;
-
-/// Loads the SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`)
-/// with bounded retries and timeouts: a throttled or hanging AWS call fails with a clean error
-/// code within seconds instead of being retried forever.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    config_loader().load().await
-}
-
-/// The loader behind [`sdk_config`], for callers that override a setting (tests).
-pub fn config_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(12))
-                .build(),
-        )
-}

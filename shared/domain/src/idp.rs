@@ -169,13 +169,13 @@ impl IdpSettings {
 }
 
 /// The subject pattern, anchored at both ends, with bounded compiled size.
-pub fn subject_regex(pattern: &str) -> Result<regex::Regex> {
+pub fn subject_regex(pattern: &str) -> Result<regex_lite::Regex> {
     if pattern.len() > MAX_PATTERN {
         return Err(VaultError::InvalidRequest(format!(
             "subject_pattern is longer than {MAX_PATTERN} bytes"
         )));
     }
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+    regex_lite::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
         .build()
         .map_err(|_| {

@@ -79,7 +79,7 @@ impl VerifiedAssertion {
     /// `scopes` declares; an attribute left without values is removed. Each scope comes with
     /// its pattern, compiled once per verifier (`None`: a literal, or a regexp that does not
     /// compile and so matches nothing).
-    pub(crate) fn enforce_scopes(&mut self, scopes: &[(crate::Scope, Option<regex::Regex>)]) {
+    pub(crate) fn enforce_scopes(&mut self, scopes: &[(crate::Scope, Option<regex_lite::Regex>)]) {
         let declared = |scope: &str| {
             scopes.iter().any(|(s, p)| match (s.regexp, p) {
                 (false, _) => s.value.eq_ignore_ascii_case(scope),

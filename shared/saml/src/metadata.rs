@@ -52,8 +52,8 @@ pub struct Scope {
 /// The pattern of a regexp scope.
 /// A `shibmd:Scope regexp="true"` as an anchored pattern (the whole scope must match), with
 /// bounded compiled size; `None` when it does not compile.
-pub(crate) fn scope_pattern(pattern: &str) -> Option<regex::Regex> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+pub(crate) fn scope_pattern(pattern: &str) -> Option<regex_lite::Regex> {
+    regex_lite::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 16)
         .build()
         .ok()

@@ -69,7 +69,7 @@ pub struct Verifier {
     sp: ServiceProvider,
     policy: Policy,
     /// The IdP's `shibmd:Scope`s, regexps compiled once.
-    scopes: Vec<(crate::Scope, Option<regex::Regex>)>,
+    scopes: Vec<(crate::Scope, Option<regex_lite::Regex>)>,
 }
 
 impl std::fmt::Debug for Verifier {
