@@ -58,12 +58,9 @@ fn config_from(env: &(dyn Fn(&str) -> Option<String> + Send + Sync)) -> Result<S
         .retry_config(retry_config())
         .timeout_config(timeout_config())
         .service_config(EnvironmentEndpoints {
-            per_service: set("AWS_ENDPOINT_URL_DYNAMODB")
-                .map(|url| ("DynamoDB", url))
-                .into_iter()
-                .chain(set("AWS_ENDPOINT_URL_KMS").map(|url| ("KMS", url)))
-                .chain(set("AWS_ENDPOINT_URL_SECRETS_MANAGER").map(|url| ("Secrets Manager", url)))
-                .chain(set("AWS_ENDPOINT_URL_LAMBDA").map(|url| ("Lambda", url)))
+            per_service: SERVICE_ENDPOINTS
+                .iter()
+                .filter_map(|&(service, variable)| set(variable).map(|url| (service, url)))
                 .collect(),
         });
     if let Some(url) = set("AWS_ENDPOINT_URL") {
@@ -72,7 +69,15 @@ fn config_from(env: &(dyn Fn(&str) -> Option<String> + Send + Sync)) -> Result<S
     Ok(builder.build())
 }
 
-/// `AWS_ENDPOINT_URL_<SERVICE>` for the four services samlgate calls (the SDK asks its
+/// The services samlgate calls: the SDK's service ID and its `AWS_ENDPOINT_URL_<SERVICE>`.
+const SERVICE_ENDPOINTS: [(&str, &str); 4] = [
+    ("DynamoDB", "AWS_ENDPOINT_URL_DYNAMODB"),
+    ("KMS", "AWS_ENDPOINT_URL_KMS"),
+    ("Secrets Manager", "AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+    ("Lambda", "AWS_ENDPOINT_URL_LAMBDA"),
+];
+
+/// `AWS_ENDPOINT_URL_<SERVICE>` for the services samlgate calls (the SDK asks its
 /// `service_config` first and falls back to the shared `endpoint_url`); every other setting is
 /// the SDK's default.
 #[derive(Debug)]
